@@ -1,0 +1,257 @@
+"""The store: one DuckDB file reached through Ibis; the only place that executes.
+
+Transforms elsewhere in :mod:`sikta.engine` build lazy Ibis expressions;
+the store materializes them (``create``), runs small result queries
+(``frame``) and wraps writes in transactions so that a failed ingest or run
+leaves the file as it was.
+
+Examples
+--------
+>>> import ibis
+>>> st = Store(":memory:")
+>>> st.create("t", ibis.memtable({"a": [1, 2, 3]}))
+>>> int(st.scalar(st.table("t").a.sum()))
+6
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+
+from sikta.errors import NotFoundError, WorkspaceError
+
+DEFAULT_MEMORY_LIMIT = "4GB"
+STAGE_PREFIX = "_sikta_stage__"
+
+
+class Store:
+    """A DuckDB workspace file (or ``:memory:``) opened through Ibis.
+
+    Parameters
+    ----------
+    path
+        The DuckDB file; created when missing unless ``read_only``.
+    read_only
+        Open without write access (several readers may share a file).
+    memory_limit
+        DuckDB's memory limit; larger work spills to a temp folder beside
+        the file. Default ``$SIKTA_MEMORY_LIMIT`` or 4GB.
+    threads
+        DuckDB worker threads (default: all cores).
+    """
+
+    def __init__(
+        self,
+        path: str | Path = ":memory:",
+        *,
+        read_only: bool = False,
+        memory_limit: str | None = None,
+        threads: int | None = None,
+    ) -> None:
+        self.path = str(path)
+        in_memory = self.path == ":memory:"
+        if read_only and not in_memory and not Path(self.path).exists():
+            raise NotFoundError(f"workspace {self.path} does not exist: run 'sikta ingest' first")
+        config: dict[str, Any] = {
+            "memory_limit": memory_limit or os.environ.get("SIKTA_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT),
+            # Extensions ship inside the wheel; never fetch one from the network.
+            "autoinstall_known_extensions": False,
+            "autoload_known_extensions": True,
+        }
+        if threads:
+            config["threads"] = threads
+        if not in_memory:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            config["temp_directory"] = self.path + ".tmp"
+        try:
+            self.con = ibis.duckdb.connect(self.path, read_only=read_only, **config)
+        except duckdb.IOException as exc:
+            msg = str(exc)
+            if "lock" in msg.lower():
+                raise WorkspaceError(f"workspace {self.path} is in use by another process") from None
+            raise WorkspaceError(f"cannot open workspace {self.path}: {msg.splitlines()[0]}") from None
+        except duckdb.Error as exc:
+            raise WorkspaceError(f"{self.path} is not a Sikta workspace: {str(exc).splitlines()[0]}") from None
+        self._depth = 0
+        if not read_only:
+            self._discard_leftovers()
+
+    def _discard_leftovers(self) -> None:
+        """Tables staged by a process that died before swapping them in."""
+        for name in self.con.list_tables():
+            if name.startswith(STAGE_PREFIX):
+                self.drop(name)
+
+    # -- reading ---------------------------------------------------------
+    @property
+    def raw(self) -> duckdb.DuckDBPyConnection:
+        """The underlying DuckDB connection, for source scans only."""
+        return self.con.con
+
+    def has(self, name: str) -> bool:
+        return name in self.con.list_tables()
+
+    def tables(self) -> list[str]:
+        return sorted(self.con.list_tables())
+
+    def table(self, name: str) -> ir.Table:
+        if not self.has(name):
+            raise NotFoundError(f"the workspace has no table {name!r}")
+        return self.con.table(name)
+
+    def frame(self, expr: ir.Table, *, limit: int | None = None) -> pd.DataFrame:
+        """Execute a small expression into pandas (one row per account or fewer)."""
+        return self.con.execute(expr, limit=limit)
+
+    def scalar(self, expr: ir.Scalar) -> Any:
+        return self.con.execute(expr)
+
+    def count(self, expr: ir.Table) -> int:
+        return int(self.con.execute(expr.count()))
+
+    # -- writing ---------------------------------------------------------
+    def create(
+        self, name: str, expr: ir.Table | pd.DataFrame, *, temp: bool = False, schema: dict | None = None
+    ) -> ir.Table:
+        """Materialize ``expr`` as table ``name`` (replacing it).
+
+        A DataFrame needs ``schema`` when a column may be all-null. One
+        ``CREATE OR REPLACE`` statement, because Ibis's create-then-rename
+        confuses DuckDB's catalog inside a transaction.
+        """
+        if isinstance(expr, pd.DataFrame):
+            expr = ibis.memtable(expr, schema=schema)
+        if null_cols := expr.schema().null_fields:
+            raise TypeError(f"{name}: columns without a type: {null_cols}")
+        self.con._run_pre_execute_hooks(expr)  # registers in-memory tables with DuckDB
+        sql = self.con.compile(expr)
+        kind = "TEMP TABLE" if temp else "TABLE"
+        self.con.raw_sql(f'CREATE OR REPLACE {kind} "{name}" AS {sql}')
+        return self.con.table(name, database="temp") if temp else self.con.table(name)
+
+    def create_empty(self, name: str, schema: dict[str, str], *, replace: bool = True) -> ir.Table:
+        """Create an empty table from a schema with plain DDL.
+
+        Tables that later receive INSERTs inside a transaction must be made
+        this way: DuckDB loses those rows from view when the table was
+        created from a registered in-memory frame in the same transaction.
+        """
+        defs = ", ".join(c.sql("duckdb") for c in ibis.schema(schema).to_sqlglot_column_defs("duckdb"))
+        verb = "CREATE OR REPLACE TABLE" if replace else "CREATE TABLE IF NOT EXISTS"
+        self.con.raw_sql(f'{verb} "{name}" ({defs})')
+        return self.con.table(name)
+
+    def drop(self, name: str) -> None:
+        self.con.drop_table(name, force=True)
+
+    def insert(self, name: str, expr: ir.Table | pd.DataFrame, *, schema: dict | None = None) -> None:
+        if isinstance(expr, pd.DataFrame):
+            expr = ibis.memtable(expr, schema=schema)
+        self.con.insert(name, expr)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Store]:
+        """All writes inside commit together or not at all (re-entrant)."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield self
+            finally:
+                self._depth -= 1
+            return
+        self.con.raw_sql("BEGIN TRANSACTION")
+        self._depth = 1
+        try:
+            yield self
+        except BaseException:
+            self._depth = 0
+            self.con.raw_sql("ROLLBACK")
+            raise
+        self._depth = 0
+        self.con.raw_sql("COMMIT")
+
+    @contextmanager
+    def staged(self) -> Iterator[Stage]:
+        """Build new tables aside, then swap them all in at once.
+
+        Inside the block, write through the yielded :class:`Stage`; the
+        current tables stay untouched and readable. On success every staged
+        table replaces its namesake in one short transaction; on any error
+        (or a killed process) the staged tables are discarded.
+        """
+        stage = Stage(self)
+        try:
+            yield stage
+        except BaseException:
+            stage.discard()
+            raise
+        stage.commit()
+
+    def close(self) -> None:
+        self.con.disconnect()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Stage:
+    """Tables being built for an atomic swap (see :meth:`Store.staged`)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.built: list[str] = []
+        self.removed: list[str] = []
+        self.on_commit: list[Any] = []
+
+    def name(self, final: str) -> str:
+        return STAGE_PREFIX + final
+
+    def create(self, final: str, expr: ir.Table | pd.DataFrame, *, schema: dict | None = None) -> ir.Table:
+        out = self.store.create(self.name(final), expr, schema=schema)
+        self._built(final)
+        return out
+
+    def create_empty(self, final: str, schema: dict[str, str]) -> ir.Table:
+        out = self.store.create_empty(self.name(final), schema)
+        self._built(final)
+        return out
+
+    def insert(self, final: str, expr: ir.Table | pd.DataFrame, *, schema: dict | None = None) -> None:
+        self.store.insert(self.name(final), expr, schema=schema)
+
+    def table(self, final: str) -> ir.Table:
+        return self.store.table(self.name(final))
+
+    def remove(self, final: str) -> None:
+        """Drop ``final`` when the stage commits."""
+        self.removed.append(final)
+
+    def _built(self, final: str) -> None:
+        if final not in self.built:
+            self.built.append(final)
+
+    def commit(self) -> None:
+        with self.store.transaction():
+            for final in self.removed:
+                self.store.drop(final)
+            for final in self.built:
+                self.store.drop(final)
+                self.store.con.raw_sql(f'ALTER TABLE "{self.name(final)}" RENAME TO "{final}"')
+            for action in self.on_commit:
+                action()
+
+    def discard(self) -> None:
+        for final in self.built:
+            self.store.drop(self.name(final))
