@@ -129,6 +129,8 @@ def cast_and_check(raw: ir.Table, contract: TableContract, tm) -> ir.Table:
     if contract.name == "orders" and "amount" not in present:
         # amount = quantity × unit_price when the export has no amount column
         typed["amount"] = typed["quantity"] * typed["unit_price"]
+    if contract.name == "survey_responses" and "item" in present:
+        typed["item"] = typed["item"].lower()  # 'NPS' and 'nps' are one item
     t = t.mutate(**typed)
 
     checks: list[tuple[ir.BooleanValue, str, ir.StringValue | str]] = []

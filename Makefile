@@ -1,0 +1,50 @@
+# Two commands on a fresh machine (python3 and make present): `make demo`, `make test`.
+PYTHON ?= python3
+UV_VERSION := 0.13.8
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+SIKTA := $(VENV)/bin/sikta
+DEMO := demo
+DEMO_WS := $(DEMO)/sikta.duckdb
+
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+export UV_LINK_MODE := copy
+
+.PHONY: setup demo test bench bench-s bench-m clean
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --python $(PYTHON)
+	touch $@
+
+setup: $(VENV)/.synced
+
+demo: setup
+	rm -rf $(DEMO) && mkdir -p $(DEMO)
+	$(SIKTA) generate --accounts 5000 --seed 42 --dirty 0.01 --out $(DEMO)/data
+	$(SIKTA) ingest $(DEMO)/data --workspace $(DEMO_WS)
+	$(SIKTA) features --grain ultimate_parent --workspace $(DEMO_WS)
+	$(SIKTA) features --grain department --workspace $(DEMO_WS)
+	$(SIKTA) features --grain account --workspace $(DEMO_WS)
+	$(SIKTA) status --workspace $(DEMO_WS)
+	@echo
+	@echo "Workspace: $(abspath $(DEMO_WS))   (try: $(SIKTA) quarantine --workspace $(DEMO_WS))"
+
+test: setup
+	$(VENV)/bin/python -m pytest
+
+bench: bench-s bench-m
+
+bench-s: setup
+	$(VENV)/bin/python bench/bench_foundation.py --size S
+
+bench-m: setup
+	$(VENV)/bin/python bench/bench_foundation.py --size M
+
+clean:
+	rm -rf $(DEMO) .pytest_cache .hypothesis bench/data

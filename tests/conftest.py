@@ -1,0 +1,50 @@
+"""Shared fixtures: tiny hand-made exports and throwaway workspaces."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from sikta.service.workspace import Workspace
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+def write(folder: Path, name: str, text: str) -> Path:
+    """Write a CSV (or any text) file from an indented literal."""
+    path = folder / name
+    path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def ws(tmp_path: Path):
+    w = Workspace(tmp_path / "ws.duckdb")
+    yield w
+    w.close()
+
+
+@pytest.fixture
+def clean_exports(tmp_path: Path) -> Path:
+    """A minimal valid export: a group with a company and a department, a single company."""
+    d = tmp_path / "clean"
+    d.mkdir()
+    write(d, "accounts.csv", """
+        account_id,name,parent_account_id,account_type,status,industry,employees
+        G1,Group One,,group,customer,retail,1000
+        C1,Company One,G1,company,customer,retail,200
+        D1,C1 Finance,C1,department,customer,retail,20
+        S1,Solo,,company,customer,software,15
+        P1,Prospect,,company,prospect,software,40
+    """)
+    write(d, "orders.csv", """
+        order_id,account_id,order_date,product_id,quantity,amount,cost,currency
+        O1,C1,2025-01-05,P1,1,100,60,EUR
+        O2,D1,2025-02-05,P1,2,50,20,EUR
+        O3,S1,2025-03-01,P1,1,30,,EUR
+        O4,S1,2025-03-09,P1,1,-10,,EUR
+    """)
+    return d
