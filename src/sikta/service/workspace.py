@@ -187,7 +187,7 @@ class Workspace:
         dims = feat.Dims(
             **{
                 key: tuple(str(x) for x in self.store.frame(q)["value"].tolist())
-                for key, q in feat.dims_queries(tables).items()
+                for key, q in feat.dims_queries(tables, as_of=as_of_d).items()
             }
         )
         expr = feat.build_features(
