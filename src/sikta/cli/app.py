@@ -29,7 +29,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console(highlight=False, soft_wrap=True)
+# Piped or captured output gets a wide page, so table cells are not folded.
+out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
 
 WorkspaceOpt = Annotated[
     Path | None,

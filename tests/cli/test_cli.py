@@ -1,0 +1,115 @@
+"""The CLI through Typer's runner: outputs, JSON shapes, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from sikta.cli import app
+from tests.conftest import write
+
+runner = CliRunner()
+
+
+def run(*args: str, ok: bool = True):
+    result = runner.invoke(app, [str(a) for a in args])
+    if ok:
+        assert result.exit_code == 0, (result.stdout, result.stderr, result.exception)
+    return result
+
+
+def assert_one_line_error(result, code: int, fragment: str) -> None:
+    assert result.exit_code == code, (result.stdout, result.stderr)
+    lines = [ln for ln in result.stderr.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ") and fragment in lines[0], lines[0]
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+@pytest.fixture
+def wsfile(tmp_path: Path) -> Path:
+    return tmp_path / "ws.duckdb"
+
+
+def test_ingest_json_counts(clean_exports, wsfile):
+    doc = json.loads(run("ingest", clean_exports, "--workspace", wsfile, "--json").stdout)
+    assert doc["tables"]["orders"] == {
+        "rows_in": 4, "loaded": 4, "quarantined": 0, "files": [str(clean_exports / "orders.csv")], "derived_from": None,
+    }
+    assert doc["tables"]["accounts"]["loaded"] == 5
+    assert doc["units_per_grain"] == {"ultimate_parent": 3, "account": 4, "department": 5}
+
+
+def test_ingest_prints_a_summary_table(clean_exports, wsfile):
+    out = run("ingest", clean_exports, "-w", wsfile).stdout
+    assert "orders" in out and "accounts" in out and "units per grain: ultimate_parent 3, account 4, department 5" in out
+
+
+def test_workspace_from_environment(clean_exports, wsfile, monkeypatch):
+    monkeypatch.setenv("SIKTA_WORKSPACE", str(wsfile))
+    run("ingest", clean_exports)
+    assert wsfile.exists()
+    assert json.loads(run("status", "--json").stdout)["workspace"] == str(wsfile)
+
+
+def test_quarantine_lists_reasons(tmp_path, wsfile):
+    d = tmp_path / "d"
+    d.mkdir()
+    write(d, "accounts.csv", "account_id,employees\nA,10\nB,many\n")
+    write(d, "orders.csv", "order_id,account_id,order_date,amount\n1,A,2025-01-01,5\n2,Z,2025-01-02,5\n")
+    run("ingest", d, "-w", wsfile)
+    doc = json.loads(run("quarantine", "-w", wsfile, "--json").stdout)
+    assert doc["total"] == 2
+    assert [(r["table"], r["row"], r["column"], r["reason"]) for r in doc["rows"]] == [
+        ("accounts", 2, "employees", "employees is not a whole number: 'many'"),
+        ("orders", 2, "account_id", "account_id 'Z' is not a known account"),
+    ]
+    human = run("quarantine", "-w", wsfile, "--table", "orders").stdout
+    assert "account_id 'Z' is not a known account" in human and "employees" not in human
+
+
+def test_features_json(clean_exports, wsfile):
+    run("ingest", clean_exports, "-w", wsfile)
+    doc = json.loads(run("features", "-w", wsfile, "--grain", "ultimate_parent", "--as-of", "2025-06-30", "--json").stdout)
+    assert doc["grain"] == "ultimate_parent" and doc["units"] == 3 and doc["as_of"] == "2025-06-30"
+    # 100 + 50 (group G1) + 30 - 10 (S1): hand-summed from the fixture
+    assert doc["revenue_12m"] == pytest.approx(170.0)
+    assert doc["status"] == {"customers": 2, "prospects": 1, "former": 0}
+    status = json.loads(run("status", "-w", wsfile, "--json").stdout)
+    assert status["features"]["ultimate_parent"] == {"as_of": "2025-06-30", "units": 3}
+
+
+def test_missing_file_is_one_line_exit_3(tmp_path, wsfile):
+    assert_one_line_error(runner.invoke(app, ["ingest", str(tmp_path / "nope.csv"), "-w", str(wsfile)]), 3, "nope.csv: file not found")
+
+
+def test_unreadable_file_is_one_line_exit_3(tmp_path, wsfile):
+    d = tmp_path / "d"
+    d.mkdir()
+    write(d, "accounts.csv", "account_id\nA\n")
+    (d / "orders.parquet").write_bytes(b"PAR1 not really")
+    result = runner.invoke(app, ["ingest", str(d), "-w", str(wsfile)])
+    assert_one_line_error(result, 3, "orders.parquet: cannot read as PARQUET")
+
+
+def test_bad_mapping_names_file_and_line(tmp_path, wsfile, clean_exports):
+    m = write(tmp_path, "m.yaml", "orders:\n  columns:\n    account_id: Kunde\n  colums: {}\n")
+    result = runner.invoke(app, ["ingest", str(clean_exports), "--mapping", str(m), "-w", str(wsfile)])
+    assert_one_line_error(result, 3, f"{m}:4: orders.colums: unknown key")
+
+
+def test_bad_grain_and_date_are_usage_errors(clean_exports, wsfile):
+    run("ingest", clean_exports, "-w", wsfile)
+    assert_one_line_error(runner.invoke(app, ["features", "-w", str(wsfile), "--grain", "team"]), 2, "grain 'team' is not one of")
+    assert_one_line_error(runner.invoke(app, ["features", "-w", str(wsfile), "--as-of", "30.06.2025"]), 2, "is not a date")
+
+
+def test_commands_before_ingest_say_what_to_do(wsfile):
+    assert_one_line_error(runner.invoke(app, ["features", "-w", str(wsfile)]), 2, "run 'sikta ingest PATH")
+
+
+def test_version():
+    assert run("--version").stdout.startswith("sikta ")
