@@ -399,3 +399,18 @@ def test_tickets_contacts_interactions(data):
 def test_bad_arguments_raise_usage_error(tmp_path, kwargs):
     with pytest.raises(UsageError):
         generate(tmp_path, **kwargs)
+
+
+@pytest.mark.parametrize("accounts", [1, 2, 7])
+@pytest.mark.parametrize("dirty", [0.0, 0.1])
+def test_tiny_data_sets_still_write_every_table(tmp_path, accounts, dirty):
+    s = generate(tmp_path, accounts=accounts, seed=accounts, dirty=dirty)
+    assert s.rows["truth"] == accounts
+    for table in CONTRACT:
+        assert pq.read_schema(s.files[table]).names == list(CONTRACT[table].names), table
+        assert pq.ParquetFile(s.files[table]).metadata.num_rows == s.rows[table]
+    if dirty:  # every kind is injected into every table that has rows to copy from
+        clean = generate(tmp_path / "clean", accounts=accounts, seed=accounts)
+        for table, kinds in s.dirty_injected.items():
+            assert all(n >= 1 for n in kinds.values()) == (clean.rows[table] > 0), table
+            assert s.rows[table] == clean.rows[table] + sum(kinds.values()), table

@@ -162,15 +162,12 @@ def _accounts_forest(store: Store, t: ir.Table) -> tuple[ir.Table, pd.DataFrame]
     rows = store.frame(ok)
     forest = resolve_forest(rows["account_id"].to_numpy(), rows["parent_account_id"].to_numpy(), rows["account_type"].to_numpy())
     positions = list(forest.broken)
-    verdicts = pd.DataFrame(
-        {
-            "_file": rows["_file"].to_numpy()[positions].astype(str) if positions else pd.Series([], dtype=str),
-            "_row": rows["_row"].to_numpy()[positions].astype("int64") if positions else pd.Series([], dtype="int64"),
-            "v_column": "parent_account_id",
-            "v_reason": [forest.broken[i] for i in positions],
-        }
-    )
-    verdicts = verdicts.astype({"_file": str, "_row": "int64", "v_column": str, "v_reason": str})
+    verdicts = pd.DataFrame({
+        "_file": rows["_file"].iloc[positions].astype(str).tolist(),
+        "_row": rows["_row"].iloc[positions].astype("int64").tolist(),
+        "v_column": ["parent_account_id"] * len(positions),
+        "v_reason": [forest.broken[i] for i in positions],
+    })
     memo = ibis.memtable(verdicts, schema={"_file": "string", "_row": "int64", "v_column": "string", "v_reason": "string"})
     return v.flag_rows(t, memo), forest.frame
 
