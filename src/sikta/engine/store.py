@@ -9,7 +9,7 @@ Examples
 --------
 >>> import ibis
 >>> st = Store(":memory:")
->>> st.create("t", ibis.memtable({"a": [1, 2, 3]}))
+>>> _ = st.create("t", ibis.memtable({"a": [1, 2, 3]}))
 >>> int(st.scalar(st.table("t").a.sum()))
 6
 """

@@ -1,0 +1,69 @@
+"""Workspace behaviour a notebook or CLI user relies on."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from sikta.cli import app
+from sikta.errors import UsageError, WorkspaceError
+from sikta.service.workspace import Workspace
+
+
+def test_a_locked_workspace_is_a_clear_error(tmp_path, clean_exports):
+    path = tmp_path / "ws.duckdb"
+    with Workspace(path) as ws:
+        ws.ingest(clean_exports)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({str(path)!r}); print('ok', flush=True); time.sleep(60)"],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "ok"
+        with pytest.raises(WorkspaceError, match="in use by another process"):
+            Workspace(path)
+        result = CliRunner().invoke(app, ["status", "-w", str(path)])
+        assert result.exit_code == 4 and "in use by another process" in result.stderr
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_a_file_that_is_not_a_workspace(tmp_path):
+    bogus = tmp_path / "notes.duckdb"
+    bogus.write_text("shopping list")
+    with pytest.raises(WorkspaceError, match="notes.duckdb"):
+        Workspace(bogus)
+
+
+def test_stored_features_are_reused_until_the_data_changes(ws, clean_exports):
+    ws.ingest(clean_exports)
+    ws.features("account", as_of="2025-06-30")
+    ws.features("account")  # same ingest, no as_of asked: the stored build serves
+    builds = ws.store.table("_sikta_feature_builds")
+    assert ws.store.count(builds) == 1
+    ws.features("account", as_of="2025-03-01")
+    assert ws.store.count(builds) == 2
+    ws.ingest(clean_exports)  # new data: feature tables are dropped with the old snapshot
+    assert not ws.store.has("features_account")
+
+
+def test_api_validates_at_the_boundary(ws, clean_exports):
+    ws.ingest(clean_exports)
+    with pytest.raises(UsageError, match="grain 'group' is not one of"):
+        ws.features("group")
+    with pytest.raises(UsageError, match="'leads' is not a contract table"):
+        ws.table("leads")
+    with pytest.raises(UsageError, match="at least one folder or file"):
+        ws.ingest()
+
+
+def test_summary_counts(ws, clean_exports):
+    ws.ingest(clean_exports)
+    s = ws.summary()
+    assert s["tables"]["orders"] == {"rows_in": 4, "loaded": 4, "quarantined": 0}
+    assert s["units_per_grain"] == {"ultimate_parent": 3, "account": 4, "department": 5}
+    assert s["features"] == {}
