@@ -32,6 +32,7 @@ demo: setup
 	$(SIKTA) features --grain department --workspace $(DEMO_WS)
 	$(SIKTA) features --grain account --workspace $(DEMO_WS)
 	$(SIKTA) status --workspace $(DEMO_WS)
+	$(SIKTA) analyze --workspace $(DEMO_WS) --limit 5 --out $(DEMO)/analysis
 	@echo
 	@echo "Workspace: $(abspath $(DEMO_WS))   (try: $(SIKTA) quarantine --workspace $(DEMO_WS))"
 

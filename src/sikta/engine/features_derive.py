@@ -22,6 +22,10 @@ from sikta.engine.features_catalog import FEATURE_TYPES
 from sikta.engine.features_parts import ACCOUNT_COLS, FIRMOGRAPHICS, MODE_ATTRS, STATUS_RANK, Groups, Windows, groups
 
 
+#: money sums are rounded to this many decimals (far below any currency's minor unit)
+MONEY_DECIMALS = 6
+
+
 def final_columns(
     j: ir.Table,
     present: set[str],
@@ -38,8 +42,15 @@ def final_columns(
         return ibis.null(dtype)
 
     def add(col: str, dtype: str = "float64") -> ir.Value:
-        """Additive metric: 0 for a unit without rows, null when its table is absent."""
-        return ibis.coalesce(j[col], 0).cast(dtype) if col[0] in present else null(dtype)
+        """Additive metric: 0 for a unit without rows, null when its table is absent.
+
+        Money is rounded to MONEY_DECIMALS so that a purchase fully credited
+        nets to exactly 0 instead of float dust like 5.7e-14.
+        """
+        if col[0] not in present:
+            return null(dtype)
+        value = ibis.coalesce(j[col], 0).cast(dtype)
+        return value.round(MONEY_DECIMALS) if dtype == "float64" else value
 
     def raw(col: str, dtype: str) -> ir.Value:
         return j[col] if col[0] in present else null(dtype)
@@ -52,7 +63,7 @@ def final_columns(
 
     def total(*values: ir.Value | None) -> ir.Value:
         got = [v for v in values if v is not None]
-        return sum(got[1:], got[0]) if got else null("float64")
+        return sum(got[1:], got[0]).round(MONEY_DECIMALS) if got else null("float64")
 
     has_o, has_s = "o" in present, "s" in present
     c: dict[str, ir.Value] = {"unit_id": j.unit_id, "grain": ibis.literal(grain), "as_of": as_of}

@@ -23,10 +23,13 @@ Examples
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import ibis.expr.types as ir
 import pandas as pd
@@ -37,11 +40,14 @@ from sikta.engine.store import Store
 from sikta.errors import NotFoundError, UsageError, WorkspaceError
 from sikta.service import ingest as ing
 
+if TYPE_CHECKING:
+    from sikta.service.analysis import Analysis
+
 DEFAULT_WORKSPACE = "sikta.duckdb"
 FEATURE_BUILDS = "_sikta_feature_builds"
 FEATURE_BUILDS_SCHEMA = {
     "grain": "string", "as_of": "date", "ingest_id": "string", "window_months": "int64",
-    "units": "int64", "built_at": "timestamp", "missing": "string",
+    "units": "int64", "built_at": "timestamp", "missing": "string", "dims": "string",
 }
 
 
@@ -203,6 +209,7 @@ class Workspace:
                 "grain": grain, "as_of": as_of_d, "ingest_id": last.get("ingest_id"), "window_months": window_months,
                 "units": units, "built_at": datetime.now(UTC).replace(tzinfo=None),
                 "missing": "; ".join(f"{k}: {', '.join(v)}" for k, v in missing.items()),
+                "dims": json.dumps(dataclasses.asdict(dims)),
             }])
 
             def _log() -> None:
@@ -219,6 +226,20 @@ class Workspace:
         t = self.store.table(FEATURE_BUILDS)
         rows = self.store.frame(t.filter(t.grain == grain).order_by(t.built_at.desc()).limit(1))
         return None if rows.empty else rows.iloc[0].to_dict()
+
+    def feature_lines(self, grain: str) -> list[str]:
+        """Product lines behind the ``rev12_*`` columns of the stored build."""
+        build = self.feature_build(grain)
+        if build is None or not build.get("dims"):
+            return []
+        return list(json.loads(build["dims"]).get("product_lines", []))
+
+    @property
+    def analyze(self) -> Analysis:
+        """The fact-based analysis: ``ws.analyze.pareto()``, ``ws.analyze(grain=...).flow()``."""
+        from sikta.service.analysis import Analysis
+
+        return Analysis(self)
 
     def features(self, grain: str = "account", as_of: str | date | None = None, *, window_months: int = 12) -> ir.Table:
         """The feature table (one row per unit), built if the stored one does not match.

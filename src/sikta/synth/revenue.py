@@ -51,6 +51,14 @@ class SubRows:
     seats: np.ndarray
 
 
+
+#: how strongly order frequency and basket size grow with employees (per factor)
+SIZE_ELASTICITY = 0.1
+#: how strongly subscription seats grow with employees
+SEAT_ELASTICITY = 0.35
+#: planted best customers order this much more often and roll out this much wider
+BEST_UPLIFT = 4.0
+
 def _bits(n: int) -> int:
     return max(1, int(n).bit_length())
 
@@ -96,13 +104,16 @@ def make_orders(
 
     emp = acc.employees[ob]
     beh = np.maximum(lat.behavior[ob], 0)
-    # larger accounts order more often and buy bigger baskets; a floor keeps small
-    # accounts regular enough that a planted gap stands out from chance silence
-    rate = (emp / 50.0) ** 0.3 * np.where(lat.best[ob], 2.2, 1.0) * ORDER_RATE[beh]
+    # larger accounts order more often and buy bigger baskets, but fit beats size:
+    # the planted best customers must lead on revenue (SPEC: "what the best customers
+    # have in common" has to be findable from revenue), so size elasticities stay
+    # modest and the best-customer uplift is strong. A floor keeps small accounts
+    # regular enough that a planted gap stands out from chance silence.
+    rate = (emp / 50.0) ** SIZE_ELASTICITY * np.where(lat.best[ob], BEST_UPLIFT, 1.0) * ORDER_RATE[beh]
     rate *= np.exp(rng.normal(0, 0.35, nb)) * np.where(acc.kind[ob] == GROUP, 0.6, 1.0)
     if nb:
         rate = np.maximum(rate, 0.9 * np.median(rate))
-    mu = 1.0 + 1.1 * (emp / 50.0) ** 0.2 * rng.uniform(0.7, 1.3, nb)
+    mu = 1.0 + 1.1 * (emp / 50.0) ** (SIZE_ELASTICITY / 2) * rng.uniform(0.7, 1.3, nb)
 
     # anchor orders make statuses hold: customers bought recently, formers before they left
     counts = np.zeros((nb, M), dtype=np.int64)
@@ -147,7 +158,7 @@ def make_orders(
     beh_l = lat.behavior[ob][lrow]
     product = _product(rng, gline, beh_l, lat.best[ob][lrow], prod)
     med_qty = np.array([line.median_qty for line in cat.LINES])[gline]
-    qty = np.maximum(1.0, np.round(med_qty * (emp[lrow] / 50.0) ** 0.3 * np.exp(rng.normal(0, 0.6, n_lines))))
+    qty = np.maximum(1.0, np.round(med_qty * (emp[lrow] / 50.0) ** SIZE_ELASTICITY * np.exp(rng.normal(0, 0.6, n_lines))))
     disc = np.clip(lat.discount[ob][lrow] + rng.normal(0, 0.02, n_lines), 0, 0.6)
     price = prod["price"][product]
     unit = np.round(price * (1 - disc), 2)
@@ -271,7 +282,9 @@ def make_subscriptions(
     emp = acc.employees[pi]
     gline = cat.SUB_LINES[pl]
     share = np.array([line.median_qty for line in cat.LINES])[gline]
-    seats0 = np.maximum(1, np.round(emp * share * np.exp(rng.normal(0, 0.5, P))))
+    # seats grow with size, less than proportionally; best customers roll out wider
+    reach = 50.0 * (emp / 50.0) ** SEAT_ELASTICITY * np.where(lat.best[pi], BEST_UPLIFT, 1.0)
+    seats0 = np.maximum(1, np.round(reach * share * np.exp(rng.normal(0, 0.5, P))))
     seats = np.maximum(1, np.round(seats0[rp] * np.exp(cum))).astype(np.int64)
     plan = _product(rng, gline, lat.behavior[pi], lat.best[pi], prod)
     per_seat = prod["price"][plan] * (1 - 0.6 * lat.discount[pi])

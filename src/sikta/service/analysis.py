@@ -1,0 +1,325 @@
+"""The fact-based customer analysis (SPEC §4.2, seed 001 step 1).
+
+Before anyone segments, the data must show where the obvious revenue is
+that nobody acts on, and what the best customers have in common. Every part
+runs its transaction-level work in the engine; Python receives one row per
+unit at most.
+
+Examples
+--------
+>>> import sikta, tempfile, pathlib
+>>> d = pathlib.Path(tempfile.mkdtemp())
+>>> _ = (d / "accounts.csv").write_text("account_id\\nA\\nB\\nC\\nD\\nE\\n")
+>>> _ = (d / "orders.csv").write_text("order_id,account_id,order_date,amount\\n"
+...     "1,A,2025-05-01,80\\n2,B,2025-05-02,10\\n3,C,2025-05-03,5\\n4,D,2025-05-04,4\\n5,E,2025-05-05,1\\n")
+>>> ws = sikta.Workspace(d / "ws.duckdb"); _ = ws.ingest(d)
+>>> p = ws.analyze(as_of="2025-06-30").pareto()
+>>> p.top20_share, p.abc["A"]["accounts"]
+(0.8, 1)
+>>> ws.close()
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import ibis.expr.types as ir
+import pandas as pd
+
+from sikta.core.pareto import ParetoResult, pareto
+from sikta.engine import best as best_q
+from sikta.engine import flow as flow_q
+from sikta.engine import opportunity as opp
+from sikta.engine.contract import GRAINS
+from sikta.engine.features import unit_map
+from sikta.engine.features_parts import minus_months
+from sikta.errors import DataTooThinError, UsageError
+
+if TYPE_CHECKING:
+    from sikta.service.workspace import Workspace
+
+PARTS = ("pareto", "flow", "outflow", "whitespace", "reactivation", "best")
+PERIODS = ("month", "quarter", "year")
+
+
+def _period_start(day: date, period: str) -> date:
+    if period == "month":
+        return day.replace(day=1)
+    if period == "quarter":
+        return date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
+    return date(day.year, 1, 1)
+
+
+def _records(frame: pd.DataFrame, limit: int | None = None) -> list[dict]:
+    rows = frame if limit is None else frame.head(limit)
+    return json.loads(rows.to_json(orient="records", date_format="iso", double_precision=10))
+
+
+@dataclass
+class FlowResult:
+    """Customer flow per period, the subscription ARR bridge and retention."""
+
+    period: str
+    periods: pd.DataFrame
+    subscriptions: pd.DataFrame | None
+    nrr: float | None
+    grr: float | None
+    start_arr: float | None
+
+    def to_dict(self) -> dict:
+        doc: dict[str, Any] = {"period": self.period, "periods": _records(self.periods)}
+        if self.subscriptions is not None:
+            doc |= {"subscriptions": _records(self.subscriptions), "nrr": self.nrr, "grr": self.grr,
+                    "start_arr": self.start_arr}
+        return doc
+
+
+@dataclass
+class BestResult:
+    """Who the best customers are and what sets them apart."""
+
+    by: str
+    best: int
+    rest: int
+    effects: pd.DataFrame
+    product_mix: pd.DataFrame
+    history: pd.DataFrame
+    drivers: list[str]
+    rules: list[str]
+    holdout_auc: float
+    holdout_capture: float
+    base_rate: float
+    explanation: str
+
+    def to_dict(self, limit: int = 20) -> dict:
+        return {
+            "by": self.by, "best": self.best, "rest": self.rest, "drivers": self.drivers, "rules": self.rules,
+            "holdout_auc": self.holdout_auc, "holdout_capture": self.holdout_capture, "base_rate": self.base_rate,
+            "explanation": self.explanation, "effects": _records(self.effects, limit),
+            "product_mix": _records(self.product_mix), "history": _records(self.history),
+        }
+
+
+@dataclass
+class AnalysisReport:
+    """Everything ``sikta analyze`` produced; parts that could not run say why."""
+
+    grain: str
+    as_of: date
+    window_months: int
+    results: dict[str, Any] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self, limit: int = 20) -> dict:
+        doc: dict[str, Any] = {"grain": self.grain, "as_of": str(self.as_of), "window_months": self.window_months}
+        for name, value in self.results.items():
+            if isinstance(value, pd.DataFrame):
+                doc[name] = {"rows": len(value), "top": _records(value, limit)}
+            elif isinstance(value, BestResult):
+                doc[name] = value.to_dict(limit)
+            else:
+                doc[name] = value.to_dict()
+        doc["skipped"] = self.skipped
+        return doc
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """Every result as a table, for ``--out``."""
+        out: dict[str, pd.DataFrame] = {}
+        for name, value in self.results.items():
+            if isinstance(value, pd.DataFrame):
+                out[name] = value
+            elif isinstance(value, ParetoResult):
+                out["pareto_curve"] = value.curve
+            elif isinstance(value, FlowResult):
+                out["flow_periods"] = value.periods
+                if value.subscriptions is not None:
+                    out["flow_subscriptions"] = value.subscriptions
+            elif isinstance(value, BestResult):
+                out |= {"best_effects": value.effects, "best_product_mix": value.product_mix,
+                        "best_history": value.history}
+        return out
+
+    def write(self, folder: str | Path) -> list[Path]:
+        """Write every table as Parquet and CSV, plus the JSON summary."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        written = []
+        for name, frame in self.tables().items():
+            flat = frame.copy()
+            for col in flat.columns:
+                if flat[col].map(lambda v: isinstance(v, list | tuple)).any():
+                    flat[col] = flat[col].map(lambda v: ";".join(map(str, v)) if isinstance(v, list | tuple) else v)
+            flat.to_parquet(folder / f"{name}.parquet", index=False)
+            flat.to_csv(folder / f"{name}.csv", index=False)
+            written += [folder / f"{name}.parquet", folder / f"{name}.csv"]
+        (folder / "analysis.json").write_text(json.dumps(self.to_dict(), indent=2, default=str) + "\n")
+        return [*written, folder / "analysis.json"]
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """The analysis of one workspace at a grain and date.
+
+    Use ``ws.analyze.<part>()`` with the defaults, or configure first:
+    ``ws.analyze(grain="ultimate_parent", as_of="2025-06-30", period="quarter").flow()``.
+    """
+
+    ws: Workspace
+    grain: str = "account"
+    as_of: date | None = None
+    window_months: int = 12
+    period: str = "month"
+
+    def __call__(self, **settings: Any) -> Analysis:
+        from sikta.service.workspace import parse_date
+
+        if "as_of" in settings:
+            settings["as_of"] = parse_date(settings["as_of"], "as_of")
+        new = replace(self, **settings)
+        if new.grain not in GRAINS:
+            raise UsageError(f"grain {new.grain!r} is not one of {', '.join(GRAINS)}")
+        if new.period not in PERIODS:
+            raise UsageError(f"period {new.period!r} is not one of {', '.join(PERIODS)}")
+        if not 1 <= new.window_months <= 120:
+            raise UsageError("window_months must be between 1 and 120")
+        return new
+
+    # -- inputs ------------------------------------------------------------
+    @property
+    def date(self) -> date:
+        return self.as_of or self.ws.default_as_of()
+
+    def features(self) -> ir.Table:
+        return self.ws.features(self.grain, self.date, window_months=self.window_months)
+
+    def _units(self) -> ir.Table:
+        return unit_map(self.ws.store.table("_sikta_hierarchy"), self.grain)
+
+    def _table(self, name: str) -> ir.Table | None:
+        return self.ws.store.table(name) if self.ws.store.has(name) else None
+
+    def _lines(self, f: ir.Table) -> dict[str, str]:
+        from sikta.engine.features_parts import slug
+
+        dims = self.ws.feature_lines(self.grain)
+        return {line: f"rev12_{slug(line)}" for line in dims if f"rev12_{slug(line)}" in f.columns}
+
+    # -- parts -------------------------------------------------------------
+    def pareto(self, a: float = 0.8, b: float = 0.95) -> ParetoResult:
+        """Concentration of the window's net revenue: curve, top-20 % share, Gini, A/B/C."""
+        f = self.features()
+        rev = self.ws.store.frame(f.filter(f.revenue_12m > 0).select("unit_id", "revenue_12m"))
+        if rev.empty:
+            raise DataTooThinError(
+                f"no {self.grain} has positive revenue in the {self.window_months} months to {self.date}: "
+                "nothing to rank (check --as-of)"
+            )
+        return pareto(rev.set_index("unit_id")["revenue_12m"], a=a, b=b)
+
+    def flow(self, period: str | None = None, tolerance: float = 0.02) -> FlowResult:
+        """New, retained, churned and reactivated units per period, as a revenue bridge."""
+        period = period or self.period
+        if period not in PERIODS:
+            raise UsageError(f"period {period!r} is not one of {', '.join(PERIODS)}")
+        end = self.date
+        start = _period_start(minus_months(end, self.window_months), period)
+        orders, subs, units = self._table("orders"), self._table("subscriptions"), self._units()
+        per = flow_q.period_revenue(orders, subs, units, period=period, start=start, end=end)
+        grid = flow_q.period_starts(period, start, end)  # an empty period must show as churn, not vanish
+        periods = self.ws.store.frame(
+            flow_q.customer_flow(per, tolerance=tolerance, periods=grid).order_by("period_start")
+        )
+        if periods.empty or float(periods["end_revenue"].abs().sum() + periods["start_revenue"].abs().sum()) == 0:
+            raise DataTooThinError(
+                f"no revenue in complete {period}s between {start} and {end}: no flow to show (check --as-of)"
+            )
+        sub_frame = nrr = grr = start_arr = None
+        if subs is not None:
+            sub_frame = self.ws.store.frame(
+                flow_q.subscription_flow(subs, units, period=period, start=start, end=end).order_by("period_start")
+            )
+            rates = self.ws.store.frame(flow_q.retention_rates(subs, units, start=minus_months(end, self.window_months), end=end))
+            if not rates.empty and rates["start_arr"].iat[0]:
+                nrr, grr, start_arr = (float(rates[c].iat[0]) for c in ("nrr", "grr", "start_arr"))
+        return FlowResult(period, periods, sub_frame, nrr, grr, start_arr)
+
+    def outflow(self) -> pd.DataFrame:
+        """Customers whose revenue is falling or whose activity stopped, by revenue at risk."""
+        return self.ws.store.frame(opp.outflow(self.features()))
+
+    def whitespace(self) -> pd.DataFrame:
+        """Product lines a customer does not buy that its lookalikes do, with expected value."""
+        f = self.features()
+        lines = self._lines(f)
+        if not lines:
+            raise DataTooThinError("no product lines in the data: whitespace needs orders or subscriptions with product_line")
+        return self.ws.store.frame(opp.whitespace(f, lines))
+
+    def upsell(self) -> pd.DataFrame:
+        """Customers far below their lookalikes' spend on lines they already buy."""
+        f = self.features()
+        lines = self._lines(f)
+        return self.ws.store.frame(opp.upsell(f, lines)) if lines else pd.DataFrame()
+
+    def reactivation(self) -> pd.DataFrame:
+        """Former and lapsed customers worth winning back, by past value and peer potential."""
+        return self.ws.store.frame(opp.reactivation(self.features()))
+
+    def best(
+        self, by: str = "revenue", top_share: float | None = 0.1, top_n: int | None = None, method: str = "tree"
+    ) -> BestResult:
+        """Pick the best customers, profile them against the rest, and find 1–3 separating factors."""
+        from sikta.core.drivers import DriverSelector
+        from sikta.core.stats import effect_sizes, split_kinds
+
+        if top_n is not None:
+            top_share = None
+        f = best_q.select_best(self.features(), by=by, top_n=top_n, top_share=top_share)
+        customers = self.ws.store.frame(f.filter(f.status == "customer"))
+        y = customers["is_best"].astype(bool)
+        n_best = int(y.sum())
+        if n_best < 30 or len(y) - n_best < 30:
+            raise DataTooThinError(
+                f"only {n_best} best customer{'' if n_best == 1 else 's'} and {len(y) - n_best} "
+                f"other{'' if len(y) - n_best == 1 else 's'}: need at least 30 of each "
+                "for a profile that is not noise (lower the bar with --top-share or use a coarser grain)"
+            )
+        candidates = best_q.candidate_features(customers.columns, by=by)
+        # a feature known for fewer than half the customers cannot describe "what they have in common"
+        usable = [c for c in candidates if customers[c].notna().mean() > 0.5]
+        numeric, categorical = split_kinds(customers, usable)
+        effects = effect_sizes(customers, y, numeric, categorical)
+        selector = DriverSelector(method=method).fit(customers[usable], y)
+        lines = self._lines(f)
+        mix = self.ws.store.frame(best_q.product_mix(f.filter(f.status == "customer"), lines)) if lines else pd.DataFrame()
+        history = pd.DataFrame()
+        if self._table("orders") is not None:
+            history = self.ws.store.frame(
+                best_q.purchase_history(self._table("orders"), self._units(), f, period="quarter", as_of=self.date)
+            )
+        return BestResult(
+            by=by, best=n_best, rest=len(y) - n_best, effects=effects, product_mix=mix, history=history,
+            drivers=list(selector.features_), rules=list(selector.rules_), holdout_auc=float(selector.holdout_auc_),
+            holdout_capture=float(selector.holdout_capture_), base_rate=float(selector.base_rate_),
+            explanation=selector.explain(),
+        )
+
+    def run(self, parts: tuple[str, ...] = PARTS, **best_options: Any) -> AnalysisReport:
+        """Run several parts; a part without enough data is skipped with the reason."""
+        report = AnalysisReport(self.grain, self.date, self.window_months)
+        for part in parts:
+            try:
+                if part == "whitespace":
+                    report.results["whitespace"] = self.whitespace()
+                    report.results["upsell"] = self.upsell()
+                elif part == "best":
+                    report.results["best"] = self.best(**best_options)
+                else:
+                    report.results[part] = getattr(self, part)()
+            except DataTooThinError as exc:
+                report.skipped[part] = str(exc)
+        return report
