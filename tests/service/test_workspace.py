@@ -67,3 +67,12 @@ def test_summary_counts(ws, clean_exports):
     assert s["tables"]["orders"] == {"rows_in": 4, "loaded": 4, "quarantined": 0}
     assert s["units_per_grain"] == {"ultimate_parent": 3, "account": 4, "department": 5}
     assert s["features"] == {}
+
+
+def test_metadata_of_an_older_workspace_gains_new_columns(ws, clean_exports):
+    ws.ingest(clean_exports)
+    ws.store.con.raw_sql('CREATE TABLE "_sikta_feature_builds" (grain VARCHAR, as_of DATE)')  # an older layout
+    ws.features("account", as_of="2025-06-30")
+    builds = ws.store.table("_sikta_feature_builds")
+    assert {"dims", "units", "ingest_id"} <= set(builds.columns)
+    assert ws.feature_build("account")["units"] == 4

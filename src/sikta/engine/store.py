@@ -141,13 +141,19 @@ class Store:
     def create_empty(self, name: str, schema: dict[str, str], *, replace: bool = True) -> ir.Table:
         """Create an empty table from a schema with plain DDL.
 
-        Tables that later receive INSERTs inside a transaction must be made
-        this way: DuckDB loses those rows from view when the table was
-        created from a registered in-memory frame in the same transaction.
+        With ``replace=False`` an existing table is kept and given any
+        column of ``schema`` it lacks (metadata tables of older workspaces).
         """
-        defs = ", ".join(c.sql("duckdb") for c in ibis.schema(schema).to_sqlglot_column_defs("duckdb"))
+        defs = ibis.schema(schema).to_sqlglot_column_defs("duckdb")
+        if not replace and self.has(name):
+            # Workspaces outlive versions of Sikta: add what an older one lacks.
+            present = set(self.con.table(name).columns)
+            for col, d in zip(schema, defs, strict=True):
+                if col not in present:
+                    self.con.raw_sql(f'ALTER TABLE "{name}" ADD COLUMN {d.sql("duckdb")}')
+            return self.con.table(name)
         verb = "CREATE OR REPLACE TABLE" if replace else "CREATE TABLE IF NOT EXISTS"
-        self.con.raw_sql(f'{verb} "{name}" ({defs})')
+        self.con.raw_sql(f'{verb} "{name}" ({", ".join(d.sql("duckdb") for d in defs)})')
         return self.con.table(name)
 
     def drop(self, name: str) -> None:
