@@ -40,6 +40,10 @@ class MappingError(InputError):
     """The column mapping file is invalid."""
 
 
+class ModelError(InputError):
+    """A segmentation model file or one of its expressions is invalid."""
+
+
 class ContractError(InputError):
     """Input breaks the data contract in a way that no quarantine can absorb
     (e.g. mixed currencies without conversion rates)."""
@@ -66,6 +70,7 @@ __all__ = [
     "UsageError",
     "InputError",
     "MappingError",
+    "ModelError",
     "ContractError",
     "WorkspaceError",
     "NotFoundError",
