@@ -260,7 +260,9 @@ def _fmt(v: float) -> str:
 
 
 @dataclass(frozen=True)
-class _Rule:
+class Rule:
+    """A one-split watershed on one feature, e.g. ``tech_maturity ≥ 4``."""
+
     feature: str
     op: str  # "≥", "≤", "in", "not in", "is missing", "is known"
     threshold: float = math.nan
@@ -276,6 +278,25 @@ class _Rule:
             return f"{self.feature} {self.op} {_fmt(self.threshold)}{tail}"
         return f"{self.feature} {self.op} {{{', '.join(self.categories)}}}"
 
+    @property
+    def expression(self) -> str:
+        """The rule in Sikta's model expression language (true where it is met).
+
+        >>> Rule("industry", "in", categories=("Retail", "O'Neil")).expression
+        "industry in ('Retail', 'O''Neil')"
+        >>> Rule("sites", "≥", threshold=3.0, missing_meets=True).expression
+        'sites >= 3 or sites is null'
+        """
+        f = self.feature
+        if self.op in ("is missing", "is known"):
+            return f"{f} is {'' if self.op == 'is missing' else 'not '}null"
+        if self.op in ("≥", "≤"):
+            cmp = ">=" if self.op == "≥" else "<="
+            tail = f" or {f} is null" if self.missing_meets else ""
+            return f"{f} {cmp} {self.threshold:.10g}{tail}"
+        quoted = ", ".join("'" + str(c).replace("'", "''") + "'" for c in self.categories)
+        return f"{f} {self.op} ({quoted})"
+
     def meets(self, x: np.ndarray) -> np.ndarray:
         if self.op in ("is missing", "is known"):
             return np.isnan(x) == (self.op == "is missing")
@@ -288,7 +309,7 @@ class _Rule:
         return inside if self.op == "in" else ~inside
 
 
-def _rule(name: str, kind: str, x: np.ndarray, y: np.ndarray, random_state: int) -> _Rule | None:
+def _rule(name: str, kind: str, x: np.ndarray, y: np.ndarray, random_state: int) -> Rule | None:
     code = _Code(kind, linear=False).fit(x, y)
     z = code.transform(x)
     stump = DecisionTreeClassifier(
@@ -310,19 +331,19 @@ def _rule(name: str, kind: str, x: np.ndarray, y: np.ndarray, random_state: int)
         if not len(upper) or not len(lower):
             # The split only separates missing from known values.
             missing_high = (missing_left is True) != bool(high_right)
-            return _Rule(name, "is missing" if missing_high else "is known")
+            return Rule(name, "is missing" if missing_high else "is known")
         if high_right:
             threshold, op = float(upper.min()), "≥"
             missing_meets = missing_left is False
         else:
             threshold, op = float(lower.max()), "≤"
             missing_meets = missing_left is True
-        return _Rule(name, op, threshold=threshold, missing_meets=missing_meets)
+        return Rule(name, op, threshold=threshold, missing_meets=missing_meets)
     cats = [c for c in code.cats_ if (code.rates_[c] > t) == high_right]
     others = [c for c in code.cats_ if c not in cats]
     if others and len(others) < len(cats):
-        return _Rule(name, "not in", categories=tuple(sorted(others)))
-    return _Rule(name, "in", categories=tuple(sorted(cats)))
+        return Rule(name, "not in", categories=tuple(sorted(others)))
+    return Rule(name, "in", categories=tuple(sorted(cats)))
 
 
 # -- the selector -----------------------------------------------------------------------
@@ -559,16 +580,18 @@ class DriverSelector:
         self.holdout_capture_ = capture_rate(yho, score, int(round(self.base_rate_ * len(ho))))
         self.importances_ = self._importances(chosen)
 
-        rules, table = [], []
+        rules, table, objects = [], [], []
         for f in chosen:
             rule = _rule(f, kinds[f], data[f][tr], ytr, self.random_state)
             if rule is None:
                 continue
             rules.append(rule.text)
+            objects.append(rule)
             hit = rule.meets(data[f][ho])
             table.append({"feature": f, "rule": rule.text,
                           "best_meeting": float(hit[yho].mean()), "rest_meeting": float(hit[~yho].mean())})
         self.rules_ = rules
+        self.rule_objects_ = objects
         self.rule_table_ = pd.DataFrame(table, columns=["feature", "rule", "best_meeting", "rest_meeting"])
         return self
 

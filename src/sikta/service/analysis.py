@@ -94,6 +94,7 @@ class BestResult:
     holdout_capture: float
     base_rate: float
     explanation: str
+    rule_objects: list = field(default_factory=list)  # sikta.core.drivers.Rule, one per driver with a rule
 
     def to_dict(self, limit: int = 20) -> dict:
         return {
@@ -305,7 +306,7 @@ class Analysis:
             by=by, best=n_best, rest=len(y) - n_best, effects=effects, product_mix=mix, history=history,
             drivers=list(selector.features_), rules=list(selector.rules_), holdout_auc=float(selector.holdout_auc_),
             holdout_capture=float(selector.holdout_capture_), base_rate=float(selector.base_rate_),
-            explanation=selector.explain(),
+            explanation=selector.explain(), rule_objects=list(selector.rule_objects_),
         )
 
     def run(self, parts: tuple[str, ...] = PARTS, **best_options: Any) -> AnalysisReport:
