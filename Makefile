@@ -33,6 +33,11 @@ demo: setup
 	$(SIKTA) features --grain account --workspace $(DEMO_WS)
 	$(SIKTA) status --workspace $(DEMO_WS)
 	$(SIKTA) analyze --workspace $(DEMO_WS) --limit 5 --out $(DEMO)/analysis
+	$(SIKTA) suggest --workspace $(DEMO_WS) --out $(DEMO)/model.yaml
+	$(SIKTA) run --model $(DEMO)/model.yaml --workspace $(DEMO_WS)
+	$(SIKTA) model init --out $(DEMO)/starter.yaml
+	$(SIKTA) run --model $(DEMO)/starter.yaml --workspace $(DEMO_WS)
+	$(SIKTA) diff previous latest --workspace $(DEMO_WS) --limit 5
 	@echo
 	@echo "Workspace: $(abspath $(DEMO_WS))   (try: $(SIKTA) quarantine --workspace $(DEMO_WS))"
 

@@ -48,3 +48,16 @@ def clean_exports(tmp_path: Path) -> Path:
         O4,S1,2025-03-09,P1,1,-10,,EUR
     """)
     return d
+
+
+@pytest.fixture(scope="session")
+def synthetic_3000(tmp_path_factory):
+    """3,000 generated accounts (seed 5) ingested once for the tests that need planted truth."""
+    from sikta.synth import generate
+
+    d = tmp_path_factory.mktemp("synthetic_3000")
+    generate(d / "data", accounts=3000, seed=5)
+    w = Workspace(d / "ws.duckdb")
+    w.ingest(d / "data")
+    yield d, w
+    w.close()

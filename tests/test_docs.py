@@ -47,3 +47,12 @@ def test_generated_docs_are_current(name, builder):
     assert (REPO / "docs" / name).read_text(encoding="utf-8") == expected, (
         f"docs/{name} is stale: run .venv/bin/python scripts/gen_docs.py"
     )
+
+
+def test_model_docs_name_every_builtin_and_function():
+    from sikta.engine.expressions import FUNCTIONS
+    from sikta.engine.wallet import BUILTINS
+
+    doc = (REPO / "docs" / "model.md").read_text(encoding="utf-8")
+    missing = [f"`{n}`" for n in [*BUILTINS, *FUNCTIONS] if f"`{n}" not in doc]
+    assert not missing, f"docs/model.md does not document {missing}"

@@ -184,15 +184,10 @@ def test_candidate_features_drops_the_metric():
 
 
 @pytest.fixture(scope="module")
-def synthetic(tmp_path_factory):
+def synthetic(synthetic_3000):
     from sikta.service.ingest import HIERARCHY
-    from sikta.service.workspace import Workspace
-    from sikta.synth import generate
 
-    d = tmp_path_factory.mktemp("best")
-    generate(d / "data", accounts=3000, seed=5)
-    ws = Workspace(d / "ws.duckdb")
-    ws.ingest(d / "data")
+    d, ws = synthetic_3000
     f = ws.features(grain="account", as_of=AS_OF.isoformat())
     units = unit_map(ws.store.table(HIERARCHY), "account")
     truth = pd.read_parquet(d / "data" / "truth.parquet")
@@ -202,8 +197,7 @@ def synthetic(tmp_path_factory):
     b = select_best(f, by="revenue", top_share=0.1)
     customers = ws.store.frame(b.filter(b.status == "customer"))
     customers["planted"] = customers.unit_id.map(planted).fillna(False).astype(bool)
-    yield {"ws": ws, "f": f, "best": b, "units": units, "customers": customers, "drivers": drivers}
-    ws.close()
+    return {"ws": ws, "f": f, "best": b, "units": units, "customers": customers, "drivers": drivers}
 
 
 def test_generator_plants_one_driver_pair(synthetic):

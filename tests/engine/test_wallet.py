@@ -54,8 +54,9 @@ PEERS = [
 def test_estimated_wallet_is_the_p75_of_active_customer_peers_with_fallback():
     out = run(add_builtins(table(PEERS), ["estimated_wallet", "wallet_gap"]))
     wallet = {u: r["estimated_wallet"] for u, r in out.items()}
-    assert wallet == {**{f"C{i}": 400.0 for i in range(6)}, "P1": 400.0, "F1": 400.0,
-                      "B1": 750.0, "B2": 750.0, "P2": 750.0, "L1": 625.0, "P3": 625.0, "P4": 625.0}
+    # at least the unit's own revenue: C5 spends 500 > 400, B1 and B2 more than their 750
+    assert wallet == {**{f"C{i}": 400.0 for i in range(5)}, "C5": 500.0, "P1": 400.0, "F1": 400.0,
+                      "B1": 1000.0, "B2": 2000.0, "P2": 750.0, "L1": 625.0, "P3": 625.0, "P4": 625.0}
     gap = {u: r["wallet_gap"] for u, r in out.items()}
     # max(wallet − revenue, 0): C1 300, C2 200, C3 100, C4 0, C5 0 (spends more than the p75)
     assert [gap[f"C{i}"] for i in range(6)] == [400.0, 300.0, 200.0, 100.0, 0.0, 0.0]
@@ -67,7 +68,8 @@ def test_estimated_wallet_is_the_p75_of_active_customer_peers_with_fallback():
 def test_the_percentile_and_the_peer_key_are_settings():
     out = run(add_builtins(table(PEERS), ["estimated_wallet"], percentile=0.5, by=("industry",)))
     # by industry only, median: it → 100..500, 1000, 2000 → 400; law has 1 peer → all 8 → (300 + 400) / 2
-    assert out["C1"]["estimated_wallet"] == 400.0 and out["B1"]["estimated_wallet"] == 400.0
+    assert out["C1"]["estimated_wallet"] == 400.0 and out["C3"]["estimated_wallet"] == 400.0
+    assert out["B1"]["estimated_wallet"] == 1000.0  # its own revenue beats the median 400
     assert out["P3"]["estimated_wallet"] == 350.0
 
 

@@ -18,7 +18,9 @@ Potential
     customers get a wallet from their customer peers, so they have a potential
     too. Null when there are fewer than ``min_peers`` active customers at all.
     A high percentile rather than the median because the wallet is what the
-    unit *could* spend: what a good lookalike already spends.
+    unit *could* spend: what a good lookalike already spends. A unit that
+    already spends more than that has at least its own ``revenue_12m`` as its
+    wallet, so the largest customers do not read as small potential.
 ``wallet_gap``
     ``max(estimated_wallet − revenue_12m, 0)`` with a null ``revenue_12m`` as 0:
     the yearly revenue still to win. Null when the wallet is.
@@ -86,7 +88,7 @@ __all__ = [
 
 #: built-in → one line for error messages and explanations
 BUILTINS: dict[str, str] = {
-    "estimated_wallet": "p75 of revenue_12m among active customer lookalikes",
+    "estimated_wallet": "p75 of revenue_12m among active customer lookalikes, at least the unit's own revenue_12m",
     "wallet_gap": "estimated wallet minus revenue_12m, at least 0",
     "growth": "revenue_growth",
     "need_score": "mean of the need_* survey scores (1-5)",
@@ -253,7 +255,10 @@ def add_builtins(
     if aggs:
         t = peer_stats(t, aggs, by=by, min_peers=min_peers)
     make = {
-        "estimated_wallet": lambda: t._wallet.cast("float64"),
+        # greatest() skips nulls: without peers there is no wallet, whatever the unit spends
+        "estimated_wallet": lambda: ibis.ifelse(
+            t._wallet.isnull(), ibis.null("float64"), ibis.greatest(t._wallet, t.revenue_12m.fill_null(0.0))
+        ),
         "wallet_gap": lambda: _at_least_zero(t._wallet - t.revenue_12m.fill_null(0.0)),
         "growth": lambda: t.revenue_growth.cast("float64"),
         "need_score": lambda: _need_score(t),

@@ -1,0 +1,231 @@
+"""Runs: immutable snapshots of one segmentation, and how two of them differ.
+
+A run scores the feature table with a model file and stores, per unit, the
+parameter values and scores, the axis scores and the group, together with
+the as-of date, the model file's content and hash, the input fingerprints
+and the Sikta version. Each run is its own table (``run__<id>``) plus a row
+in ``_sikta_runs``; both appear in one swap or not at all, and nothing ever
+rewrites them.
+
+Examples
+--------
+>>> run_table("run-20260101-120000-ab12")
+'run__20260101_120000_ab12'
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+
+from sikta import __version__
+from sikta.errors import NotFoundError, UsageError
+from sikta.service import ingest as ing
+
+if TYPE_CHECKING:
+    from sikta.service.model import Model
+    from sikta.service.workspace import Workspace
+
+RUNS = "_sikta_runs"
+RUNS_SCHEMA = {
+    "run_id": "string", "created_at": "timestamp", "as_of": "date", "grain": "string",
+    "model_name": "string", "model_version": "string", "model_sha256": "string", "model_text": "string",
+    "model_file": "string", "ingest_id": "string", "inputs": "string", "sikta_version": "string",
+    "units": "int64", "groups": "string",
+}
+GROUPS = ("invest", "qualify", "streamline", "maintain", "deprioritized")
+#: columns every run table has, whatever its model's parameters
+CORE = ("unit_id", "group", "potential_score", "pain_score", "deprioritized_by", "revenue_12m", "name")
+
+
+def run_table(run_id: str) -> str:
+    """The table holding a run's per-unit rows."""
+    return "run__" + re.sub(r"[^0-9A-Za-z]+", "_", run_id.removeprefix("run-"))
+
+
+@dataclass
+class RunSummary:
+    """What ``sikta run`` reports."""
+
+    run_id: str
+    as_of: date
+    grain: str
+    model_name: str
+    model_version: str
+    model_sha256: str
+    units: int
+    groups: dict[str, dict[str, float]]
+
+    def to_dict(self) -> dict:
+        return {"run_id": self.run_id, "as_of": str(self.as_of), "grain": self.grain, "model": self.model_name,
+                "model_version": self.model_version, "model_sha256": self.model_sha256, "units": self.units,
+                "groups": self.groups}
+
+
+def _group_counts(store, table: ir.Table) -> dict[str, dict[str, float]]:
+    rev = table.revenue_12m.fill_null(0) if "revenue_12m" in table.columns else ibis.literal(0.0)
+    counts = store.frame(table.group_by("group").aggregate(accounts=table.count(), revenue=rev.sum()))
+    by = {r["group"]: r for r in counts.to_dict("records")}
+    return {g: {"accounts": int(by[g]["accounts"]) if g in by else 0,
+                "revenue": round(float(by[g]["revenue"] or 0), 2) if g in by else 0.0} for g in GROUPS}
+
+
+def create_run(ws: Workspace, model: Model, *, as_of: date | None = None, model_file: str | None = None) -> RunSummary:
+    """Score the features with ``model`` and store the result as a new run."""
+    from sikta.engine.matrix import score
+
+    grain = model.customer.grain
+    f = ws.features(grain, as_of)
+    build = ws.feature_build(grain)
+    as_of_d = pd.Timestamp(build["as_of"]).date()
+    scored = score(f, model)
+    keep = [c for c in ("name", "revenue_12m", "status") if c in f.columns and c not in scored.columns]
+    if keep:
+        extra = f.select("unit_id", *keep)
+        scored = scored.left_join(extra, "unit_id").drop("unit_id_right")
+    created = datetime.now(UTC).replace(tzinfo=None)
+    run_id = f"run-{created:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
+    name = run_table(run_id)
+    last = ws.last_ingest() or {}
+    files = ws.store.table(ing.FILES)
+    inputs = ws.store.frame(files.filter(files.ingest_id == last.get("ingest_id")).select("table", "file", "sha256"))
+    with ws.store.staged() as stage:
+        stage.create(name, scored)
+        table = stage.table(name)
+        units = ws.store.count(table)
+        groups = _group_counts(ws.store, table)
+        record = pd.DataFrame([{
+            "run_id": run_id, "created_at": created, "as_of": as_of_d, "grain": grain,
+            "model_name": model.name, "model_version": str(model.version), "model_sha256": model.sha256,
+            "model_text": model.text, "model_file": model_file, "ingest_id": last.get("ingest_id"),
+            "inputs": json.dumps(inputs.to_dict("records")), "sikta_version": __version__, "units": units,
+            "groups": json.dumps(groups),
+        }])
+
+        def _log() -> None:
+            ws.store.create_empty(RUNS, RUNS_SCHEMA, replace=False)
+            ws.store.insert(RUNS, record, schema=RUNS_SCHEMA)
+
+        stage.on_commit.append(_log)
+    return RunSummary(run_id, as_of_d, grain, model.name, str(model.version), model.sha256, units, groups)
+
+
+def list_runs(ws: Workspace) -> pd.DataFrame:
+    """All runs, newest first (without the model text)."""
+    if not ws.store.has(RUNS):
+        return pd.DataFrame(columns=[c for c in RUNS_SCHEMA if c != "model_text"])
+    t = ws.store.table(RUNS)
+    return ws.store.frame(t.drop("model_text").order_by(t.created_at.desc()))
+
+
+def get_run(ws: Workspace, run_id: str | None = None) -> dict[str, Any]:
+    """One run's metadata; ``None`` or ``latest`` is the newest, ``previous`` the one before."""
+    runs = list_runs(ws)
+    if runs.empty:
+        raise NotFoundError("the workspace has no runs yet: run 'sikta run --model MODEL.yaml' first")
+    if run_id in (None, "latest"):
+        row = runs.iloc[0]
+    elif run_id == "previous":
+        if len(runs) < 2:
+            raise NotFoundError("there is only one run: no previous run to compare with")
+        row = runs.iloc[1]
+    else:
+        hits = runs[(runs.run_id == run_id) | runs.run_id.str.endswith(str(run_id))]
+        if len(hits) != 1:
+            raise NotFoundError(f"no run {run_id!r} (see 'sikta runs')" if hits.empty else f"{run_id!r} matches {len(hits)} runs")
+        row = hits.iloc[0]
+    meta = row.to_dict()
+    t = ws.store.table(RUNS)
+    meta["model_text"] = ws.store.frame(t.filter(t.run_id == meta["run_id"]).select("model_text"))["model_text"].iat[0]
+    meta["groups"] = json.loads(meta["groups"])
+    return meta
+
+
+def run_rows(ws: Workspace, run_id: str | None = None) -> ir.Table:
+    """The per-unit rows of a run."""
+    meta = get_run(ws, run_id)
+    return ws.store.table(run_table(meta["run_id"]))
+
+
+def explain(ws: Workspace, unit_id: str, run_id: str | None = None) -> dict[str, Any]:
+    """Why ``unit_id`` landed in its group in a run, in words and numbers."""
+    from sikta.engine.matrix import explain_row
+    from sikta.service.model import model_from_text
+
+    meta = get_run(ws, run_id)
+    rows = ws.store.table(run_table(meta["run_id"]))
+    hit = ws.store.frame(rows.filter(rows.unit_id == str(unit_id)))
+    if hit.empty:
+        raise NotFoundError(
+            f"{unit_id!r} is not in run {meta['run_id']} ({meta['grain']} grain; out of scope or unknown)"
+        )
+    row = {k: (None if (not isinstance(v, list | tuple) and pd.isna(v)) else v) for k, v in hit.iloc[0].to_dict().items()}
+    model = model_from_text(meta["model_text"], source=f"run {meta['run_id']}")
+    return {"run_id": meta["run_id"], "unit_id": str(unit_id), "group": row["group"],
+            "lines": explain_row(row, model), "values": row}
+
+
+def diff(ws: Workspace, run_a: str, run_b: str, *, limit: int | None = None) -> dict[str, Any]:
+    """Group-to-group transitions between two runs, and who moved and why."""
+    a, b = get_run(ws, run_a), get_run(ws, run_b)
+    if a["run_id"] == b["run_id"]:
+        raise UsageError("give two different runs to compare")
+    ta, tb = ws.store.table(run_table(a["run_id"])), ws.store.table(run_table(b["run_id"]))
+    common = sorted((set(ta.columns) & set(tb.columns)) - {"unit_id", "name", "status"})
+    left = ta.select("unit_id", *[ta[c].name(f"a__{c}") for c in common], **({"name": ta.name} if "name" in ta.columns else {}))
+    right = tb.select("unit_id", *[tb[c].name(f"b__{c}") for c in common])
+    j = left.outer_join(right, "unit_id")
+    j = j.select(unit_id=ibis.coalesce(j.unit_id, j.unit_id_right), **{c: j[c] for c in j.columns if c.startswith(("a__", "b__")) or c == "name"})
+    j = j.mutate(
+        group_a=j["a__group"].fill_null("(not in run)"),
+        group_b=j["b__group"].fill_null("(not in run)"),
+    )
+    matrix = ws.store.frame(j.group_by(["group_a", "group_b"]).aggregate(accounts=j.count()).order_by(["group_a", "group_b"]))
+    moved = j.filter(j.group_a != j.group_b)
+    moved_frame = ws.store.frame(moved.order_by("unit_id"), limit=limit)
+    score_cols = [c for c in common if c.endswith("__score") or c in ("potential_score", "pain_score")]
+    reasons = []
+    for r in moved_frame.to_dict("records"):
+        reasons.append(_why(r, score_cols, a, b))
+    moved_frame["why"] = reasons
+    total_moved = ws.store.count(moved)
+    return {
+        "run_a": a["run_id"], "run_b": b["run_id"],
+        "model_changed": a["model_sha256"] != b["model_sha256"],
+        "as_of": [str(pd.Timestamp(a["as_of"]).date()), str(pd.Timestamp(b["as_of"]).date())],
+        "transitions": matrix.to_dict("records"),
+        "moved": total_moved,
+        "accounts": moved_frame[[c for c in ("unit_id", "name", "group_a", "group_b", "why") if c in moved_frame.columns]].to_dict("records"),
+    }
+
+
+def _why(r: dict, score_cols: list[str], a: dict, b: dict) -> str:
+    if r["group_a"] == "(not in run)":
+        return "not in the earlier run (new, or came into scope)"
+    if r["group_b"] == "(not in run)":
+        return "not in the later run (gone, or out of scope)"
+    if r["group_b"] == "deprioritized":
+        return f"deprioritized by rule '{r.get('b__deprioritized_by')}'"
+    if r["group_a"] == "deprioritized":
+        return f"no longer caught by rule '{r.get('a__deprioritized_by')}'"
+    moves = []
+    for c in score_cols:
+        va, vb = r.get(f"a__{c}"), r.get(f"b__{c}")
+        if va is None or vb is None or pd.isna(va) or pd.isna(vb):
+            continue
+        moves.append((abs(vb - va), c, va, vb))
+    parts = []
+    for _, c, va, vb in sorted(moves, reverse=True)[:2]:
+        parts.append(f"{c.replace('__score', '').replace('__', '.')} {va:.2f} → {vb:.2f}")
+    reason = "; ".join(parts) if parts else "scores unchanged"
+    if a["model_sha256"] != b["model_sha256"]:
+        reason += " (model changed: thresholds or parameters may differ)"
+    return reason

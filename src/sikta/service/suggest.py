@@ -1,0 +1,177 @@
+"""``sikta suggest``: propose the matrix parameters from the best customers (seed 001 steps 2–3).
+
+Potential: the 1–3 factors that separate the best customers from the rest
+(they are firmographic or behavioural, so prospects can be scored too), each
+with its evidence. Pain: the needs and problems the best customers report
+much more strongly than the rest — what we solve for them. The result is a
+model file the user edits and keeps under version control.
+
+Examples
+--------
+>>> _yaml_str("industry in ('Retail')")
+'"industry in (\\'Retail\\')"'
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+if TYPE_CHECKING:
+    from sikta.service.analysis import BestResult
+    from sikta.service.workspace import Workspace
+
+#: pain candidates: stated needs first, then observed problems
+PAIN_PATTERNS = ("need_",)
+PAIN_FEATURES = ("tickets_12m", "tickets_high_12m", "avg_resolution_hours_12m")
+MIN_EFFECT = 0.2  # below a "small" Cohen's d a difference is not evidence
+
+
+def _yaml_str(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)
+
+
+@dataclass
+class Parameter:
+    """One proposed parameter with the evidence behind it."""
+
+    axis: str
+    name: str
+    source: dict[str, Any]
+    evidence: str
+    effect: float | None = None
+
+    def yaml(self) -> list[str]:
+        lines = [f"  - name: {self.name}", f"    # evidence: {self.evidence}"]
+        for key, value in self.source.items():
+            lines.append(f"    {key}: {_yaml_str(value) if isinstance(value, str) and key in ('expr', 'rule') else value}")
+        return lines
+
+
+@dataclass
+class Suggestion:
+    """What ``suggest`` proposes, and the model file it wrote."""
+
+    grain: str
+    as_of: date
+    potential: list[Parameter]
+    pain: list[Parameter]
+    best_summary: str
+    text: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        def p(x: Parameter) -> dict:
+            return {"name": x.name, **x.source, "evidence": x.evidence, "effect": x.effect}
+
+        return {"grain": self.grain, "as_of": str(self.as_of), "best": self.best_summary,
+                "potential": [p(x) for x in self.potential], "pain": [p(x) for x in self.pain], "notes": self.notes}
+
+
+def _effect_of(effects: pd.DataFrame, feature: str) -> pd.Series | None:
+    hit = effects[effects.feature == feature]
+    return None if hit.empty else hit.iloc[0]
+
+
+def _potential(best: BestResult) -> list[Parameter]:
+    out: list[Parameter] = []
+    rules = {r.feature: r for r in best.rule_objects}
+    table = best.effects
+    for feature in best.drivers[:3]:
+        e = _effect_of(table, feature)
+        rule = rules.get(feature)
+        size = "" if e is None else f"effect {e['effect']:+.2f} ({e['kind']}); "
+        meets = ""
+        if rule is not None:
+            meets = f"rule '{rule.text}'; "
+        if e is not None and e["kind"] == "numeric":
+            source: dict[str, Any] = {"feature": feature, "scaling": "rank",
+                                      "direction": "higher" if e["effect"] >= 0 else "lower"}
+        elif rule is not None:
+            source = {"rule": rule.expression}
+        else:
+            continue
+        out.append(Parameter("potential", feature, source,
+                             f"{size}{meets}separates best customers (holdout AUC {best.holdout_auc:.2f}, "
+                             f"capture {best.holdout_capture:.0%} vs {best.base_rate:.0%} at random)",
+                             None if e is None else float(e["effect"])))
+    return out
+
+
+def _pain(best: BestResult) -> list[Parameter]:
+    e = best.effects
+    cands = e[(e.kind == "numeric") & (e.feature.str.startswith(PAIN_PATTERNS) | e.feature.isin(PAIN_FEATURES))]
+    cands = cands[cands.effect >= MIN_EFFECT].sort_values("effect", ascending=False).head(3)
+    out = []
+    for r in cands.to_dict("records"):
+        out.append(Parameter(
+            "pain", r["feature"], {"feature": r["feature"], "scaling": "rank"},
+            f"best customers {r['best_mean']:.2f} vs rest {r['rest_mean']:.2f} (d = {r['effect']:+.2f})",
+            float(r["effect"]),
+        ))
+    return out
+
+
+def suggest(
+    ws: Workspace, *, grain: str = "account", as_of: str | date | None = None, by: str = "revenue",
+    top_share: float | None = 0.1, top_n: int | None = None,
+) -> Suggestion:
+    """Propose potential and pain parameters from the best-customer analysis."""
+    analysis = ws.analyze(grain=grain, as_of=as_of)
+    best = analysis.best(by=by, top_share=top_share, top_n=top_n)
+    potential = _potential(best)
+    pain = _pain(best)
+    notes: list[str] = []
+    if len(potential) < 3:
+        potential.append(Parameter(
+            "potential", "wallet_gap", {},
+            "built-in, not from the best customers: what lookalike customers spend (p75) minus what this "
+            "account spends with us, so prospects get a potential too"))
+    if not pain:
+        pain.append(Parameter("pain", "need_score", {},
+                              "built-in fallback: no need or support signal separates the best customers "
+                              f"(all |d| < {MIN_EFFECT}); the mean stated need importance"))
+        notes.append("pain: no stated need separates the best customers; review the fallback")
+    text = render(grain, analysis.date, potential, pain, best, ws)
+    return Suggestion(grain, analysis.date, potential, pain, best.explanation, text, notes)
+
+
+def render(grain: str, as_of: date, potential: list[Parameter], pain: list[Parameter], best: BestResult, ws: Workspace) -> str:
+    """The model file: parameters with their evidence as comments."""
+    f = ws.features(grain, as_of)
+    lines = [
+        "# Sikta segmentation model, suggested by `sikta suggest` from the best-customer analysis",
+        f"# ({grain} grain, data to {as_of}; best = top customers by {best.by}: {best.best} of {best.best + best.rest}).",
+        f"# {best.explanation}",
+        "# Edit freely: 1-3 parameters per axis are the watersheds (SPEC 2.3); keep this file under version control.",
+        "name: suggested",
+        "version: 1",
+        "customer:",
+        f"  grain: {grain}",
+        "  statuses: [customer, prospect]",
+        "potential:",
+    ]
+    for p in potential[:3]:
+        lines += p.yaml()
+    lines.append("pain:")
+    for p in pain[:3]:
+        lines += p.yaml()
+    lines += [
+        "thresholds:",
+        "  potential: {quantile: 0.7}   # the top 30 % by potential count as high",
+        "  pain: {quantile: 0.5}",
+    ]
+    rules = []
+    if {"status", "months_since_last_order"} <= set(f.columns):
+        rules.append(("long gone", "status == 'former' and months_since_last_order > 36"))
+    if "employees" in f.columns:
+        rules.append(("too small to serve", "employees < 5"))
+    if rules:
+        lines.append("deprioritize:")
+        for name, when in rules:
+            lines += [f"  - name: {name}", f"    when: {_yaml_str(when)}"]
+    return "\n".join(lines) + "\n"
