@@ -222,3 +222,17 @@ def test_cli_model_init_check_run_runs_explain_diff(built, tmp_path):
     bad.write_text(model.read_text().replace("  - name: ticket_load", "  - name: tiket_load"))
     r = invoke("model", "check", bad, "-w", wsfile, code=3)
     assert "bad.yaml" in r.stderr and "tiket_load" in r.stderr
+
+
+def test_the_python_api_mirrors_the_cli(built, tmp_path):
+    ws = built["ws"]
+    model = tmp_path / "m.yaml"
+    model.write_text(VALUE_MODEL.format(potential=0.3, version=1))
+    run = ws.run(model, as_of=AS_OF)
+    assert ws.runs().run_id.iat[0] == run.run_id
+    assert runs.get_run(ws, run.run_id)["model_file"] == str(model)
+    same = frame(ws, run.run_id)
+    pd.testing.assert_frame_equal(same, frame(ws, built["low"].run_id))  # same model text, same data
+    assert ws.explain(same.index[0], run.run_id)["group"] == same.group.iat[0]
+    assert ws.diff(built["low"].run_id, run.run_id)["moved"] == 0
+    assert ws.run_rows().count().execute() == len(same)

@@ -81,7 +81,7 @@ import ibis
 import ibis.expr.types as ir
 
 from sikta.engine.expressions import compile_expression, parse
-from sikta.engine.wallet import BUILTINS, add_builtins
+from sikta.engine.wallet import BUILTINS, add_builtins, builtin_inputs
 from sikta.errors import InputError, ModelError
 
 __all__ = [
@@ -234,6 +234,11 @@ def score(f: ir.Table, model) -> ir.Table:
     read = {p.source for _, _, p in params if p.kind == "feature"}.union(*(parse(t).columns for t in _texts(model)))
     wanted = [n for n in BUILTINS if n in named or (n in read and n not in f.columns)]
     w = model.wallet
+    # Only the columns the model reads travel through the window sorts below: a feature
+    # table has a hundred columns, and carrying them makes a 1M-unit run several times slower.
+    rule_reads = {c for r in model.deprioritize for c in parse(r.when).columns}
+    keep = {"unit_id", "status", *read, *rule_reads, *(builtin_inputs(f.columns, w.peers) if wanted else ())}
+    f = f.select(*[c for c in f.columns if c in keep])
     f = add_builtins(f, wanted, percentile=w.percentile, by=tuple(w.peers), min_peers=w.min_peers)
     t = f.filter(f.status.isin(list(model.customer.statuses)))
 

@@ -83,6 +83,7 @@ __all__ = [
     "PAIN_BUILTINS",
     "POTENTIAL_BUILTINS",
     "add_builtins",
+    "builtin_inputs",
     "peer_stats",
 ]
 
@@ -193,6 +194,18 @@ def _onboarding_struggle(f: ir.Table) -> ir.Value:
     many_tickets = f.tickets_12m.cast("float64") > f._peer_tickets / 4.0
     signal = ibis.ifelse(low_usage.fill_null(False), 0.5, 0.0) + ibis.ifelse(many_tickets.fill_null(False), 0.5, 0.0)
     return ibis.ifelse((f.lifecycle_stage == "onboarding").fill_null(False), signal, 0.0)
+
+
+def builtin_inputs(columns: Iterable[str], peers: Sequence[str] = DEFAULT_BY) -> list[str]:
+    """The columns of a feature table that the built-ins (and their peer groups) may read.
+
+    Examples
+    --------
+    >>> builtin_inputs(["unit_id", "industry", "employees", "need_price", "rev12_x"])
+    ['industry', 'employees', 'need_price']
+    """
+    wanted = set(_INPUTS) | set(peers) | {"employees", "size_band"}
+    return [c for c in columns if c in wanted or c.startswith("need_")]
 
 
 def add_builtins(

@@ -42,6 +42,9 @@ from sikta.service import ingest as ing
 
 if TYPE_CHECKING:
     from sikta.service.analysis import Analysis
+    from sikta.service.model import Model
+    from sikta.service.runs import RunSummary
+    from sikta.service.suggest import Suggestion
 
 DEFAULT_WORKSPACE = "sikta.duckdb"
 FEATURE_BUILDS = "_sikta_feature_builds"
@@ -264,6 +267,52 @@ class Workspace:
         ):
             self.build_features(grain, as_of_d, window_months=window_months)
         return self.store.table(f"features_{grain}")
+
+    # -- segmentation (see sikta.service.runs and docs/model.md) ---------------
+    def run(self, model: str | Path | Model, *, as_of: str | date | None = None) -> RunSummary:
+        """Score the matrix with a model (a file path or a loaded model); store an immutable run.
+
+        Examples
+        --------
+        >>> ws.run("model.yaml").groups["invest"]["accounts"]  # doctest: +SKIP
+        412
+        """
+        from sikta.service import runs
+        from sikta.service.model import load_model
+
+        loaded = load_model(model) if isinstance(model, str | Path) else model
+        source = str(model) if isinstance(model, str | Path) else None
+        return runs.create_run(self, loaded, as_of=parse_date(as_of, "as_of"), model_file=source)
+
+    def runs(self) -> pd.DataFrame:
+        """The stored runs, newest first."""
+        from sikta.service import runs
+
+        return runs.list_runs(self)
+
+    def run_rows(self, run: str | None = None) -> ir.Table:
+        """Per-unit rows of a run (default the latest): values, scores, axis scores, group."""
+        from sikta.service import runs
+
+        return runs.run_rows(self, run)
+
+    def explain(self, unit_id: str, run: str | None = None) -> dict:
+        """Why ``unit_id`` is in its group in a run: ``["lines"]`` in words, ``["values"]`` in numbers."""
+        from sikta.service import runs
+
+        return runs.explain(self, unit_id, run)
+
+    def diff(self, run_a: str = "previous", run_b: str = "latest", *, limit: int | None = None) -> dict:
+        """Transitions between two runs and who moved why."""
+        from sikta.service import runs
+
+        return runs.diff(self, run_a, run_b, limit=limit)
+
+    def suggest(self, **settings) -> Suggestion:
+        """Propose potential and pain parameters from the best customers (:func:`sikta.service.suggest.suggest`)."""
+        from sikta.service.suggest import suggest
+
+        return suggest(self, **settings)
 
     def summary(self) -> dict:
         """Tables, row counts, units per grain and the last ingest, for people."""
