@@ -191,7 +191,7 @@ def diff(ws: Workspace, run_a: str, run_b: str, *, limit: int | None = None) -> 
     matrix = ws.store.frame(j.group_by(["group_a", "group_b"]).aggregate(accounts=j.count()).order_by(["group_a", "group_b"]))
     moved = j.filter(j.group_a != j.group_b)
     moved_frame = ws.store.frame(moved.order_by("unit_id"), limit=limit)
-    score_cols = [c for c in common if c.endswith("__score") or c in ("potential_score", "pain_score")]
+    score_cols = [c for c in common if c.endswith("__score")]
     reasons = []
     for r in moved_frame.to_dict("records"):
         reasons.append(_why(r, score_cols, a, b))
@@ -207,7 +207,12 @@ def diff(ws: Workspace, run_a: str, run_b: str, *, limit: int | None = None) -> 
     }
 
 
+def _level(v: Any) -> str:
+    return "high" if bool(v) else "low"
+
+
 def _why(r: dict, score_cols: list[str], a: dict, b: dict) -> str:
+    """One line: which axis crossed its threshold, and the parameter that moved most."""
     if r["group_a"] == "(not in run)":
         return "not in the earlier run (new, or came into scope)"
     if r["group_b"] == "(not in run)":
@@ -216,16 +221,28 @@ def _why(r: dict, score_cols: list[str], a: dict, b: dict) -> str:
         return f"deprioritized by rule '{r.get('b__deprioritized_by')}'"
     if r["group_a"] == "deprioritized":
         return f"no longer caught by rule '{r.get('a__deprioritized_by')}'"
+    parts = []
+    for axis in ("potential", "pain"):
+        ha, hb = r.get(f"a__{axis}_high"), r.get(f"b__{axis}_high")
+        if ha is None or hb is None or bool(ha) == bool(hb):
+            continue
+        sa, sb = r.get(f"a__{axis}_score"), r.get(f"b__{axis}_score")
+        ta, tb = r.get(f"a__{axis}_threshold"), r.get(f"b__{axis}_threshold")
+        line = f"{axis} {_level(ha)} → {_level(hb)} (score {sa:.2f} → {sb:.2f}"
+        line += f", threshold {ta:.2f} → {tb:.2f})" if abs((ta or 0) - (tb or 0)) > 5e-3 else f", threshold {tb:.2f})"
+        parts.append(line)
     moves = []
     for c in score_cols:
+        if not c.endswith("__score"):
+            continue
         va, vb = r.get(f"a__{c}"), r.get(f"b__{c}")
-        if va is None or vb is None or pd.isna(va) or pd.isna(vb):
+        if va is None or vb is None or pd.isna(va) or pd.isna(vb) or abs(vb - va) < 5e-3:
             continue
         moves.append((abs(vb - va), c, va, vb))
-    parts = []
-    for _, c, va, vb in sorted(moves, reverse=True)[:2]:
-        parts.append(f"{c.replace('__score', '').replace('__', '.')} {va:.2f} → {vb:.2f}")
+    if moves:
+        _, c, va, vb = max(moves)
+        parts.append(f"mostly {c.removesuffix('__score').split('__', 1)[1].replace('_', ' ')} {va:.2f} → {vb:.2f}")
     reason = "; ".join(parts) if parts else "scores unchanged"
     if a["model_sha256"] != b["model_sha256"]:
-        reason += " (model changed: thresholds or parameters may differ)"
+        reason += " (the model changed)"
     return reason
