@@ -12,7 +12,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_LINK_MODE := copy
 
-.PHONY: setup demo test bench bench-s bench-m clean
+.PHONY: setup demo test browser bench bench-s bench-m clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -38,10 +38,16 @@ demo: setup
 	$(SIKTA) model init --out $(DEMO)/starter.yaml
 	$(SIKTA) run --model $(DEMO)/starter.yaml --workspace $(DEMO_WS)
 	$(SIKTA) diff previous latest --workspace $(DEMO_WS) --limit 5
+	$(SIKTA) report --workspace $(DEMO_WS) --out $(DEMO)/report.html
 	@echo
 	@echo "Workspace: $(abspath $(DEMO_WS))   (try: $(SIKTA) quarantine --workspace $(DEMO_WS))"
+	@echo "Report:    $(abspath $(DEMO)/report.html)   (open it in a browser; it works offline)"
 
-test: setup
+# Debian's Chromium for the browser tests (tests/web/test_browser.py): apt-get when missing, quiet when present.
+browser:
+	@bash scripts/ensure_chromium.sh
+
+test: setup browser
 	$(VENV)/bin/python -m pytest
 
 bench: bench-s bench-m

@@ -96,12 +96,18 @@ def run(
         with _progress() as bar:
             bar.add_task("scoring", total=None)
             summary = runs_svc.create_run(ws, model, as_of=parse_date(as_of, "--as-of"), model_file=str(model_file))
+        from sikta.service.webhooks import notify_run
+
+        deliveries = notify_run(ws, summary.run_id)  # the same run.completed event the API's runs send
     if as_json:
         _json(summary.to_dict())
         return
     out.print(f"run [bold]{summary.run_id}[/]: model {summary.model_name!r} v{summary.model_version} "
               f"({summary.model_sha256[:12]}), {summary.grain} grain, as of {summary.as_of}, {summary.units:,} units")
     out.print(_groups_table("The matrix", summary.groups))
+    if deliveries:
+        ok = sum(1 for d in deliveries if d["ok"])
+        out.print(f"webhooks: {ok} of {len(deliveries)} delivered (see GET /api/v1/webhooks/deliveries)")
 
 
 @app.command("runs")

@@ -1,0 +1,109 @@
+"""The FastAPI application: ``create_app(workspace_path)``, served by ``sikta serve``.
+
+Everything lives under ``/api/v1``; the OpenAPI schema is at ``/openapi.json``
+and the interactive docs at ``/docs`` (they describe the API and show no
+data, so they need no token). The web UI's pages, when installed
+(:mod:`sikta.web.pages`), are mounted on the same app and share its
+workspace, lock and tokens.
+
+Examples
+--------
+>>> import tempfile, pathlib
+>>> from fastapi.testclient import TestClient
+>>> app = create_app(pathlib.Path(tempfile.mkdtemp()) / "ws.duckdb")
+>>> client = TestClient(app)
+>>> client.get("/api/v1/health").json()["status"]
+'ok'
+>>> client.get("/api/v1/runs").json()["error"]["type"]
+'Unauthorized'
+>>> app.state.sikta.close()
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+
+from sikta import __version__
+from sikta.api import errors
+from sikta.api.deps import AppState
+from sikta.api.jobs import Jobs
+from sikta.api.routes_read import router as read_router
+from sikta.api.routes_write import router as write_router
+
+log = logging.getLogger("sikta.api")
+
+DESCRIPTION = """\
+Segments, accounts and runs of one Sikta workspace.
+
+Every endpoint but `/api/v1/health` needs a token: `Authorization: Bearer <token>`
+(create one with `sikta token create --role viewer|analyst|admin`). A **viewer** reads;
+an **analyst** also checks models and starts runs; an **admin** also manages tokens,
+exports and webhooks. Errors always have the shape `{"error": {"type": ..., "message": ...}}`.
+"""
+
+
+def create_app(workspace_path: str | Path, *, prepare: bool = True,
+               webhook_options: dict[str, Any] | None = None) -> FastAPI:
+    """Build the app over one workspace (opened now, closed on shutdown).
+
+    Parameters
+    ----------
+    workspace_path
+        The workspace file.
+    prepare
+        Index every run and feature table now (once per table: the indexes are kept in the
+        workspace), so that reading one account never scans a table.
+    webhook_options
+        Retries, backoff and timeout of webhook deliveries (see
+        :func:`sikta.service.webhooks.deliver`).
+    """
+    st = AppState(workspace_path)
+
+    def on_run(run_id: str) -> None:
+        with st.lock:
+            st.reader.refresh()
+
+    jobs = Jobs(st.path, on_run=on_run, lock=st.lock, webhook_options=webhook_options)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        jobs.close()
+        st.close()
+
+    app = FastAPI(title="Sikta", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app.state.sikta = st
+    app.state.jobs = jobs
+    errors.install(app)
+    app.include_router(read_router)
+    app.include_router(write_router)
+    if prepare:
+        with st.lock:
+            indexed = st.reader.prepare()
+        if indexed:
+            log.info("indexed %s", ", ".join(indexed))
+    _include_web(app)
+    return app
+
+
+def _include_web(app: FastAPI) -> None:
+    """Mount the web UI's pages when that package is present."""
+    try:
+        pages = importlib.import_module("sikta.web.pages")
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("sikta.web", "sikta.web.pages"):
+            raise  # the web package exists but is broken: say so, do not hide it
+        return
+    router = getattr(pages, "router", None)
+    if router is not None:
+        app.include_router(router)
+
+
+__all__ = ["create_app"]

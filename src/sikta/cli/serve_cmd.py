@@ -1,0 +1,123 @@
+"""``sikta serve`` (the REST API and web UI) and ``sikta token`` (who may use them)."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from sikta.cli.app import JsonOpt, WorkspaceOpt, _json, _open, app, out
+from sikta.cli.errors import handles_errors
+from sikta.errors import UsageError
+
+token_app = typer.Typer(help="Create, list and revoke API tokens (the workspace keeps only their hashes).",
+                        no_args_is_help=True)
+app.add_typer(token_app, name="token")
+err = Console(stderr=True, highlight=False)
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@app.command()
+@handles_errors
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on (0.0.0.0: every interface).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.", min=1, max=65535)] = 8000,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level: critical, error, warning, info, debug.")] = "info",
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Serve the REST API (docs at /docs) and web UI over the workspace, until Ctrl-C."""
+    import uvicorn
+
+    from sikta.api import create_app
+    from sikta.service import tokens
+
+    if log_level not in ("critical", "error", "warning", "info", "debug"):
+        raise UsageError(f"--log-level {log_level!r} is not one of critical, error, warning, info, debug")
+    with _open(workspace) as ws:  # fail fast with the CLI's message when the file is missing or locked
+        active = tokens.list_tokens(ws, include_revoked=False)
+        path = ws.path
+    if not active:
+        # the server keeps the workspace open, so no other process can add a token while it runs
+        err.print("[yellow]no active tokens[/]: every request but /api/v1/health will get 401. Stop the server, "
+                  f"run 'sikta token create --role admin -w {path}', and start it again.")
+    if not _loopback(host):
+        err.print(f"[yellow]listening on {host}[/]: tokens travel in clear text; put a TLS proxy in front.")
+    out.print(f"serving {path} on http://{host}:{port} (API docs: http://{host}:{port}/docs)")
+    uvicorn.run(create_app(path), host=host, port=port, log_level=log_level)
+
+
+def _tokens_table(rows: list[dict]) -> Table:
+    t = Table()
+    for c in ("token", "name", "role", "created", "revoked"):
+        t.add_column(c)
+    for r in rows:
+        t.add_row(r["token_id"], r["name"] or "", r["role"], str(r["created_at"])[:19],
+                  str(r["revoked_at"])[:19] if r["revoked_at"] else "")
+    return t
+
+
+@token_app.command("create")
+@handles_errors
+def token_create(
+    role: Annotated[str, typer.Option(help="viewer (reads), analyst (also runs models) or admin (also tokens, exports).")],
+    name: Annotated[str | None, typer.Option(help="Who or what the token is for.")] = None,
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a token and print it once; only its hash is stored."""
+    from sikta.service import tokens
+
+    with _open(workspace) as ws:
+        token, info = tokens.create_token(ws, role, name)
+    if as_json:
+        _json({**info, "token": token})
+        return
+    out.print(f"token {info['token_id']} ({info['role']}{', ' + info['name'] if info['name'] else ''}):")
+    out.print(token, markup=False)
+    out.print("[dim]copy it now: it is not shown again. Use it as 'Authorization: Bearer <token>'.[/]")
+
+
+@token_app.command("list")
+@handles_errors
+def token_list(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
+    """List tokens (id, name, role, created, revoked); never the tokens themselves."""
+    from sikta.service import tokens
+
+    with _open(workspace) as ws:
+        rows = tokens.list_tokens(ws)
+    if as_json:
+        _json(rows)
+        return
+    if not rows:
+        out.print("no tokens yet: 'sikta token create --role admin'")
+        return
+    out.print(_tokens_table(rows))
+
+
+@token_app.command("revoke")
+@handles_errors
+def token_revoke(
+    token_id: Annotated[str, typer.Argument(help="The token id (tok_...), from 'sikta token list'.")],
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Revoke a token: from now on it gets 401."""
+    from sikta.service import tokens
+
+    with _open(workspace) as ws:
+        info = tokens.revoke_token(ws, token_id)
+    if as_json:
+        _json(info)
+        return
+    out.print(f"revoked {info['token_id']} ({info['role']}) as of {str(info['revoked_at'])[:19]}")

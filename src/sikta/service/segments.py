@@ -1,0 +1,394 @@
+"""Reading runs for people and programs: pages of accounts, one account's story, group KPIs.
+
+:class:`RunReader` serves a long-lived process (the REST API, the web UI)
+that answers many small questions about the same runs. Runs never change
+once written, so what it learns about a run (its metadata, its parsed model,
+its group KPIs, a sorted page set) is cached for the life of the reader;
+:meth:`RunReader.refresh` forgets the run list and feature builds after a
+new run or feature build, and :meth:`RunReader.prepare` adds an index on
+``unit_id`` to run and feature tables so that one account is found without
+scanning a million rows.
+
+Point reads use parameterized SQL on the store's DuckDB connection instead of
+Ibis: compiling an Ibis expression and listing tables cost several
+milliseconds each, which at API request rates is most of the budget. Table
+names in that SQL come from the run registry and the grain list, never from
+the caller. Aggregations (the KPIs) still go through Ibis and the engine.
+
+Group KPIs (:meth:`RunReader.groups`), per group of the run:
+
+- ``accounts``, ``customers``, ``prospects``: units in the group, and by status at the run's as-of;
+- ``revenue_12m``: their revenue in the 12 months to the as-of; ``revenue_share`` of the run's total;
+- ``revenue_growth``: Σ revenue_12m / Σ revenue_prev_12m − 1 over the group (big accounts weigh
+  more; null when the previous year had no revenue);
+- ``mrr``: recurring revenue at the as-of;
+- ``at_risk``, ``at_risk_share``, ``revenue_at_risk``: customers flagged by the outflow analysis
+  (``sikta analyze outflow``: revenue falling, orders, usage or interactions stopped, MRR
+  contracting), their share of the group's customers, and the yearly revenue the signals say is
+  leaving;
+- ``mean_potential_score``, ``mean_pain_score``: where the group sits in the matrix.
+
+The feature-based KPIs (growth, MRR, risk) need the feature table built at the run's as-of and
+grain; when it was rebuilt since, they are null and ``note`` says why.
+
+Examples
+--------
+>>> plain({"a": float("nan"), "b": [1, 2.5], "c": None})
+{'a': None, 'b': [1, 2.5], 'c': None}
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from collections import OrderedDict
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+import ibis
+import numpy as np
+import pandas as pd
+
+from sikta.engine.contract import CONTRACT, GRAINS, STATUSES
+from sikta.engine.matrix import explain_row
+from sikta.engine.opportunity import outflow
+from sikta.errors import NotFoundError, UsageError
+from sikta.service import runs as runs_svc
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from sikta.service.model import Model
+    from sikta.service.workspace import Workspace
+
+GROUPS = runs_svc.GROUPS
+#: columns of an account page, when the run table has them
+PAGE_COLUMNS = ("unit_id", "name", "status", "group", "potential_score", "pain_score", "deprioritized_by", "revenue_12m")
+SORTS = ("unit_id", "name", "group", "revenue_12m", "potential_score", "pain_score")
+HIERARCHY_COLUMN = {"ultimate_parent": "ultimate_parent_id", "account": "account_unit_id", "department": "account_id"}
+
+
+def plain(value: Any) -> Any:
+    """``value`` as JSON-ready Python: NaN and NaT become None, numpy and Decimal plain numbers."""
+    if value is None or value is pd.NaT:
+        return None
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | np.ndarray):
+        return [plain(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, pd.Timestamp | dt.datetime):
+        return value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+class RunReader:
+    """Cached reads of a workspace's runs (one reader per open workspace).
+
+    Not thread-safe on its own: callers serialize access, as they must for
+    the DuckDB connection underneath.
+
+    Parameters
+    ----------
+    ws
+        The open workspace.
+    cache_rows
+        How many account rows the sorted page sets may hold in memory together.
+    """
+
+    def __init__(self, ws: Workspace, *, cache_rows: int = 3_000_000) -> None:
+        self.ws = ws
+        self.cache_rows = cache_rows
+        self._runs: list[dict[str, Any]] | None = None
+        self._meta: dict[str, dict[str, Any]] = {}
+        self._models: dict[str, Model] = {}
+        self._kpis: dict[str, dict[str, Any]] = {}
+        self._pages: OrderedDict[tuple, pa.Table] = OrderedDict()
+        self._builds: dict[str, dict[str, Any] | None] = {}
+
+    # -- plumbing ------------------------------------------------------------
+    def _query(self, sql: str, params: list | None = None) -> list[dict[str, Any]]:
+        cur = self.ws.store.raw.execute(sql, params or [])
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+    def _has(self, table: str) -> bool:
+        return bool(self._query("SELECT 1 FROM duckdb_tables() WHERE table_name = ? AND schema_name = 'main'", [table]))
+
+    def refresh(self) -> None:
+        """Forget the run list and feature builds (after a new run or feature build)."""
+        self._runs = None
+        self._builds.clear()
+
+    def prepare(self, run: str | None = None) -> list[str]:
+        """Index ``unit_id`` of every feature table and of one run's table (default: every run's);
+        returns the tables indexed now. An account's history reads every run, so all need one.
+
+        Indexes live in the workspace file, so this is paid once per table. It is safe because
+        run tables are never rewritten and feature tables are replaced by drop-and-rename of a
+        fresh table (an index would block renaming the table it sits on, not dropping it).
+        """
+        tables = [f"features_{g}" for g in GRAINS if self._has(f"features_{g}")]
+        if self.runs():
+            chosen = self.runs() if run is None else [self.resolve(run)]
+            tables += [runs_svc.run_table(r["run_id"]) for r in chosen]
+        done = []
+        for table in tables:
+            index = f"_sikta_ix_{table}"
+            if not self._query("SELECT 1 FROM duckdb_indexes() WHERE index_name = ?", [index]):
+                self.ws.store.raw.execute(f'CREATE INDEX IF NOT EXISTS "{index}" ON "{table}" (unit_id)')
+                done.append(table)
+        return done
+
+    # -- runs ----------------------------------------------------------------
+    def runs(self) -> list[dict[str, Any]]:
+        """All runs, newest first: id, created, as-of, grain, model, units, group counts."""
+        if self._runs is None:
+            frame = runs_svc.list_runs(self.ws)
+            rows = [plain(r) for r in frame.to_dict("records")]
+            for r in rows:
+                r["groups"] = json.loads(r["groups"]) if isinstance(r.get("groups"), str) else r.get("groups")
+            self._runs = rows
+        return self._runs
+
+    def resolve(self, ref: str | None) -> dict[str, Any]:
+        """A run's listing row: ``latest`` (or None), ``previous``, an id or a unique id suffix."""
+        runs = self.runs()
+        if not runs:
+            raise NotFoundError("the workspace has no runs yet: run 'sikta run --model MODEL.yaml' first")
+        if ref in (None, "", "latest"):
+            return runs[0]
+        if ref == "previous":
+            if len(runs) < 2:
+                raise NotFoundError("there is only one run: no previous run to compare with")
+            return runs[1]
+        hits = [r for r in runs if r["run_id"] == ref] or [r for r in runs if r["run_id"].endswith(str(ref))]
+        if len(hits) != 1:
+            raise NotFoundError(f"no run {ref!r} (see 'sikta runs')" if not hits else f"{ref!r} matches {len(hits)} runs")
+        return hits[0]
+
+    def meta(self, ref: str | None) -> dict[str, Any]:
+        """A run's full metadata, with the model text."""
+        run_id = self.resolve(ref)["run_id"]
+        if run_id not in self._meta:
+            self._meta[run_id] = plain(runs_svc.get_run(self.ws, run_id))
+        return self._meta[run_id]
+
+    def model(self, ref: str | None) -> Model:
+        """The model a run was scored with."""
+        from sikta.service.model import model_from_text
+
+        meta = self.meta(ref)
+        if meta["run_id"] not in self._models:
+            self._models[meta["run_id"]] = model_from_text(meta["model_text"], source=f"run {meta['run_id']}")
+        return self._models[meta["run_id"]]
+
+    def _feature_build(self, grain: str) -> dict[str, Any] | None:
+        if grain not in self._builds:
+            build = self.ws.feature_build(grain)
+            self._builds[grain] = None if build is None else plain(build)
+        return self._builds[grain]
+
+    # -- accounts ------------------------------------------------------------
+    def accounts(
+        self, run: str | None = None, *, group: str | None = None, status: str | None = None, q: str | None = None,
+        sort: str = "-revenue_12m", limit: int = 50, offset: int = 0,
+    ) -> dict[str, Any]:
+        """One page of a run's accounts, filtered and sorted (ties broken by unit_id).
+
+        ``q`` matches a substring of the unit id or name, ignoring case. Paging is stable:
+        the pages of one query cover every row exactly once.
+        """
+        if group is not None and group not in GROUPS:
+            raise UsageError(f"group {group!r} is not one of {', '.join(GROUPS)}")
+        if status is not None and status not in STATUSES:
+            raise UsageError(f"status {status!r} is not one of {', '.join(STATUSES)}")
+        key_col = sort.removeprefix("-")
+        if key_col not in SORTS:
+            raise UsageError(f"sort {sort!r} is not one of {', '.join(SORTS)} (prefix '-' for descending)")
+        if limit < 1 or offset < 0:
+            raise UsageError("limit must be at least 1 and offset at least 0")
+        run_id = self.resolve(run)["run_id"]
+        needle = (q or "").strip().lower() or None
+        rows = self._page_set(run_id, group, status, needle, sort)
+        page = rows.slice(offset, limit).to_pylist() if offset < rows.num_rows else []
+        return {"run_id": run_id, "total": rows.num_rows, "limit": limit, "offset": offset, "sort": sort,
+                "rows": [plain(r) for r in page]}
+
+    def _page_set(self, run_id: str, group: str | None, status: str | None, needle: str | None, sort: str) -> pa.Table:
+        key = (run_id, group, status, needle, sort)
+        if key in self._pages:
+            self._pages.move_to_end(key)
+            return self._pages[key]
+        table = runs_svc.run_table(run_id)
+        present = {r["column_name"] for r in self._query(
+            "SELECT column_name FROM duckdb_columns() WHERE table_name = ? AND schema_name = 'main'", [table])}
+        cols = [c for c in PAGE_COLUMNS if c in present]
+        where, params = [], []
+        if group is not None:
+            where.append('"group" = ?')
+            params.append(group)
+        if status is not None and "status" in present:
+            where.append("status = ?")
+            params.append(status)
+        if needle is not None:
+            name_hit = " OR contains(lower(name), ?)" if "name" in present else ""
+            where.append(f"(contains(lower(unit_id), ?){name_hit})")
+            params += [needle] * (2 if name_hit else 1)
+        col = sort.removeprefix("-")
+        if col not in present:
+            col = "unit_id"
+        order = f'"{col}" {"DESC" if sort.startswith("-") else "ASC"} NULLS LAST, unit_id'
+        sql = (f'SELECT {", ".join(f"{chr(34)}{c}{chr(34)}" for c in cols)} FROM "{table}"'
+               f'{" WHERE " + " AND ".join(where) if where else ""} ORDER BY {order}')
+        rows = self.ws.store.raw.execute(sql, params).to_arrow_table()
+        self._pages[key] = rows
+        # keep the cache within its row budget, oldest first (the newest set always stays)
+        while len(self._pages) > 1 and sum(t.num_rows for t in self._pages.values()) > self.cache_rows:
+            self._pages.popitem(last=False)
+        return rows
+
+    def account(self, unit_id: str, run: str | None = None, *, history: int = 50) -> dict[str, Any]:
+        """One account in a run: its row, group, explanation, features and group in earlier runs."""
+        meta = self.resolve(run)
+        table = runs_svc.run_table(meta["run_id"])
+        hit = self._query(f'SELECT * FROM "{table}" WHERE unit_id = ?', [str(unit_id)])
+        if not hit:
+            raise NotFoundError(
+                f"{unit_id!r} is not in run {meta['run_id']} ({meta['grain']} grain; out of scope or unknown)"
+            )
+        # as runs.explain hands it over: missing values None, numbers as floats
+        row = {k: (float(v) if isinstance(v, Decimal) else None if isinstance(v, float) and math.isnan(v) else v)
+               for k, v in hit[0].items()}
+        lines = explain_row(row, self.model(meta["run_id"]))
+        grain = meta["grain"]
+        features, features_as_of = None, None
+        build = self._feature_build(grain)
+        if build is not None:
+            found = self._query(f'SELECT * FROM "features_{grain}" WHERE unit_id = ?', [str(unit_id)])
+            if found:
+                features, features_as_of = plain(found[0]), str(build["as_of"])[:10]
+        return {
+            "run_id": meta["run_id"], "as_of": str(meta["as_of"])[:10], "grain": grain, "unit_id": str(unit_id),
+            "name": plain(row.get("name")), "group": row["group"], "explanation": lines, "values": plain(row),
+            "features": features, "features_as_of": features_as_of,
+            "history": self._history(str(unit_id), grain, history),
+        }
+
+    def _history(self, unit_id: str, grain: str, limit: int) -> list[dict[str, Any]]:
+        """The unit's group in each run of the same grain, newest first (null: not in that run)."""
+        same = [r for r in self.runs() if r["grain"] == grain][:limit]
+        if not same:
+            return []
+        # one statement for every run: each branch is an index lookup
+        parts = [f'SELECT ? AS run_id, "group" FROM "{runs_svc.run_table(r["run_id"])}" WHERE unit_id = ?' for r in same]
+        params = [p for r in same for p in (r["run_id"], unit_id)]
+        found = {r["run_id"]: r["group"] for r in self._query(" UNION ALL ".join(parts), params)}
+        return [{"run_id": r["run_id"], "created_at": r["created_at"], "as_of": str(r["as_of"])[:10],
+                 "group": found.get(r["run_id"])} for r in same]
+
+    # -- groups --------------------------------------------------------------
+    def groups(self, run: str | None = None) -> dict[str, Any]:
+        """Counts, revenue and KPIs per group of a run (definitions in the module docstring)."""
+        meta = self.meta(run)
+        run_id = meta["run_id"]
+        if run_id not in self._kpis:
+            self._kpis[run_id] = self._compute_kpis(meta)
+        return self._kpis[run_id]
+
+    def _compute_kpis(self, meta: dict[str, Any]) -> dict[str, Any]:
+        store, grain, as_of = self.ws.store, meta["grain"], str(meta["as_of"])[:10]
+        t = store.table(runs_svc.run_table(meta["run_id"]))
+        build = self._feature_build(grain)
+        note = None
+        if build is None:
+            note = f"no {grain} feature table: growth, MRR and risk need one"
+        elif str(build["as_of"])[:10] != as_of:
+            note = (f"the {grain} features were rebuilt as of {str(build['as_of'])[:10]}; growth, MRR and risk "
+                    f"need them as of {as_of} (rerun the model to see them)")
+        joined = note is None
+        if joined:
+            f = store.table(f"features_{grain}")
+            risk = outflow(f).select("unit_id", "revenue_at_risk", flagged=ibis.literal(1))
+            extra = [c for c in ("revenue_prev_12m", "mrr") if c in f.columns]
+            t = t.left_join(f.select("unit_id", *extra), "unit_id").drop("unit_id_right")
+            t = t.left_join(risk, "unit_id").drop("unit_id_right")
+        status = t.status if "status" in t.columns else ibis.literal(None, "string")
+        is_customer = (status == "customer").fill_null(False)
+
+        def total(col: str):
+            return t[col].fill_null(0).sum() if col in t.columns else ibis.null("float64")
+
+        metrics: dict[str, Any] = {
+            "accounts": t.count(), "revenue_12m": total("revenue_12m"),
+            "customers": is_customer.cast("int64").sum(),
+            "prospects": (status == "prospect").fill_null(False).cast("int64").sum(),
+            "mean_potential_score": t.potential_score.mean(), "mean_pain_score": t.pain_score.mean(),
+        }
+        if joined:
+            metrics |= {
+                "revenue_prev_12m": total("revenue_prev_12m"), "mrr": total("mrr"),
+                "at_risk": (is_customer & t.flagged.notnull()).cast("int64").sum(),
+                "revenue_at_risk": is_customer.ifelse(t.revenue_at_risk.fill_null(0), 0).sum(),
+            }
+        frame = store.frame(t.group_by("group").aggregate(**metrics))
+        by = {r["group"]: plain(r) for r in frame.to_dict("records")}
+        run_total = sum((by.get(g, {}).get("revenue_12m") or 0) for g in GROUPS)
+        model = self.model(meta["run_id"])
+        out = []
+        for g in GROUPS:
+            # an empty group has no row: its sums are 0 (when they could be computed at all)
+            r = by.get(g) or ({"revenue_prev_12m": 0.0, "mrr": 0.0, "at_risk": 0, "revenue_at_risk": 0.0} if joined else {})
+            style = getattr(model.groups, g, None)
+            accounts, customers = int(r.get("accounts") or 0), int(r.get("customers") or 0)
+            revenue, prev, at_risk = float(r.get("revenue_12m") or 0), r.get("revenue_prev_12m"), r.get("at_risk")
+            out.append({
+                "group": g, "label": (style.label if style is not None and style.label else g),
+                "colour": style.colour if style is not None else None, "kpi": style.kpi if style is not None else None,
+                "accounts": accounts, "customers": customers, "prospects": int(r.get("prospects") or 0),
+                "revenue_12m": round(revenue, 2), "revenue_share": round(revenue / run_total, 6) if run_total else None,
+                "revenue_prev_12m": None if prev is None else round(float(prev), 2),
+                "revenue_growth": round(revenue / prev - 1, 6) if prev is not None and prev > 0 else None,
+                "mrr": None if r.get("mrr") is None else round(float(r["mrr"]), 2),
+                "at_risk": None if at_risk is None else int(at_risk),
+                "at_risk_share": round(int(at_risk) / customers, 6) if at_risk is not None and customers else None,
+                "revenue_at_risk": None if r.get("revenue_at_risk") is None else round(float(r["revenue_at_risk"]), 2),
+                "mean_potential_score": plain(r.get("mean_potential_score")),
+                "mean_pain_score": plain(r.get("mean_pain_score")),
+            })
+        return {"run_id": meta["run_id"], "as_of": as_of, "grain": grain, "units": int(meta["units"]),
+                "revenue_12m": round(run_total, 2), "features_as_of": None if build is None else str(build["as_of"])[:10],
+                "note": note, "groups": out}
+
+    # -- contacts ------------------------------------------------------------
+    def contacts(self, unit_id: str, run: str | None = None, *, personal: bool = False) -> dict[str, Any]:
+        """The contacts of a unit's member accounts; personal fields are None unless ``personal``."""
+        grain = self.resolve(run)["grain"]
+        column = HIERARCHY_COLUMN[grain]
+        members = self._query(f'SELECT count(*) AS n FROM "_sikta_hierarchy" WHERE "{column}" = ?', [str(unit_id)])
+        if not members or not members[0]["n"]:
+            raise NotFoundError(f"no {grain} unit {unit_id!r} in the workspace")
+        pii = set(CONTRACT["contacts"].pii)
+        try:
+            rows = self._query(
+                f'SELECT c.* FROM contacts c JOIN "_sikta_hierarchy" h ON c.account_id = h.account_id '
+                f'WHERE h."{column}" = ? ORDER BY c.contact_id', [str(unit_id)])
+        except duckdb.CatalogException:
+            rows = []  # no contacts were loaded
+        shown = [{k: (None if k in pii and not personal else plain(v)) for k, v in r.items()} for r in rows]
+        return {"unit_id": str(unit_id), "grain": grain, "personal_data": "included" if personal else "redacted",
+                "contacts": shown}
+
+
+__all__ = ["RunReader", "plain", "GROUPS", "SORTS", "PAGE_COLUMNS"]

@@ -1,0 +1,180 @@
+"""The web UI's pages: one :class:`~fastapi.APIRouter` the API app includes.
+
+Server-rendered (Jinja2, autoescaped) with Plotly charts; plotly.js and the
+stylesheet are served from the installed package (no CDN, no build step).
+
+=====================  ========  ===================================================
+page                   role      what it shows
+=====================  ========  ===================================================
+``/signin``            –         a form taking a token; sets the ``sikta_token`` cookie
+``/``                  viewer    group counts, matrix scatter, Pareto, bridge, Sankey
+``/accounts``          viewer    units of a run: sort, filter, page; ``/accounts.csv``
+``/groups/{group}``    viewer    the same list for one group
+``/accounts/{id}``     viewer    parameters, explanation, features, history, contacts
+``/runs``              viewer    every run; pick two to compare
+``/runs/compare``      viewer    transitions, Sankey and who moved why
+``/model``             analyst   edit or upload a model, validate it, start a run
+``/jobs/{id}``         analyst   a background run until it finishes
+=====================  ========  ===================================================
+
+Without a valid cookie a page redirects (303) to ``/signin``; a page needing
+a higher role answers 403 with a friendly page. Forms that change state
+carry a per-session CSRF token, and the cookie is ``SameSite=Strict``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from fastapi import APIRouter, Form, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from sikta.errors import DataTooThinError, NotFoundError
+from sikta.service import runs, tokens
+from sikta.web import charts, report
+from sikta.web.common import (
+    COOKIE,
+    HERE,
+    SIGNIN_COOKIE,
+    PageRoute,
+    cached,
+    check_csrf,
+    group_styles,
+    reader,
+    render,
+    safe_next,
+    signed_in,
+    workspace,
+)
+from sikta.web.pages_accounts import router as accounts_router
+from sikta.web.pages_runs import router as runs_router
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+#: above this many units the dashboard's matrix shows a stratified sample
+MATRIX_POINTS = 5000
+
+
+# -- static files ------------------------------------------------------------------
+@router.get("/static/plotly.min.js")
+def plotly_js() -> Response:
+    """plotly.js from the installed plotly package."""
+    return Response(charts.plotly_js(), media_type="application/javascript",
+                    headers={"Cache-Control": "public, max-age=86400"})
+
+
+@router.get("/static/sikta.css")
+def stylesheet() -> Response:
+    """The one stylesheet."""
+    return Response((HERE / "static" / "sikta.css").read_text(encoding="utf-8"), media_type="text/css",
+                    headers={"Cache-Control": "public, max-age=3600"})
+
+
+# -- signing in and out ---------------------------------------------------------------
+def _signin_form(request: Request, status: int = 200, error: str | None = None, next_: str = "/") -> HTMLResponse:
+    nonce = secrets.token_urlsafe(24)
+    response = render(request, "signin.html", status=status, error=error, csrf=nonce, next=safe_next(next_))
+    response.set_cookie(SIGNIN_COOKIE, nonce, httponly=True, samesite="strict", path="/signin",
+                        secure=request.url.scheme == "https", max_age=3600)
+    return response
+
+
+@router.get("/signin", response_class=HTMLResponse)
+def signin_page(request: Request, next: str = "/") -> Response:  # noqa: A002 - the query parameter's name
+    """The sign-in form (or straight on when the cookie is still good)."""
+    with workspace(request) as ws:
+        if tokens.verify_token(ws, request.cookies.get(COOKIE)) is not None:
+            return RedirectResponse(safe_next(next), status_code=303)
+    return _signin_form(request, next_=next)
+
+
+@router.post("/signin")
+def signin(
+    request: Request, token: str = Form(""), csrf: str = Form(""), next: str = Form("/"),  # noqa: A002
+) -> Response:
+    """Check the token; on success set the HttpOnly, SameSite=Strict cookie and go on."""
+    expected = request.cookies.get(SIGNIN_COOKIE)
+    if not expected or not secrets.compare_digest(expected, csrf):
+        return _signin_form(request, 403, "The sign-in form expired: please try again.", next)
+    token = token.strip()
+    with workspace(request) as ws:
+        record = tokens.verify_token(ws, token)
+    if record is None:
+        return _signin_form(request, 401, "That token is not valid (unknown or revoked).", next)
+    response = RedirectResponse(safe_next(next), status_code=303)
+    response.set_cookie(COOKIE, token, httponly=True, samesite="strict", path="/",
+                        secure=request.url.scheme == "https")
+    response.delete_cookie(SIGNIN_COOKIE, path="/signin")
+    return response
+
+
+@router.post("/signout")
+def signout(request: Request, csrf: str = Form("")) -> Response:
+    """Forget the cookie and go back to the sign-in page."""
+    with workspace(request) as ws:
+        user = signed_in(request, ws)
+    check_csrf(request, user, csrf)
+    response = RedirectResponse("/signin", status_code=303)
+    response.delete_cookie(COOKIE, path="/")
+    return response
+
+
+# -- dashboard ---------------------------------------------------------------------------
+def _chart(name: str, build: Any) -> dict[str, str]:
+    """A chart's div, or why there is none (thin data is a message, not an error page)."""
+    try:
+        return {"div": charts.to_div(build(), div_id=name)}
+    except (DataTooThinError, NotFoundError) as exc:
+        return {"message": str(exc)}
+
+
+def _analysis_charts(request: Request, ws: Any, grain: str) -> dict[str, dict[str, str]]:
+    """Pareto and bridge for ``grain`` (cached: only an ingest changes them)."""
+    from sikta.api import deps
+
+    def build() -> dict[str, dict[str, str]]:
+        analysis = ws.analyze(grain=grain)
+        out = {"pareto": _chart("pareto", lambda: charts.pareto_figure(analysis.pareto())),
+               "bridge": _chart("bridge", lambda: charts.bridge_figure(analysis.flow()))}
+        deps.state(request).reader.refresh()  # the analysis may have rebuilt a feature table
+        return out
+
+    return cached(request, ("analysis-charts", grain), build)
+
+
+def _run_charts(request: Request, ws: Any, model: Any, run_id: str, previous: str | None) -> dict[str, dict[str, str]]:
+    """The matrix of a run and the Sankey from the run before (cached: runs never change)."""
+
+    def matrix() -> dict[str, str]:
+        rows, total = report.matrix_rows(ws, run_id, max_points=MATRIX_POINTS)
+        return _chart("matrix", lambda: charts.matrix_figure(rows, model, MATRIX_POINTS, total=total))
+
+    out = {"matrix": cached(request, ("matrix", run_id), matrix)}
+    if previous is not None:
+        out["sankey"] = cached(request, ("sankey", previous, run_id), lambda: _chart(
+            "sankey", lambda: charts.sankey_figure(runs.diff(ws, previous, run_id, limit=0), model)))
+    return out
+
+
+@router.get("/", response_class=HTMLResponse)
+def dashboard(request: Request) -> HTMLResponse:
+    """The latest run at a glance, over live workspace data."""
+    with workspace(request) as ws, reader(request) as rr:
+        signed_in(request, ws)
+        listed = rr.runs()
+        if not listed:
+            return render(request, "dashboard.html", meta=None, charts={})
+        meta = rr.meta(listed[0]["run_id"])
+        model = rr.model(meta["run_id"])
+        kpis = rr.groups(meta["run_id"])
+        previous = listed[1]["run_id"] if len(listed) > 1 else None
+        out = _run_charts(request, ws, model, meta["run_id"], previous)
+        out.update(_analysis_charts(request, ws, meta["grain"]))
+    return render(request, "dashboard.html", meta=meta, kpis=kpis, charts=out, styles=group_styles(model),
+                  previous=previous)
+
+
+router.include_router(accounts_router)
+router.include_router(runs_router)
+
+__all__ = ["router"]

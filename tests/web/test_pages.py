@@ -1,0 +1,335 @@
+"""The web pages in process (TestClient): every page for every role, sign-in, CSRF, lists, CSV, runs."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import time
+from html import unescape
+
+import pytest
+from fastapi.testclient import TestClient
+
+from sikta.api import create_app
+from sikta.service import runs, tokens
+from sikta.service.model import model_from_text
+from sikta.service.workspace import Workspace
+from sikta.web.common import COOKIE
+from tests.web.conftest import second_model_text
+
+VIEWER_PAGES = ["/", "/accounts", "/accounts?group=invest&sort=name&order=asc", "/groups/qualify", "/accounts.csv",
+                "/runs", "/runs/compare"]
+ANALYST_PAGES = ["/model"]
+
+
+@pytest.fixture(scope="module")
+def site(web_base, tmp_path_factory):
+    """The app over a copy of the base workspace with a second run, and the tokens."""
+    path = web_base.copy(tmp_path_factory.mktemp("pages"))
+    with Workspace(path) as ws:
+        second = runs.create_run(ws, model_from_text(second_model_text(), source="second.yaml"))
+        unit = ws.store.frame(runs.run_rows(ws).select("unit_id").order_by("unit_id").limit(1))["unit_id"].iat[0]
+    app = create_app(path)
+    with TestClient(app) as client:  # runs the lifespan: jobs and workspace close at the end
+        yield {"app": app, "client": client, "tokens": web_base.tokens, "unit": unit,
+               "runs": (web_base.first_run, second.run_id)}
+
+
+@pytest.fixture
+def as_role(site):
+    """A function giving a client signed in as a role (``None``: signed out)."""
+    client: TestClient = site["client"]
+
+    def sign(role: str | None) -> TestClient:
+        client.cookies.clear()
+        if role is not None:
+            client.cookies.set(COOKIE, site["tokens"][role])
+        return client
+
+    yield sign
+    client.cookies.clear()
+
+
+def csrf_of(html: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+
+
+# -- who may see what ------------------------------------------------------------------
+@pytest.mark.parametrize("page", VIEWER_PAGES + ANALYST_PAGES + ["/accounts/A0000001", "/jobs/job_x"])
+def test_signed_out_pages_redirect_to_sign_in(as_role, page):
+    r = as_role(None).get(page, follow_redirects=False)
+    assert r.status_code == 303
+    assert r.headers["location"].startswith("/signin?next=")
+
+
+@pytest.mark.parametrize("role", ["viewer", "analyst", "admin"])
+@pytest.mark.parametrize("page", VIEWER_PAGES)
+def test_every_role_reads_the_viewer_pages(as_role, role, page):
+    r = as_role(role).get(page)
+    assert r.status_code == 200, r.text[:500]
+
+
+@pytest.mark.parametrize(("role", "status"), [("viewer", 403), ("analyst", 200), ("admin", 200)])
+def test_the_model_page_needs_an_analyst(as_role, role, status):
+    r = as_role(role).get("/model")
+    assert r.status_code == status
+    if status == 403:
+        assert "needs the analyst role" in r.text and "<textarea" not in r.text
+    else:
+        assert "<textarea" in r.text
+
+
+def test_a_viewer_is_refused_starting_a_run_and_sees_no_model_link(as_role, site):
+    c = as_role("viewer")
+    home = c.get("/").text
+    assert 'href="/model"' not in home.split("<main>")[0]
+    r = c.post("/model", data={"text": "name: x", "csrf": csrf_of(home), "action": "run"}, follow_redirects=False)
+    assert r.status_code == 403
+    assert c.get("/jobs/job_whatever").status_code == 403
+    assert as_role("analyst").get("/jobs/job_whatever").status_code == 404
+
+
+def test_a_revoked_token_is_sent_back_to_sign_in(as_role, site):
+    ws = site["app"].state.sikta.ws
+    token, info = tokens.create_token(ws, "viewer", name="short-lived")
+    c = as_role(None)
+    c.cookies.set(COOKIE, token)
+    assert c.get("/").status_code == 200
+    tokens.revoke_token(ws, info["token_id"])
+    r = c.get("/", follow_redirects=False)
+    assert r.status_code == 303 and "/signin" in r.headers["location"]
+
+
+# -- signing in and out -------------------------------------------------------------------
+def test_sign_in_sets_a_strict_http_only_cookie_and_goes_on(as_role, site):
+    c = as_role(None)
+    form = c.get("/signin?next=/runs")
+    assert form.status_code == 200 and 'type="password"' in form.text
+    r = c.post("/signin", data={"token": site["tokens"]["viewer"], "csrf": csrf_of(form.text), "next": "/runs"},
+               follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/runs"
+    cookie = next(h for h in r.headers.get_list("set-cookie") if h.startswith(COOKIE + "="))
+    assert "HttpOnly" in cookie and "samesite=strict" in cookie.lower() and "Path=/" in cookie
+    assert c.get("/runs").status_code == 200
+
+
+@pytest.mark.parametrize(("token", "csrf_ok", "status", "words"), [
+    ("sk_not-a-real-token", True, 401, "not valid"),
+    (None, False, 403, "expired"),
+])
+def test_sign_in_refuses_a_bad_token_or_a_forged_form(as_role, site, token, csrf_ok, status, words):
+    c = as_role(None)
+    form = c.get("/signin")
+    data = {"token": token or site["tokens"]["admin"], "csrf": csrf_of(form.text) if csrf_ok else "forged", "next": "/"}
+    r = c.post("/signin", data=data, follow_redirects=False)
+    assert r.status_code == status and words in r.text
+    assert not any(h.startswith(COOKIE + "=sk_") for h in r.headers.get_list("set-cookie"))
+
+
+def test_sign_in_only_goes_on_to_local_pages(as_role, site):
+    c = as_role(None)
+    form = c.get("/signin")
+    r = c.post("/signin", data={"token": site["tokens"]["viewer"], "csrf": csrf_of(form.text),
+                                "next": "//evil.example/x"}, follow_redirects=False)
+    assert r.headers["location"] == "/"
+
+
+def test_sign_out_needs_the_session_csrf_token_and_clears_the_cookie(as_role):
+    c = as_role("viewer")
+    page = c.get("/runs").text
+    assert c.post("/signout", data={"csrf": "forged"}, follow_redirects=False).status_code == 403
+    r = c.post("/signout", data={"csrf": csrf_of(page)}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/signin"
+    assert any(h.startswith(COOKIE + '=""') for h in r.headers.get_list("set-cookie"))
+
+
+# -- dashboard ---------------------------------------------------------------------------------
+def test_the_dashboard_has_the_group_table_and_all_four_charts(as_role, site):
+    r = as_role("viewer").get("/")
+    html = r.text
+    for div in ('id="matrix"', 'id="pareto"', 'id="bridge"', 'id="sankey"'):
+        assert div in html, div
+    table = html.split('id="group-counts"')[1].split("</table>")[0]
+    assert [g for g in ("Invest", "Qualify", "Streamline", "Maintain", "Deprioritized") if g in table] == [
+        "Invest", "Qualify", "Streamline", "Maintain", "Deprioritized"]
+    assert site["runs"][1] in html
+    assert '<script src="/static/plotly.min.js">' in html and "cdn" not in html.lower()
+    assert r.headers["x-frame-options"] == "DENY"
+
+
+def test_a_workspace_without_runs_gets_a_way_to_start_one(clean_exports, tmp_path):
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        ws.ingest(clean_exports)
+        token, _ = tokens.create_token(ws, "analyst")
+    app = create_app(tmp_path / "ws.duckdb")
+    with TestClient(app) as c:
+        c.cookies.set(COOKIE, token)
+        html = c.get("/").text
+        assert "no runs yet" in html and 'href="/model"' in html
+        assert c.get("/runs").status_code == 200
+        model = c.get("/model").text
+        assert "the starter model" in model and "wallet_gap" in model
+
+
+def test_static_files_come_from_the_installed_packages(as_role):
+    c = as_role(None)
+    js = c.get("/static/plotly.min.js")
+    assert js.status_code == 200 and "javascript" in js.headers["content-type"] and len(js.content) > 1_000_000
+    css = c.get("/static/sikta.css")
+    assert css.status_code == 200 and "text/css" in css.headers["content-type"]
+
+
+# -- lists and CSV ----------------------------------------------------------------------------
+def _ids(html: str) -> list[str]:
+    body = html.split('id="accounts"')[1].split("</table>")[0]
+    return re.findall(r'<a href="/accounts/[^"]+">([^<]+)</a>', body)
+
+
+def _count(html: str) -> int:
+    return int(re.search(r'id="match-count">([\d,]+) matching', html).group(1).replace(",", ""))
+
+
+def test_lists_sort_filter_and_page(as_role):
+    c = as_role("viewer")
+    up = _ids(c.get("/accounts?sort=unit_id&order=asc").text)
+    down = _ids(c.get("/accounts?sort=unit_id&order=desc").text)
+    assert up == sorted(up) and down == sorted(down, reverse=True) and up[0] < down[0]
+    assert len(up) == 50
+    page2 = _ids(c.get("/accounts?sort=unit_id&order=asc&page=2").text)
+    assert page2[0] > up[-1]
+    everyone = _count(c.get("/accounts").text)
+    invest = c.get("/accounts?group=invest").text
+    assert 0 < _count(invest) < everyone
+    body = invest.split('id="accounts"')[1]
+    assert body.count('class="pill"') == len(_ids(invest)) and "Qualify</span>" not in body
+    needle = up[0][-4:]
+    hits = _ids(c.get(f"/accounts?q={needle}").text)
+    assert up[0] in hits
+    prospects = c.get("/accounts?status=prospect").text
+    assert _count(prospects) < everyone and "<td>customer</td>" not in prospects
+
+
+def test_the_group_page_is_the_list_of_one_group(as_role):
+    c = as_role("viewer")
+    html = c.get("/groups/streamline?sort=revenue_12m&order=desc").text
+    assert "Streamline" in html and _count(html) == _count(c.get("/accounts?group=streamline").text)
+    assert "/accounts.csv?" in html and "group=streamline" in html
+
+
+@pytest.mark.parametrize(("url", "status"), [("/accounts?sort=email", 400), ("/groups/nope", 404),
+                                             ("/accounts?status=lost", 400), ("/accounts?page=x", 400)])
+def test_bad_list_parameters_get_a_friendly_page(as_role, url, status):
+    r = as_role("viewer").get(url)
+    assert r.status_code == status and "<h1>" in r.text and "back to the dashboard" in r.text
+
+
+def test_the_csv_has_the_filtered_rows_and_no_personal_data(as_role):
+    c = as_role("admin")
+    r = c.get("/accounts.csv?group=invest&status=customer")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    assert r.headers["content-disposition"].startswith("attachment;")
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    assert rows and {row["group"] for row in rows} == {"invest"} and {row["status"] for row in rows} == {"customer"}
+    assert len(rows) == _count(c.get("/accounts?group=invest&status=customer").text)
+    assert not {"email", "contact", "phone"} & {k.lower() for k in rows[0]}
+    assert "@" not in r.text
+
+
+# -- one account ---------------------------------------------------------------------------------
+def test_an_account_shows_its_explanation_history_and_features(as_role, site):
+    html = as_role("viewer").get(f"/accounts/{site['unit']}").text
+    explanation = html.split('id="explanation"')[1].split("</div>")[0]
+    assert explanation.count("<li>") >= 2 and "→" in explanation
+    history = html.split('id="history"')[1].split("</table>")[0]
+    assert all(run_id in history for run_id in site["runs"])
+    assert 'id="features"' in html and "revenue_12m" in html
+
+
+def _unit_with_contacts(site) -> str:
+    ws = site["app"].state.sikta.ws
+    rows = runs.run_rows(ws)
+    h = ws.store.table("_sikta_hierarchy")
+    c = ws.store.table("contacts").join(h, "account_id")
+    with_contacts = rows.semi_join(c, rows.unit_id == c.account_unit_id)
+    return ws.store.frame(with_contacts.select("unit_id").order_by("unit_id").limit(1))["unit_id"].iat[0]
+
+
+def test_contacts_personal_data_is_for_analysts_not_viewers(as_role, site):
+    unit = _unit_with_contacts(site)
+    viewer = as_role("viewer").get(f"/accounts/{unit}").text
+    analyst = as_role("analyst").get(f"/accounts/{unit}").text
+    section = viewer.split('id="contacts"')[1].split("</div>")[0]
+    assert "contact" in section and "@" not in viewer
+    assert "@" in analyst.split('id="contacts"')[1].split("</div>")[0]
+
+
+def test_page_text_is_escaped(as_role):
+    r = as_role("viewer").get("/accounts/<script>alert(1)</script>")
+    assert r.status_code == 404
+    assert "<script>alert(1)</script>" not in r.text and "&lt;script&gt;" in r.text
+
+
+# -- runs ---------------------------------------------------------------------------------------------
+def test_runs_and_their_comparison(as_role, site):
+    c = as_role("viewer")
+    listing = c.get("/runs").text
+    assert all(run_id in listing for run_id in site["runs"])
+    first, second = site["runs"]
+    html = c.get(f"/runs/compare?a={first}&b={second}").text
+    assert 'id="transitions"' in html and 'id="sankey"' in html
+    moved = int(re.search(r"([\d,]+) units changed group", html).group(1).replace(",", ""))
+    assert moved > 0
+    rows = html.split('id="moved"')[1].split("</table>")[0]
+    assert rows.count("<tr>") - 1 == min(moved, 500) and "potential" in rows
+    assert c.get(f"/runs/compare?a={first}&b={first}").status_code == 400
+
+
+# -- the model editor and a run -----------------------------------------------------------------------
+def _editor_text(html: str) -> str:
+    return unescape(html.split('aria-label="model YAML">\n')[1].split("</textarea>")[0])
+
+
+def test_validate_shows_the_line_of_an_error(as_role):
+    c = as_role("analyst")
+    page = c.get("/model").text
+    text = _editor_text(page)
+    assert "name: starter" in text
+    ok = c.post("/model", data={"text": text, "csrf": csrf_of(page), "action": "validate"})
+    assert ok.status_code == 200 and 'id="model-ok"' in ok.text
+    bad_text = text.replace("expr: log(employees + 1)", "expr: log(employes + 1)")
+    bad = c.post("/model", data={"text": bad_text, "csrf": csrf_of(page), "action": "validate"})
+    line = next(i for i, t in enumerate(bad_text.splitlines(), 1) if "employes" in t)
+    assert bad.status_code == 400 and f"Line {line}:" in bad.text and "employees" in bad.text
+    assert _editor_text(bad.text) == bad_text
+
+
+def test_an_uploaded_file_replaces_the_text(as_role):
+    c = as_role("analyst")
+    page = c.get("/model").text
+    r = c.post("/model", data={"text": "ignored", "csrf": csrf_of(page), "action": "validate"},
+               files={"upload": ("mine.yaml", second_model_text().encode(), "application/yaml")})
+    assert r.status_code == 200 and "mine.yaml" in r.text and "version: 2" in _editor_text(r.text)
+
+
+def test_model_forms_need_the_csrf_token(as_role):
+    r = as_role("analyst").post("/model", data={"text": "name: x", "csrf": "forged", "action": "run"})
+    assert r.status_code == 403 and "Reload the page" in r.text
+
+
+def test_an_analyst_starts_a_run_and_the_job_page_follows_it(as_role, site):
+    c = as_role("analyst")
+    page = c.get("/model").text
+    text = _editor_text(page).replace("version: 2", "version: 3")
+    r = c.post("/model", data={"text": text, "csrf": csrf_of(page), "action": "run"}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/jobs/job_")
+    deadline = time.monotonic() + 60
+    while True:
+        job = c.get(r.headers["location"]).text
+        if 'id="job-done"' in job or "failed" in job or time.monotonic() > deadline:
+            break
+        assert 'http-equiv="refresh"' in job
+        time.sleep(0.3)
+    assert 'id="job-done"' in job, job
+    run_id = re.search(r"Run <strong>([^<]+)</strong> is stored", job).group(1)
+    assert run_id in c.get("/runs").text and run_id in c.get("/").text
