@@ -154,7 +154,7 @@ def dims_queries(tables: Mapping[str, ir.Table], as_of: dt.date | None = None) -
     >>> ibis.duckdb.connect().to_pandas(q["channels"]).value.tolist()
     ['call', 'web']
     """
-    cut = None if as_of is None else ibis.literal(_as_date(as_of), type="date")
+    cut = None if as_of is None else ibis.literal(as_date(as_of), type="date")
 
     def upto(t: ir.Table, col: str) -> ir.Table:
         return t if cut is None or col not in t.columns else t.filter(t[col] <= cut)
@@ -244,7 +244,14 @@ def missing_inputs(tables: Mapping[str, ir.Table]) -> dict[str, list[str]]:
     return out
 
 
-def _as_date(value: dt.date | str) -> dt.date:
+def as_date(value: dt.date | str, name: str = "as_of") -> dt.date:
+    """A date from a date, a datetime or ISO text; a clear error naming ``name`` otherwise.
+
+    Examples
+    --------
+    >>> as_date("2025-06-30"), as_date(dt.datetime(2025, 6, 30, 12))
+    (datetime.date(2025, 6, 30), datetime.date(2025, 6, 30))
+    """
     if isinstance(value, dt.datetime):
         return value.date()
     if isinstance(value, dt.date):
@@ -252,7 +259,7 @@ def _as_date(value: dt.date | str) -> dt.date:
     try:
         return dt.date.fromisoformat(str(value))
     except ValueError as exc:
-        raise UsageError(f"as_of must be a date (YYYY-MM-DD), got {value!r}") from exc
+        raise UsageError(f"{name} must be a date (YYYY-MM-DD), got {value!r}") from exc
 
 
 def build_features(
@@ -308,7 +315,7 @@ def build_features(
         raise UsageError(f"unknown grain {grain!r}; use one of {', '.join(GRAINS)}")
     if window_months < 1 or active_months < 1:
         raise UsageError("window_months and active_months must be at least 1")
-    as_of = _as_date(as_of)
+    as_of = as_date(as_of)
     w = Windows.make(as_of, window_months, active_months)
     members = members_of(tables["accounts"], unit_map(hierarchy, grain), as_of)
     mmap = members.select("account_id", "unit_id")

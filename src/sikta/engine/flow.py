@@ -106,6 +106,7 @@ from collections.abc import Sequence
 import ibis
 import ibis.expr.types as ir
 
+from sikta.engine.features import as_date
 from sikta.engine.features_derive import MONEY_DECIMALS
 from sikta.engine.features_parts import DAYS_PER_MONTH
 from sikta.errors import InputError, UsageError
@@ -125,17 +126,6 @@ _MONTHS = {"month": 1, "quarter": 3, "year": 12}
 _TRUNC = {"month": "M", "quarter": "Q", "year": "Y"}
 #: logo categories of :func:`customer_flow`, in column order
 CATEGORIES = ("new", "grown", "flat", "declined", "churned", "reactivated")
-
-
-def _as_date(value: dt.date | str, name: str) -> dt.date:
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError as exc:
-        raise UsageError(f"{name} must be a date (YYYY-MM-DD), got {value!r}") from exc
 
 
 def _check_period(period: str) -> None:
@@ -166,7 +156,7 @@ def period_starts(period: str, start: dt.date | str, end: dt.date | str) -> list
     [1, 2, 3]
     """
     _check_period(period)
-    start, end = _as_date(start, "start"), _as_date(end, "end")
+    start, end = as_date(start, "start"), as_date(end, "end")
     step = _MONTHS[period]
     # the first period boundary on or after start: boundaries are months 1, 1+step, ...
     months0 = start.year * 12 + start.month - 1
@@ -294,7 +284,7 @@ def period_revenue(
 def _index_periods(period_revenue: ir.Table, periods: Sequence[dt.date] | None) -> ir.Table:
     """k (0..), period_start: the given periods, else the distinct ones in the data."""
     if periods is not None:
-        starts = sorted({_as_date(d, "periods") for d in periods})
+        starts = sorted({as_date(d, "periods") for d in periods})
         return ibis.memtable(
             {"k": list(range(len(starts))), "period_start": starts}, schema={"k": "int64", "period_start": "date"}
         )
@@ -544,7 +534,7 @@ def retention_rates(
     >>> r[["start_arr", "end_arr", "nrr", "grr"]].values.tolist()  # C is new: not counted; B churned
     [[1800.0, 1200.0, 0.6666666666666666, 0.6666666666666666]]
     """
-    d0, d1 = _as_date(start, "start"), _as_date(end, "end")
+    d0, d1 = as_date(start, "start"), as_date(end, "end")
     if not d0 < d1:
         raise UsageError(f"retention needs start before end, got {d0} and {d1}")
     arr = _arr_on(subscriptions, units, [d0, d1])
