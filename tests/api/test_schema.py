@@ -64,3 +64,16 @@ def test_generated_reads_never_fail_and_match_the_schema(api):
             pytest.fail(f"{op.label}: {exc}")
     assert len(calls) >= len(ops)
     assert any(code == 200 for _, code in calls)
+
+
+def test_the_docs_page_works_offline(api):
+    import re
+
+    page = api.client.get("/docs")
+    assert page.status_code == 200 and "/openapi.json" in page.text
+    sources = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert sources and all(s.startswith("/docs-assets/") for s in sources), sources  # no CDN
+    for s in sources:
+        asset = api.client.get(s)
+        assert asset.status_code == 200 and len(asset.content) > 500, s
+    assert api.client.get("/redoc").status_code == 404  # Redoc would need a CDN: not offered

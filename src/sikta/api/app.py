@@ -28,7 +28,11 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import swagger_ui_bundle
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 
 from sikta import __version__
 from sikta.api import errors
@@ -78,7 +82,10 @@ def create_app(workspace_path: str | Path, *, prepare: bool = True,
         jobs.close()
         st.close()
 
-    app = FastAPI(title="Sikta", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    # FastAPI's own docs pages load Swagger UI from a CDN; ours serves it from the installed package.
+    app = FastAPI(title="Sikta", version=__version__, description=DESCRIPTION, lifespan=lifespan,
+                  docs_url=None, redoc_url=None)
+    _install_docs(app)
     app.state.sikta = st
     app.state.jobs = jobs
     errors.install(app)
@@ -107,3 +114,19 @@ def _include_web(app: FastAPI) -> None:
 
 
 __all__ = ["create_app"]
+
+
+DOCS_ASSETS = "/docs-assets"
+
+
+def _install_docs(app: FastAPI) -> None:
+    """The interactive API docs at ``/docs``, with Swagger UI's files served locally (works offline)."""
+    app.mount(DOCS_ASSETS, StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json", title="Sikta API",
+            swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js", swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_ASSETS}/favicon-32x32.png",
+        )
