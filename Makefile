@@ -12,7 +12,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_LINK_MODE := copy
 
-.PHONY: setup demo test browser bench bench-s bench-m clean
+.PHONY: setup demo test browser bench bench-s bench-m bench-api clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -57,6 +57,11 @@ bench-s: setup
 
 bench-m: setup
 	$(VENV)/bin/python bench/bench_foundation.py --size M
+
+# REST latency at 1M accounts; wrk (Debian) is the load generator that leaves the server its cores
+bench-api: setup
+	@command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+	$(VENV)/bin/python bench/bench_api.py
 
 clean:
 	rm -rf $(DEMO) .pytest_cache .hypothesis bench/data
