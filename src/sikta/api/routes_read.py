@@ -107,7 +107,8 @@ def list_accounts(
 def get_account(request: Request, unit_id: UnitPath, _: Viewer, run: RunRef = "latest") -> dict[str, Any]:
     """One account: its group and why, its run values and features, and its group in every run."""
     with run_reader(request) as reader:
-        return reader.account(unit_id, run)
+        ctx = reader.account_context(run)
+    return reader.account_read(ctx, unit_id)  # outside the lock: immutable tables, a cursor per thread
 
 
 @router.get("/accounts/{unit_id}/contacts", response_model=s.ContactsOut, tags=["accounts"],

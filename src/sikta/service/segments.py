@@ -42,6 +42,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import threading
 from collections import OrderedDict
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -116,10 +117,16 @@ class RunReader:
         self._kpis: dict[str, dict[str, Any]] = {}
         self._pages: OrderedDict[tuple, pa.Table] = OrderedDict()
         self._builds: dict[str, dict[str, Any] | None] = {}
+        self._local = threading.local()
 
     # -- plumbing ------------------------------------------------------------
     def _query(self, sql: str, params: list | None = None) -> list[dict[str, Any]]:
-        cur = self.ws.store.raw.execute(sql, params or [])
+        # A cursor per thread: DuckDB runs them in parallel, so reads of immutable run tables
+        # need not queue behind one connection (see account_context / account_read).
+        cur = getattr(self._local, "cursor", None)
+        if cur is None:
+            cur = self._local.cursor = self.ws.store.raw.cursor()
+        cur = cur.execute(sql, params or [])
         names = [d[0] for d in cur.description]
         return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
@@ -261,7 +268,19 @@ class RunReader:
 
     def account(self, unit_id: str, run: str | None = None, *, history: int = 50) -> dict[str, Any]:
         """One account in a run: its row, group, explanation, features and group in earlier runs."""
+        return self.account_read(self.account_context(run, history=history), unit_id)
+
+    def account_context(self, run: str | None = None, *, history: int = 50) -> dict[str, Any]:
+        """What :meth:`account_read` needs from the caches: take it while holding the app's lock."""
         meta = self.resolve(run)
+        self.model(meta["run_id"])
+        return {"meta": meta, "model": self._models[meta["run_id"]], "build": self._feature_build(meta["grain"]),
+                "same": [r for r in self.runs() if r["grain"] == meta["grain"]][:history]}
+
+    def account_read(self, ctx: dict[str, Any], unit_id: str) -> dict[str, Any]:
+        """One account from a context of :meth:`account_context`: only reads of immutable tables, on
+        this thread's own cursor, so many can run at once without the app's lock."""
+        meta = ctx["meta"]
         table = runs_svc.run_table(meta["run_id"])
         hit = self._query(f'SELECT * FROM "{table}" WHERE unit_id = ?', [str(unit_id)])
         if not hit:
@@ -271,10 +290,10 @@ class RunReader:
         # as runs.explain hands it over: missing values None, numbers as floats
         row = {k: (float(v) if isinstance(v, Decimal) else None if isinstance(v, float) and math.isnan(v) else v)
                for k, v in hit[0].items()}
-        lines = explain_row(row, self.model(meta["run_id"]))
+        lines = explain_row(row, ctx["model"])
         grain = meta["grain"]
         features, features_as_of = None, None
-        build = self._feature_build(grain)
+        build = ctx["build"]
         if build is not None:
             found = self._query(f'SELECT * FROM "features_{grain}" WHERE unit_id = ?', [str(unit_id)])
             if found:
@@ -283,12 +302,11 @@ class RunReader:
             "run_id": meta["run_id"], "as_of": str(meta["as_of"])[:10], "grain": grain, "unit_id": str(unit_id),
             "name": plain(row.get("name")), "group": row["group"], "explanation": lines, "values": plain(row),
             "features": features, "features_as_of": features_as_of,
-            "history": self._history(str(unit_id), grain, history),
+            "history": self._history(str(unit_id), ctx["same"]),
         }
 
-    def _history(self, unit_id: str, grain: str, limit: int) -> list[dict[str, Any]]:
-        """The unit's group in each run of the same grain, newest first (null: not in that run)."""
-        same = [r for r in self.runs() if r["grain"] == grain][:limit]
+    def _history(self, unit_id: str, same: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The unit's group in each of ``same`` (runs of its grain, newest first; null: not in that run)."""
         if not same:
             return []
         # one statement for every run: each branch is an index lookup
