@@ -16,15 +16,6 @@ from sikta.service import runs as runs_svc
 model_app = typer.Typer(help="Write and check segmentation model files (YAML under version control).", no_args_is_help=True)
 app.add_typer(model_app, name="model")
 
-GROUP_WORDS = {
-    "invest": "high pain, high potential — over-invest, long term",
-    "qualify": "low pain, high potential — wanted, but is the need critical?",
-    "streamline": "high pain, low potential — the tail that takes time",
-    "maintain": "low pain, low potential — least effort without losing them",
-    "deprioritized": "decided early by a rule — not a single minute",
-}
-
-
 @model_app.command("init")
 @handles_errors
 def model_init(
@@ -75,7 +66,7 @@ def _groups_table(title: str, groups: dict[str, dict[str, float]]) -> Table:
         t.add_column(c, justify=j)  # type: ignore[arg-type]
     for g in runs_svc.GROUPS:
         v = groups.get(g, {"accounts": 0, "revenue": 0})
-        t.add_row(g, f"{int(v['accounts']):,}", f"{v['revenue']:,.0f}", GROUP_WORDS[g])
+        t.add_row(g, f"{int(v['accounts']):,}", f"{v['revenue']:,.0f}", runs_svc.GROUP_SUMMARY[g])
     return t
 
 

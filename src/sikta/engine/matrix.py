@@ -88,6 +88,7 @@ __all__ = [
     "AXES",
     "GROUPS",
     "GROUP_MEANING",
+    "GROUP_SUMMARY",
     "MAX_PARAMETERS",
     "SCALINGS",
     "STATUSES",
@@ -108,6 +109,14 @@ GROUP_MEANING = {
     "streamline": "high pain and low potential — the tail that takes time; re-prioritize.",
     "maintain": "low pain and low potential — least resources without losing them.",
     "deprioritized": "not a single minute — decided early by the rules.",
+}
+#: the same in a few words, for tables (CLI, web, report)
+GROUP_SUMMARY = {
+    "invest": "high pain, high potential — over-invest, long term",
+    "qualify": "low pain, high potential — wanted, but is the need critical?",
+    "streamline": "high pain, low potential — the tail that takes time",
+    "maintain": "low pain, low potential — least effort without losing them",
+    "deprioritized": "decided early by a rule — not a single minute",
 }
 _DIGITS = 12
 # Abramowitz & Stegun 7.1.26: erf(x) = 1 - t(a1 + t(a2 + ...)) exp(-x²), t = 1 / (1 + p x)
@@ -289,7 +298,7 @@ def score(f: ir.Table, model) -> ir.Table:
         else_="maintain",
     )
     t = t.mutate(group=group)
-    rule_cols = sorted({c for r in model.deprioritize for c in parse(r.when).columns} & set(t.columns))
+    rule_cols = sorted(rule_reads & set(t.columns))
     front = list(dict.fromkeys(["unit_id", "status", *rule_cols]))
     per_param = [param_column(a, p.name, part) for a, _, p in params for part in ("value", "score")]
     tail = [*(f"{a}_score" for a in AXES), *(f"{a}_threshold" for a in AXES), *(f"{a}_high" for a in AXES)]

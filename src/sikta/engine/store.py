@@ -94,8 +94,33 @@ class Store:
     # -- reading ---------------------------------------------------------
     @property
     def raw(self) -> duckdb.DuckDBPyConnection:
-        """The underlying DuckDB connection, for source scans only."""
+        """The underlying DuckDB connection, for source scans and :meth:`records`."""
         return self.con.con
+
+    def records(
+        self, sql: str, params: list | None = None, *, missing_ok: bool = False,
+        con: duckdb.DuckDBPyConnection | None = None,
+    ) -> list[dict[str, Any]]:
+        """Rows of a small parameterized metadata query as dicts.
+
+        For the hot paths of a server (tokens, one account) where compiling an
+        Ibis expression costs more than the query. ``missing_ok``: a table that
+        does not exist yet reads as no rows. ``con``: another connection to the
+        same database (a per-thread cursor).
+
+        Examples
+        --------
+        >>> Store(":memory:").records("SELECT 1 AS one, ? AS two", ["x"])
+        [{'one': 1, 'two': 'x'}]
+        """
+        try:
+            cur = (con or self.raw).execute(sql, params or [])
+        except duckdb.CatalogException:
+            if missing_ok:
+                return []
+            raise
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
     def has(self, name: str) -> bool:
         return name in self.con.list_tables()

@@ -27,6 +27,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from sikta import __version__
+from sikta.engine.matrix import GROUP_SUMMARY, GROUPS
 from sikta.errors import NotFoundError, UsageError
 from sikta.service import ingest as ing
 
@@ -41,7 +42,6 @@ RUNS_SCHEMA = {
     "model_file": "string", "ingest_id": "string", "inputs": "string", "sikta_version": "string",
     "units": "int64", "groups": "string",
 }
-GROUPS = ("invest", "qualify", "streamline", "maintain", "deprioritized")
 #: columns every run table has, whatever its model's parameters
 CORE = ("unit_id", "group", "potential_score", "pain_score", "deprioritized_by", "revenue_12m", "name")
 

@@ -126,9 +126,7 @@ class RunReader:
         cur = getattr(self._local, "cursor", None)
         if cur is None:
             cur = self._local.cursor = self.ws.store.raw.cursor()
-        cur = cur.execute(sql, params or [])
-        names = [d[0] for d in cur.description]
-        return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+        return self.ws.store.records(sql, params, con=cur)
 
     def _has(self, table: str) -> bool:
         return bool(self._query("SELECT 1 FROM duckdb_tables() WHERE table_name = ? AND schema_name = 'main'", [table]))

@@ -35,7 +35,6 @@ import secrets
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-import duckdb
 import pandas as pd
 
 from sikta.errors import NotFoundError, UsageError
@@ -135,12 +134,8 @@ def _rows(ws: Workspace, where: str = "", params: list | None = None) -> list[di
     # Plain parameterized SQL: this runs on every API request, and a compiled Ibis
     # expression costs milliseconds; a missing table simply means "no tokens yet".
     cols = ", ".join(f'"{c}"' for c in TOKENS_SCHEMA)
-    try:
-        cur = ws.store.raw.execute(f'SELECT {cols} FROM "{TOKENS}" {where} ORDER BY created_at, token_id', params or [])
-    except duckdb.CatalogException:
-        return []
-    names = [d[0] for d in cur.description]
-    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+    sql = f'SELECT {cols} FROM "{TOKENS}" {where} ORDER BY created_at, token_id'
+    return ws.store.records(sql, params, missing_ok=True)
 
 
 def list_tokens(ws: Workspace, *, include_revoked: bool = True) -> list[dict[str, Any]]:

@@ -44,7 +44,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import duckdb
 import pandas as pd
 
 from sikta import __version__
@@ -87,12 +86,7 @@ def check_url(url: str) -> str:
 
 
 def _rows(ws: Workspace, sql: str, params: list | None = None) -> list[dict[str, Any]]:
-    try:
-        cur = ws.store.raw.execute(sql, params or [])
-    except duckdb.CatalogException:
-        return []  # the table does not exist yet: no webhooks
-    names = [d[0] for d in cur.description]
-    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+    return ws.store.records(sql, params, missing_ok=True)  # no table yet: no webhooks
 
 
 def _public(r: dict[str, Any]) -> dict[str, Any]:

@@ -39,6 +39,8 @@ from fastapi.routing import APIRoute
 
 from sikta.errors import InputError, NotFoundError, SiktaError, UsageError
 from sikta.service import tokens
+from sikta.service.runs import GROUP_SUMMARY, GROUPS
+from sikta.web import charts
 
 HERE = Path(__file__).resolve().parent
 COOKIE = "sikta_token"
@@ -46,17 +48,6 @@ COOKIE = "sikta_token"
 SIGNIN_COOKIE = "sikta_signin"
 #: per-process secret that turns a token id into the CSRF token of its forms
 _SECRET = secrets.token_bytes(32)
-GROUPS = ("invest", "qualify", "streamline", "maintain", "deprioritized")
-STATUSES = ("customer", "prospect", "former")
-GROUP_MEANING = {
-    "invest": "high pain, high potential — over-invest for the long term",
-    "qualify": "low pain, high potential — wanted, but is the need critical?",
-    "streamline": "high pain, low potential — the tail that takes time",
-    "maintain": "low pain, low potential — least effort without losing them",
-    "deprioritized": "decided early by a rule — not a single minute",
-}
-DEFAULT_COLOUR = {"invest": "#1b9e77", "qualify": "#7570b3", "streamline": "#d95f02",
-                  "maintain": "#66a61e", "deprioritized": "#999999"}
 SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
@@ -137,7 +128,7 @@ ENV = jinja2.Environment(
     lstrip_blocks=True,
 )
 ENV.filters.update(money=money, score=score, pct=pct, value=value, when=when, q=lambda s: quote(str(s), safe=""))
-ENV.globals.update(GROUPS=GROUPS, GROUP_MEANING=GROUP_MEANING)
+ENV.globals.update(GROUPS=GROUPS, GROUP_MEANING=GROUP_SUMMARY)
 
 
 # -- who is signed in ---------------------------------------------------------
@@ -277,14 +268,8 @@ class PageRoute(APIRoute):
 
 
 def group_styles(model: Any | None) -> dict[str, dict[str, str | None]]:
-    """Label, colour, KPI and meaning of each group, from a run's model when given."""
-    out = {}
-    for g in GROUPS:
-        style = getattr(model.groups, g, None) if model is not None else None
-        out[g] = {
-            "label": (style.label if style is not None and style.label else g.capitalize()),
-            "colour": (style.colour if style is not None and style.colour else DEFAULT_COLOUR[g]),
-            "kpi": style.kpi if style is not None else None,
-            "meaning": GROUP_MEANING[g],
-        }
-    return out
+    """Label and colour (:func:`sikta.web.charts.group_styles`), KPI and meaning of each group."""
+    styles = charts.group_styles(model)
+    groups = getattr(model, "groups", None)
+    return {g: {**styles[g], "kpi": getattr(getattr(groups, g, None), "kpi", None), "meaning": GROUP_SUMMARY[g]}
+            for g in GROUPS}

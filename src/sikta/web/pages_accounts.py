@@ -30,9 +30,10 @@ import pandas as pd
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
+from sikta.engine.contract import STATUSES
 from sikta.errors import NotFoundError, UsageError
 from sikta.service.segments import PAGE_COLUMNS, SORTS
-from sikta.web.common import GROUPS, STATUSES, PageRoute, group_styles, reader, render, signed_in, workspace
+from sikta.web.common import GROUPS, PageRoute, group_styles, reader, render, signed_in, workspace
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 

@@ -43,13 +43,6 @@ from sikta.web import charts
 __all__ = ["SECTIONS", "build_report", "group_profiles", "matrix_rows", "write_report"]
 
 SECTIONS = ("pareto", "bridge", "matrix", "profiles", "migrations", "outflow", "whitespace", "reactivation")
-GROUP_MEANING = {
-    "invest": "high pain, high potential: over-invest, long term",
-    "qualify": "low pain, high potential: wanted, but is the need critical?",
-    "streamline": "high pain, low potential: the tail that takes time",
-    "maintain": "low pain, low potential: least effort without losing them",
-    "deprioritized": "decided early by a rule: not a single minute",
-}
 NOT_YET = ("Segment profiles, scheme diagnostics and the coverage gap come with the segmentation schemes and the "
            "operating model (SPEC §4.4–4.6); this report shows what the workspace holds today.")
 
@@ -136,7 +129,7 @@ def _matrix(ws: Any, meta: dict, model: Any, max_points: int) -> dict[str, Any]:
     rows, total = matrix_rows(ws, meta["run_id"], max_points=max_points)
     fig = charts.matrix_figure(rows, model, max_points=max_points, total=total)
     styles = charts.group_styles(model)
-    groups = pd.DataFrame([{"group": styles[g]["label"], "meaning": GROUP_MEANING[g], **meta["groups"].get(g, {})}
+    groups = pd.DataFrame([{"group": styles[g]["label"], "meaning": runs.GROUP_SUMMARY[g], **meta["groups"].get(g, {})}
                            for g in runs.GROUPS])
     n, rev = groups["accounts"].sum(), groups["revenue"].sum()
     groups["share_accounts"] = groups["accounts"] / n if n else 0.0
