@@ -222,7 +222,8 @@ def test_expressions_are_checked_for_syntax_on_load(tmp_path):
 def test_the_starter_model_loads_and_is_commented(tmp_path):
     text = starter_model_text()
     m = load_model(_write(tmp_path, text))
-    assert 1 <= len(m.potential) <= 3 and 1 <= len(m.pain) <= 3
+    assert [p.name for p in m.potential] == ["estimated_wallet", "wallet_gap", "size"]
+    assert [p.name for p in m.pain] == ["need_score", "ticket_load", "usage_decline"]
     assert m.deprioritize and text.count("#") >= 10
     validate(m, COLUMNS + ["usage_trend", "need_price"])
 
