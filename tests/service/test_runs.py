@@ -238,3 +238,12 @@ def test_the_python_api_mirrors_the_cli(built, tmp_path):
     assert ws.explain(same.index[0], run.run_id)["group"] == same.group.iat[0]
     assert ws.diff(built["low"].run_id, run.run_id)["moved"] == 0
     assert ws.run_rows().count().execute() == len(same)
+
+
+def test_model_check_finds_the_workspace_through_the_environment(built, tmp_path, monkeypatch):
+    monkeypatch.setenv("SIKTA_WORKSPACE", str(built["ws"].path))
+    monkeypatch.chdir(tmp_path)  # no ./sikta.duckdb here
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(starter_model_text().replace("expr: log(employees + 1)", "expr: log(employes + 1)"))
+    r = invoke("model", "check", bad, code=3)  # the column check needs the workspace's features
+    assert "employes" in r.stderr and "employees" in r.stderr

@@ -12,6 +12,7 @@ from sikta.cli.app import JsonOpt, WorkspaceOpt, _json, _open, _progress, app, o
 from sikta.cli.errors import handles_errors
 from sikta.errors import UsageError
 from sikta.service import runs as runs_svc
+from sikta.service.workspace import default_workspace
 
 model_app = typer.Typer(help="Write and check segmentation model files (YAML under version control).", no_args_is_help=True)
 app.add_typer(model_app, name="model")
@@ -43,8 +44,7 @@ def model_check(
 
     model = load_model(model_file)
     checked_columns = False
-    ws_path = workspace
-    if ws_path is not None or Path("sikta.duckdb").exists():
+    if workspace is not None or default_workspace().exists():  # $SIKTA_WORKSPACE or ./sikta.duckdb
         with _open(workspace) as ws:
             f = ws.features(model.customer.grain)
             validate_against(model, f.columns)
