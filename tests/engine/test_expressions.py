@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from sikta.engine.expressions import FUNCTIONS, MAX_DEPTH, MAX_LENGTH, Node, compile_expression, parse
@@ -417,6 +417,8 @@ def _mutated(draw) -> str:
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.one_of(st.text(max_size=60), soups, _mutated()))
+@example("0'\n'")  # found by CI: a newline inside a text literal reached the one-line message
+@example("revenue_12m +\r\n\x85 \t(")
 def test_fuzz_parse_refuses_cleanly_or_stays_inside_the_whitelist(con, text):
     try:
         e = parse(text, columns=SCHEMA)

@@ -666,10 +666,15 @@ class Expression:
         return _Eval(row, _failer(self.what, self.text)).ev(self.tree)
 
 
+def _one_line(text: str) -> str:
+    # messages are one line (CLI, logs, JSON errors): control characters, even inside quoted text, are shown escaped
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def _failer(what: str, text: str) -> Callable[[str], ModelError]:
-    shown = " ".join(text.split())
+    shown = _one_line(" ".join(text.split()))
     shown = shown if len(shown) <= 80 else shown[:77] + "…"
-    return lambda problem: ModelError(f"{what} '{shown}': {problem}")
+    return lambda problem: ModelError(f"{what} '{shown}': {_one_line(problem)}")
 
 
 def _kinds(columns: Iterable[str] | Mapping[str, Any] | None) -> dict[str, str] | None:
