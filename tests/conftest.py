@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from sikta.service.workspace import Workspace
+
+# Property tests draw the same examples on every `make test`, so that CI judges the code and not
+# the luck of the draw (a fuzzer's find once kept a whole session's work from landing). To hunt for
+# new failures, draw fresh ones (`SIKTA_HYPOTHESIS=explore .venv/bin/pytest -k fuzz`, again and
+# again) and add what it finds as an @example.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.register_profile("explore", derandomize=False, print_blob=True)
+settings.load_profile(os.environ.get("SIKTA_HYPOTHESIS", "ci"))
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
