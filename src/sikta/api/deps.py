@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from fastapi import HTTPException, Request, Security
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from sikta.errors import UsageError
@@ -88,13 +89,11 @@ def _unauthorized(message: str) -> HTTPException:
 
 
 def _verify(st: AppState, token: str) -> dict[str, Any] | None:
+    """The token's record (None: unknown or revoked), from the workspace."""
     # a lookup per request would cost a query; any token created or revoked in this
     # process (the only one that can write while the server runs) invalidates the cache
     key = hashlib.sha256(token.encode("utf-8")).hexdigest()
     generation = tokens.generation()
-    hit = st.token_cache.get(key)
-    if hit is not None and hit[1] == generation:
-        return hit[0]
     with st.lock:
         found = tokens.verify_token(st.ws, token)
         if len(st.token_cache) > 10_000:  # random tokens must not grow it without bound
@@ -103,29 +102,43 @@ def _verify(st: AppState, token: str) -> dict[str, Any] | None:
     return found
 
 
-def current_token(request: Request) -> dict[str, Any]:
-    """The caller's token (``token_id``, ``name``, ``role``); 401 when missing, unknown or revoked."""
+def _known(st: AppState, token: str) -> tuple[bool, dict[str, Any] | None]:
+    """(whether the cache knows the token, its record) without touching the workspace."""
+    hit = st.token_cache.get(hashlib.sha256(token.encode("utf-8")).hexdigest())
+    return (True, hit[0]) if hit is not None and hit[1] == tokens.generation() else (False, None)
+
+
+async def current_token(request: Request) -> dict[str, Any]:
+    """The caller's token (``token_id``, ``name``, ``role``); 401 when missing, unknown or revoked.
+
+    A coroutine, so that FastAPI runs it on the event loop: a known token costs a dict lookup,
+    not a trip through the thread pool; an unknown one is checked in a worker thread, because
+    that waits for the workspace lock, which a background run may hold for a while.
+    """
     token = bearer_token(request.headers.get("authorization")) or request.cookies.get(COOKIE)
     if not token:
         raise _unauthorized("missing token: send 'Authorization: Bearer <token>' (see 'sikta token create')")
-    found = _verify(state(request), token)
+    st = state(request)
+    known, found = _known(st, token)
+    if not known:
+        found = await run_in_threadpool(_verify, st, token)
     if found is None:
         raise _unauthorized("unknown or revoked token")
     request.state.token = found
     return found
 
 
-def require(role: str) -> Callable[..., dict[str, Any]]:
+def require(role: str) -> Callable[..., Awaitable[dict[str, Any]]]:
     """A dependency that lets the request through when the caller's role is at least ``role`` (else 403)."""
     if role not in tokens.ROLES:
         raise UsageError(f"role {role!r} is not one of {', '.join(tokens.ROLES)}")
 
-    def dependency(
+    async def dependency(
         request: Request, _credentials: HTTPAuthorizationCredentials | None = Security(bearer)
     ) -> dict[str, Any]:
         # the Security parameter puts the bearer scheme into the OpenAPI schema; the
         # token itself is read by current_token, which also accepts the web UI's cookie
-        found = current_token(request)
+        found = await current_token(request)
         if not tokens.role_allows(found["role"], role):
             raise HTTPException(403, f"this needs the {role} role; the token {found['token_id']} is {found['role']}")
         return found

@@ -10,8 +10,9 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
+import orjson
 import pandas as pd
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 
 from sikta import __version__
 from sikta.api import schemas as s
@@ -35,6 +36,13 @@ AUTH = responses(401, 403)
 ANALYSIS_CACHE = 64
 
 
+def _json(doc: dict[str, Any]) -> Response:
+    # The hot reads answer with orjson's bytes: FastAPI then skips validating and re-encoding
+    # a response the service already made JSON-ready, which cost more than the read itself.
+    # tests/api/test_account_documents.py validates these answers against their response models.
+    return Response(orjson.dumps(doc), media_type="application/json")
+
+
 def _builds_features(ws: Workspace, grain: str, as_of: date | None, window_months: int) -> bool:
     """Whether ``ws.features`` would (re)build the feature table for these settings."""
     build = ws.feature_build(grain)
@@ -46,7 +54,7 @@ def _builds_features(ws: Workspace, grain: str, as_of: date | None, window_month
 
 
 @router.get("/health", response_model=s.Health, tags=["meta"])
-def health() -> dict[str, Any]:
+async def health() -> dict[str, Any]:
     """Liveness; the only endpoint without a token."""
     return {"status": "ok", "version": __version__}
 
@@ -96,19 +104,20 @@ def list_accounts(
     sort: Annotated[Sort, Query(description="a column; '-' first for descending")] = "-revenue_12m",
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
-) -> dict[str, Any]:
+) -> Response:
     """One page of a run's accounts with group, scores and revenue (stable paging, ties by unit id)."""
     with run_reader(request) as reader:
-        return reader.accounts(run, group=group, status=status, q=q, sort=sort, limit=limit, offset=offset)
+        return _json(reader.accounts(run, group=group, status=status, q=q, sort=sort, limit=limit, offset=offset))
 
 
 @router.get("/accounts/{unit_id}", response_model=s.AccountDetail, tags=["accounts"],
             responses=responses(401, 403, 404))
-def get_account(request: Request, unit_id: UnitPath, _: Viewer, run: RunRef = "latest") -> dict[str, Any]:
+def get_account(request: Request, unit_id: UnitPath, _: Viewer, run: RunRef = "latest") -> Response:
     """One account: its group and why, its run values and features, and its group in every run."""
     with run_reader(request) as reader:
         ctx = reader.account_context(run)
-    return reader.account_read(ctx, unit_id)  # outside the lock: immutable tables, a cursor per thread
+    # outside the lock: immutable tables, a cursor per thread
+    return _json(reader.account_read(ctx, unit_id, features_json=True))
 
 
 @router.get("/accounts/{unit_id}/contacts", response_model=s.ContactsOut, tags=["accounts"],

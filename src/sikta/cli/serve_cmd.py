@@ -34,6 +34,7 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on (0.0.0.0: every interface).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.", min=1, max=65535)] = 8000,
     log_level: Annotated[str, typer.Option(help="uvicorn log level: critical, error, warning, info, debug.")] = "info",
+    threads: Annotated[int | None, typer.Option(help="Worker threads for requests (default: two per CPU).", min=1)] = None,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Serve the REST API (docs at /docs) and web UI over the workspace, until Ctrl-C."""
@@ -54,7 +55,7 @@ def serve(
     if not _loopback(host):
         err.print(f"[yellow]listening on {host}[/]: tokens travel in clear text; put a TLS proxy in front.")
     out.print(f"serving {path} on http://{host}:{port} (API docs: http://{host}:{port}/docs)")
-    uvicorn.run(create_app(path), host=host, port=port, log_level=log_level)
+    uvicorn.run(create_app(path, threads=threads), host=host, port=port, log_level=log_level)
 
 
 def _tokens_table(rows: list[dict]) -> Table:
