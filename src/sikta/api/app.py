@@ -72,8 +72,8 @@ def create_app(workspace_path: str | Path, *, prepare: bool = True,
         :func:`sikta.service.webhooks.deliver`).
     threads
         Worker threads for requests (default: two per CPU). At 1M accounts with 20 clients on
-        2 CPUs, 4 threads answer one account in p95 40 ms, 40 (the default of FastAPI's
-        pool) in 55 ms (bench/results/api_latency.md).
+        2 CPUs, 4 threads answer one account in p95 38 ms / p99 44 ms, 40 (the size of
+        FastAPI's pool) in 47 / 79 ms (bench/results/api_latency.md).
     """
     if threads is not None and threads < 1:
         raise UsageError(f"threads must be at least 1, not {threads}")
