@@ -155,13 +155,20 @@ def cast_and_check(raw: ir.Table, contract: TableContract, tm) -> ir.Table:
     if rates:
         checks.append((t.currency.notnull() & _rate(t, rates).isnull(), "currency",
                        "no conversion rate for currency '" + _text(t.currency) + "'"))
-    # One flat CASE per table: chaining one CASE per rule makes the engine's
-    # inlined expression grow exponentially with the number of rules.
-    t = t.mutate(
-        _column=ibis.cases(*((f.fill_null(False), ibis.literal(c)) for f, c, _ in checks), else_=ibis.null("string")),
-        _reason=ibis.cases(*((f.fill_null(False), ibis.literal(r) if isinstance(r, str) else r) for f, _, r in checks),
-                           else_=ibis.null("string")),
-    ) if checks else t.mutate(_column=ibis.null("string"), _reason=ibis.null("string"))
+    # One flat CASE per table finds the first failing rule (chaining one CASE per rule makes the
+    # engine's inlined expression grow exponentially with the number of rules); column and reason
+    # are then looked up by its number, so no rule is evaluated twice.
+    if checks:
+        t = t.mutate(_check=ibis.cases(*((f.fill_null(False), i) for i, (f, _, _) in enumerate(checks)),
+                                       else_=ibis.null("int64")))
+        t = t.mutate(
+            _column=ibis.cases(*((t._check == i, ibis.literal(c)) for i, (_, c, _) in enumerate(checks)),
+                               else_=ibis.null("string")),
+            _reason=ibis.cases(*((t._check == i, ibis.literal(r) if isinstance(r, str) else r)
+                                 for i, (_, _, r) in enumerate(checks)), else_=ibis.null("string")),
+        ).drop("_check")
+    else:
+        t = t.mutate(_column=ibis.null("string"), _reason=ibis.null("string"))
     if rates:
         t = convert_currency(t, rates)
     return t
