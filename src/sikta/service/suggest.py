@@ -29,6 +29,10 @@ if TYPE_CHECKING:
 PAIN_PATTERNS = ("need_",)
 PAIN_FEATURES = ("tickets_12m", "tickets_high_12m", "avg_resolution_hours_12m")
 MIN_EFFECT = 0.2  # below a "small" Cohen's d a difference is not evidence
+#: a parameter with values for fewer in-scope units than this gets a note: the rest score `missing`
+MIN_COVERAGE = 0.6
+#: the statuses the suggested model puts in scope
+SCOPE = ("customer", "prospect")
 
 
 def _yaml_str(text: str) -> str:
@@ -136,8 +140,25 @@ def suggest(
                               "built-in fallback: no need or support signal separates the best customers "
                               f"(all |d| < {MIN_EFFECT}); the mean stated need importance"))
         notes.append("pain: no stated need separates the best customers; review the fallback")
+    coverage = _coverage(ws, grain, analysis.date)
+    for p in [*potential, *pain]:
+        share = coverage.get(p.source.get("feature", ""))
+        if share is not None and share < MIN_COVERAGE:
+            p.evidence += f"; a value for {share:.0%} of in-scope units, the others score 0 (missing)"
+            notes.append(f"{p.axis}: {p.name} has a value for {share:.0%} of in-scope units; the others score 0, "
+                         f"the lowest {p.axis} - set 'missing:' on the parameter (0..1) to score them otherwise")
     text = render(grain, analysis.date, potential, pain, best, ws)
     return Suggestion(grain, analysis.date, potential, pain, best.explanation, text, notes)
+
+
+def _coverage(ws: Workspace, grain: str, as_of: date) -> dict[str, float]:
+    """Share of in-scope units (:data:`SCOPE`) with a value, per numeric feature (one engine pass)."""
+    f = ws.features(grain, as_of)
+    scope = f.filter(f.status.isin(SCOPE)) if "status" in f.columns else f
+    cols = [c for c, t in f.schema().items() if t.is_numeric() and c != "unit_id"]
+    row = ws.store.frame(scope.aggregate(_units=scope.count(), **{c: scope[c].count() for c in cols})).iloc[0]
+    units = int(row["_units"])
+    return {c: int(row[c]) / units for c in cols} if units else {}
 
 
 def render(grain: str, as_of: date, potential: list[Parameter], pain: list[Parameter], best: BestResult, ws: Workspace) -> str:
