@@ -160,6 +160,11 @@ def test_a_background_run_completes_and_signed_webhooks_announce_it(api):
         runs_now = [r["run_id"] for r in api.get("/api/v1/runs").json()["runs"]]
         assert runs_now[0] == done["run_id"] and runs_now[1:] == before
         assert api.get("/api/v1/runs/latest").json()["run_id"] == done["run_id"]
+        # the job prepared the new run for account reads: its document table, read by the reader
+        with api.app.state.sikta.lock:
+            ctx = api.app.state.sikta.reader.account_context("latest")
+        assert ctx["run_doc"] == f"_sikta_doc_{run_table(done['run_id'])}@"
+        assert api.sql(f'SELECT count(*) FROM "{ctx["run_doc"]}"') == api.sql(f'SELECT count(*) FROM "{run_table(done["run_id"])}"')
         assert sum(g["accounts"] for g in api.get("/api/v1/groups").json()["groups"]) == \
             api.get("/api/v1/runs/latest").json()["units"]
         wait_for(lambda: len(receiver.calls) >= 2)

@@ -82,9 +82,7 @@ def create_app(workspace_path: str | Path, *, prepare: bool = True,
 
     def on_run(run_id: str) -> None:
         with st.lock:
-            st.reader.refresh()
-            if prepare:
-                st.reader.prepare(run_id)
+            st.reader.refresh()  # the job prepared the new run's index and documents itself
 
     jobs = Jobs(st.path, on_run=on_run, lock=st.lock, webhook_options=webhook_options)
 
