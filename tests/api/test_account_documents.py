@@ -117,3 +117,14 @@ def test_a_rebuilt_feature_table_gets_fresh_documents(api, run_ids):
             assert _same_cell(body["features"]["revenue_12m"], now[u])
         else:  # the account came later than the new as-of
             assert body["features"] is None and body["features_as_of"] is None
+
+
+def test_a_new_ingest_drops_the_feature_documents_with_the_features(api, tmp_path):
+    from sikta.synth import generate
+
+    assert any(t.startswith("_sikta_doc_features_") for t in _docs(api))
+    generate(tmp_path / "data", accounts=300, seed=8, lines_per_account=10, years=2)
+    with api.app.state.sikta.lock:
+        api.ws.ingest(tmp_path / "data")
+    assert not any(t.startswith("_sikta_doc_features_") for t in _docs(api))
+    assert any(t.startswith("_sikta_doc_run__") for t in _docs(api))  # runs stay as they were

@@ -31,6 +31,8 @@ from sikta.errors import NotFoundError, WorkspaceError
 
 DEFAULT_MEMORY_LIMIT = "4GB"
 STAGE_PREFIX = "_sikta_stage__"
+#: row documents kept beside a table for point reads (see :meth:`sikta.service.segments.RunReader.prepare`)
+DOC_PREFIX = "_sikta_doc_"
 
 
 class Store:

@@ -36,7 +36,7 @@ from sikta.engine.contract import CONTRACT, REVENUE_TABLES, load_order
 from sikta.engine.mapping import Mapping, load_mapping
 from sikta.engine.sources import ATTR_PREFIX, fingerprint, locate
 from sikta.engine.sources import stage as stage_files
-from sikta.engine.store import Store
+from sikta.engine.store import DOC_PREFIX, Store
 from sikta.errors import ContractError, InputError
 
 QUARANTINE = "_sikta_quarantine"
@@ -252,8 +252,8 @@ def ingest(
             files = [str(p) for p in located.tables.get(name, [])]
             reports[name] = TableReport(rows_in, rows_in - q, q, files, derive if name == "accounts" and derive else None)
         for table in store.tables():
-            if table.startswith("features_"):
-                stage.remove(table)  # features describe the previous data
+            if table.startswith(("features_", f"{DOC_PREFIX}features_")):
+                stage.remove(table)  # features (and their documents) describe the previous data
         stage.on_commit.append(lambda: _record(store, ingest_id, started, mapping_path, reports, fingerprints))
     for name in final:
         store.drop(f"_v_{name}")

@@ -56,6 +56,7 @@ import pandas as pd
 from sikta.engine.contract import CONTRACT, GRAINS, STATUSES
 from sikta.engine.matrix import explain_row
 from sikta.engine.opportunity import outflow
+from sikta.engine.store import DOC_PREFIX
 from sikta.errors import NotFoundError, UsageError
 from sikta.service import runs as runs_svc
 
@@ -69,8 +70,6 @@ GROUPS = runs_svc.GROUPS
 #: columns of an account page, when the run table has them
 PAGE_COLUMNS = ("unit_id", "name", "status", "group", "potential_score", "pain_score", "deprioritized_by", "revenue_12m")
 SORTS = ("unit_id", "name", "group", "revenue_12m", "potential_score", "pain_score")
-#: document tables (see :meth:`RunReader.prepare`) are named DOC_PREFIX + table + "@" + build stamp
-DOC_PREFIX = "_sikta_doc_"
 HIERARCHY_COLUMN = {"ultimate_parent": "ultimate_parent_id", "account": "account_unit_id", "department": "account_id"}
 
 
