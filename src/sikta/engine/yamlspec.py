@@ -30,22 +30,35 @@ from sikta.errors import InputError
 M = TypeVar("M", bound=BaseModel)
 
 
-def _line_index(node: yaml.Node, path: tuple = (), out: dict | None = None) -> dict[tuple, int]:
-    """Map every key path of a composed YAML tree to its 1-based line."""
+def line_index(node: yaml.Node, path: tuple = (), out: dict | None = None) -> dict[tuple, int]:
+    r"""Map every key path of a composed YAML tree to its 1-based line.
+
+    Examples
+    --------
+    >>> line_index(yaml.compose("name: m\npotential:\n  - feature: x\n"))[("potential", 0, "feature")]
+    3
+    """
     out = {} if out is None else out
     out.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
             sub = (*path, key.value)
             out[sub] = key.start_mark.line + 1
-            _line_index(value, sub, out)
+            line_index(value, sub, out)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
-            _line_index(item, (*path, i), out)
+            line_index(item, (*path, i), out)
     return out
 
 
-def _nearest_line(lines: dict[tuple, int], loc: tuple) -> int:
+def nearest_line(lines: dict[tuple, int], loc: tuple) -> int:
+    """The line of ``loc``, or of its nearest ancestor that has one (1 when none does).
+
+    Examples
+    --------
+    >>> nearest_line({("a",): 2, ("a", "b"): 3}, ("a", "c", 0))
+    2
+    """
     for cut in range(len(loc), -1, -1):
         key = tuple(loc[:cut])
         if key in lines:
@@ -82,7 +95,7 @@ def load_yaml_model(model: type[M], text: str, *, source: str, error: type[Input
         raise error(f"{source}:{line}: not valid YAML: {problem}") from None
     if data is None:
         data = {}
-    lines = _line_index(node) if node is not None else {}
+    lines = line_index(node) if node is not None else {}
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -92,7 +105,7 @@ def load_yaml_model(model: type[M], text: str, *, source: str, error: type[Input
         msg = first["msg"]
         if first["type"] == "extra_forbidden":
             msg = "unknown key"
-        raise error(f"{source}:{_nearest_line(lines, loc)}: {where}: {msg}") from None
+        raise error(f"{source}:{nearest_line(lines, loc)}: {where}: {msg}") from None
 
 
 def load_yaml_file(model: type[M], path: str | Path, *, error: type[InputError] = InputError) -> M:

@@ -84,7 +84,7 @@ from sikta.engine.contract import GRAINS
 from sikta.engine.expressions import parse
 from sikta.engine.matrix import GROUPS, MAX_PARAMETERS, SCALINGS, STATUSES
 from sikta.engine.wallet import BUILTINS
-from sikta.engine.yamlspec import _line_index, _nearest_line, load_yaml_file, load_yaml_model
+from sikta.engine.yamlspec import line_index, nearest_line, load_yaml_file, load_yaml_model
 from sikta.errors import ModelError
 
 __all__ = [
@@ -410,7 +410,7 @@ def validate(model: Model, columns: Iterable[str] | Mapping[str, Any]) -> None:
     lines = _lines(model)
 
     def at(*loc: Any) -> str:
-        return f"{model.source}:{_nearest_line(lines, loc)}"
+        return f"{model.source}:{nearest_line(lines, loc)}"
 
     for axis, i, p in model.parameters():
         who = f"{axis} parameter '{p.name}'"
@@ -465,4 +465,4 @@ def _lines(model: Model) -> dict[tuple, int]:
         node = yaml.compose(model.text)
     except yaml.YAMLError:  # pragma: no cover - the text loaded once already
         return {}
-    return _line_index(node) if node is not None else {}
+    return line_index(node) if node is not None else {}
