@@ -160,8 +160,7 @@ def get_analysis(
                 raise HTTPException(403, "this analysis needs a new feature build (another as_of, grain or window): "
                                          "that takes the analyst role; viewers see the stored one")
             report = ws.analyze(grain=grain, as_of=as_of, period=period, window_months=window_months).run(parts=(part,))
-            st.reader.refresh()  # the analysis may have rebuilt a feature table:
-            st.reader.prepare()  # then it needs its index and documents (nothing to do otherwise)
+            st.reader.refresh(prepare=True)  # the analysis may have rebuilt a feature table
             if part in report.skipped:
                 raise DataTooThinError(report.skipped[part])
             doc = report.to_dict(limit)

@@ -139,11 +139,14 @@ class RunReader:
     def _has(self, table: str) -> bool:
         return bool(self._query("SELECT 1 FROM duckdb_tables() WHERE table_name = ? AND schema_name = 'main'", [table]))
 
-    def refresh(self) -> None:
-        """Forget the run list and feature builds (after a new run or feature build)."""
+    def refresh(self, *, prepare: bool = False) -> None:
+        """Forget the run list and feature builds (after a new run or feature build); with
+        ``prepare``, also :meth:`prepare` what is new (nothing to do when nothing is)."""
         self._runs = None
         self._builds.clear()
         self._docs.clear()
+        if prepare:
+            self.prepare()
 
     def prepare(self, run: str | None = None) -> list[str]:
         """Make one account cheap to read; returns the tables prepared now.
@@ -159,8 +162,7 @@ class RunReader:
         with a new build time, which is part of its document table's name; stale documents are
         dropped here.
         """
-        builds = {g: self._feature_build(g) for g in GRAINS if self._has(f"features_{g}")}
-        tables = [f"features_{g}" for g in builds]
+        tables = [f"features_{g}" for g in GRAINS if self._has(f"features_{g}")]
         if self.runs():
             chosen = self.runs() if run is None else [self.resolve(run)]
             tables += [runs_svc.run_table(r["run_id"]) for r in chosen]
@@ -168,7 +170,7 @@ class RunReader:
         raw = self.ws.store.raw
         for table in tables:
             index = f"_sikta_ix_{table}"
-            doc = self._doc_table(table, builds)
+            doc = self._doc_table(table)
             fresh = False
             if not self._query("SELECT 1 FROM duckdb_indexes() WHERE index_name = ?", [index]):
                 raw.execute(f'CREATE INDEX IF NOT EXISTS "{index}" ON "{table}" (unit_id)')
@@ -186,12 +188,11 @@ class RunReader:
         self._docs.clear()
         return done
 
-    def _doc_table(self, table: str, builds: dict[str, dict[str, Any] | None] | None = None) -> str | None:
+    def _doc_table(self, table: str) -> str | None:
         """The document table of a run or feature table (None: a feature table without a build)."""
         if not table.startswith("features_"):
             return f"{DOC_PREFIX}{table}@"
-        grain = table.removeprefix("features_")
-        build = (builds or {}).get(grain) if builds is not None else self._feature_build(grain)
+        build = self._feature_build(table.removeprefix("features_"))
         if build is None:
             return None
         return f"{DOC_PREFIX}{table}@" + "".join(ch for ch in str(build["built_at"]) if ch.isdigit())
@@ -336,11 +337,10 @@ class RunReader:
         meta = self.resolve(run)
         self.model(meta["run_id"])
         build = self._feature_build(meta["grain"])
-        features = f"features_{meta['grain']}"
         return {"meta": meta, "model": self._models[meta["run_id"]], "build": build,
                 "same": [r for r in self.runs() if r["grain"] == meta["grain"]][:history],
                 "run_doc": self._doc(runs_svc.run_table(meta["run_id"])),
-                "features_doc": None if build is None else self._doc(features)}
+                "features_doc": None if build is None else self._doc(f"features_{meta['grain']}")}
 
     def account_read(self, ctx: dict[str, Any], unit_id: str, *, features_json: bool = False) -> dict[str, Any]:
         """One account from a context of :meth:`account_context`: only reads of immutable tables, on
@@ -358,11 +358,10 @@ class RunReader:
             )
         if isinstance(features, str):
             features = orjson.Fragment(features) if features_json else orjson.loads(features)
-        # run times are stored in UTC without a zone; said with one, as the API's models write it
         return {
             "run_id": meta["run_id"], "as_of": str(meta["as_of"])[:10], "grain": meta["grain"], "unit_id": unit_id,
-            "name": plain(row.get("name")), "group": row["group"], "explanation": explain_row(row, ctx["model"]),
-            "values": row if ctx.get("run_doc") else plain(row), "features": features,
+            "name": row.get("name"), "group": row["group"], "explanation": explain_row(row, ctx["model"]),
+            "values": row, "features": features,
             "features_as_of": None if features is None else str(ctx["build"]["as_of"])[:10],
             "history": [{"run_id": r["run_id"], "created_at": _utc(r["created_at"]), "as_of": str(r["as_of"])[:10],
                          "group": history.get(r["run_id"])} for r in ctx["same"]],
@@ -387,10 +386,8 @@ class RunReader:
         hit = self._query(f'SELECT * FROM "{runs_svc.run_table(ctx["meta"]["run_id"])}" WHERE unit_id = ?', [unit_id])
         if not hit:
             return None, None, {}
-        # as runs.explain hands it over: missing values None, numbers as floats
-        row = {k: (float(v) if isinstance(v, Decimal) else None if isinstance(v, float) and math.isnan(v) else v)
-               for k, v in hit[0].items()}
-        return row, self._features_row(ctx, unit_id), self._history(unit_id, ctx["same"])
+        # JSON-ready, as the document would be: missing values None, numbers plain
+        return plain(hit[0]), self._features_row(ctx, unit_id), self._history(unit_id, ctx["same"])
 
     def _features_row(self, ctx: dict[str, Any], unit_id: str) -> Any:
         if ctx["build"] is None:

@@ -140,7 +140,8 @@ def suggest(
                               "built-in fallback: no need or support signal separates the best customers "
                               f"(all |d| < {MIN_EFFECT}); the mean stated need importance"))
         notes.append("pain: no stated need separates the best customers; review the fallback")
-    coverage = _coverage(ws, grain, analysis.date)
+    coverage = _coverage(ws, grain, analysis.date, [p.source["feature"] for p in [*potential, *pain]
+                                                    if "feature" in p.source])
     for p in [*potential, *pain]:
         share = coverage.get(p.source.get("feature", ""))
         if share is not None and share < MIN_COVERAGE:
@@ -151,11 +152,10 @@ def suggest(
     return Suggestion(grain, analysis.date, potential, pain, best.explanation, text, notes)
 
 
-def _coverage(ws: Workspace, grain: str, as_of: date) -> dict[str, float]:
-    """Share of in-scope units (:data:`SCOPE`) with a value, per numeric feature (one engine pass)."""
+def _coverage(ws: Workspace, grain: str, as_of: date, cols: list[str]) -> dict[str, float]:
+    """Share of in-scope units (:data:`SCOPE`) with a value, per feature of ``cols`` (one engine pass)."""
     f = ws.features(grain, as_of)
     scope = f.filter(f.status.isin(SCOPE)) if "status" in f.columns else f
-    cols = [c for c, t in f.schema().items() if t.is_numeric() and c != "unit_id"]
     row = ws.store.frame(scope.aggregate(_units=scope.count(), **{c: scope[c].count() for c in cols})).iloc[0]
     units = int(row["_units"])
     return {c: int(row[c]) / units for c in cols} if units else {}

@@ -136,9 +136,7 @@ def _analysis_charts(request: Request, ws: Any, grain: str) -> dict[str, dict[st
         analysis = ws.analyze(grain=grain)
         out = {"pareto": _chart("pareto", lambda: charts.pareto_figure(analysis.pareto())),
                "bridge": _chart("bridge", lambda: charts.bridge_figure(analysis.flow()))}
-        reader = deps.state(request).reader
-        reader.refresh()  # the analysis may have rebuilt a feature table:
-        reader.prepare()  # then it needs its index and documents (nothing to do otherwise)
+        deps.state(request).reader.refresh(prepare=True)  # the analysis may have rebuilt a feature table
         return out
 
     return cached(request, ("analysis-charts", grain), build)
