@@ -95,28 +95,36 @@ def test_the_wide_table_path_says_the_same(api, run_ids):
                     assert fast[key] == slow[key], key
 
 
-def test_a_rebuilt_feature_table_gets_fresh_documents(api, run_ids):
+def test_an_analysis_at_another_date_leaves_the_scored_features_alone(api, run_ids):
     unit_ids = [u for (u,) in api.sql("SELECT unit_id FROM features_account WHERE revenue_12m > 0 ORDER BY unit_id LIMIT 40")]
-    before = {u: api.get(f"/api/v1/accounts/{u}").json()["features"]["revenue_12m"] for u in unit_ids}
-    old_docs = {t for t in _docs(api) if t.startswith("_sikta_doc_features_account@")}
-    (as_of,) = api.sql("SELECT max(as_of) FROM _sikta_feature_builds WHERE grain = 'account'")[0]
+    before = {u: api.get(f"/api/v1/accounts/{u}").json() for u in unit_ids}
+    (as_of,) = api.sql("SELECT as_of FROM _sikta_feature_builds WHERE \"table\" = 'features_account' "
+                       "ORDER BY built_at DESC LIMIT 1")[0]
     earlier = as_of - dt.timedelta(days=180)
-    # an analyst's analysis at another date rebuilds the account features
     assert api.get(f"/api/v1/analysis/pareto?grain=account&as_of={earlier}", "analyst").status_code == 200
-    now = {u: r for u, r in api.sql(f"SELECT unit_id, revenue_12m FROM features_account WHERE unit_id IN "
+    keyed = f"features_account__{earlier:%Y%m%d}_w12"
+    then = {u: r for u, r in api.sql(f'SELECT unit_id, revenue_12m FROM "{keyed}" WHERE unit_id IN '
                                      f"({', '.join('?' * len(unit_ids))})", unit_ids)}
-    assert len(now) >= 20 and any(now[u] != pytest.approx(before[u]) for u in now)  # the check below can fail
-    # the new build got its own documents; the old build's are gone
-    assert sum(t.startswith("_sikta_doc_features_account@") for t in _docs(api)) == 1
-    with api.app.state.sikta.lock:
-        assert api.app.state.sikta.reader.account_context("latest")["features_doc"] not in (None, *old_docs)
-    for u in unit_ids:
+    assert any(then[u] != pytest.approx(before[u]["features"]["revenue_12m"]) for u in then)  # a real other build
+    for u in unit_ids:  # the default build, its documents and what accounts show are unchanged
         body = api.get(f"/api/v1/accounts/{u}").json()
-        if u in now:
-            assert body["features_as_of"] == earlier.isoformat()
-            assert _same_cell(body["features"]["revenue_12m"], now[u])
-        else:  # the account came later than the new as-of
-            assert body["features"] is None and body["features_as_of"] is None
+        assert body["features_as_of"] == as_of.isoformat() == before[u]["features_as_of"]
+        assert body["features"] == before[u]["features"]
+
+
+def test_a_rebuilt_feature_table_gets_fresh_documents(api, run_ids):
+    st = api.app.state.sikta
+    old_docs = {t for t in _docs(api) if t.startswith("_sikta_doc_features_account@")}
+    assert len(old_docs) == 1
+    with st.lock:
+        st.reader.ws.build_features("account")  # the default build again: a new build time
+        st.reader.refresh(prepare=True)
+        fresh = st.reader.account_context("latest")["features_doc"]
+    assert fresh not in (None, *old_docs)
+    assert {t for t in _docs(api) if t.startswith("_sikta_doc_features_account@")} == {fresh}
+    (u,) = api.sql("SELECT unit_id FROM features_account WHERE revenue_12m > 0 ORDER BY unit_id LIMIT 1")[0]
+    (want,) = api.sql("SELECT revenue_12m FROM features_account WHERE unit_id = ?", [u])[0]
+    assert _same_cell(api.get(f"/api/v1/accounts/{u}").json()["features"]["revenue_12m"], want)
 
 
 def test_a_new_ingest_drops_the_feature_documents_with_the_features(api, tmp_path):
@@ -125,6 +133,6 @@ def test_a_new_ingest_drops_the_feature_documents_with_the_features(api, tmp_pat
     assert any(t.startswith("_sikta_doc_features_") for t in _docs(api))
     generate(tmp_path / "data", accounts=300, seed=8, lines_per_account=10, years=2)
     with api.app.state.sikta.lock:
-        api.ws.ingest(tmp_path / "data")
+        api.ws.ingest(tmp_path / "data", allow_shrink=True)
     assert not any(t.startswith("_sikta_doc_features_") for t in _docs(api))
     assert any(t.startswith("_sikta_doc_run__") for t in _docs(api))  # runs stay as they were

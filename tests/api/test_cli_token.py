@@ -63,7 +63,7 @@ def test_mistakes_end_with_one_line(ws_path, args, code, words):
 
 def test_serve_refuses_a_missing_workspace(tmp_path):
     r = runner.invoke(app, ["serve", "-w", str(tmp_path / "nope.duckdb")])
-    assert r.exit_code == 2 and "does not exist" in r.stderr
+    assert r.exit_code == 4 and "does not exist" in r.stderr
 
 
 def test_serve_hands_the_app_to_uvicorn(ws_path, monkeypatch):

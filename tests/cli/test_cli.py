@@ -38,6 +38,7 @@ def test_ingest_json_counts(clean_exports, wsfile):
     doc = json.loads(run("ingest", clean_exports, "--workspace", wsfile, "--json").stdout)
     assert doc["tables"]["orders"] == {
         "rows_in": 4, "loaded": 4, "quarantined": 0, "files": [str(clean_exports / "orders.csv")], "derived_from": None,
+        "duplicates": 0, "future": 0, "attributes": {},
     }
     assert doc["tables"]["accounts"]["loaded"] == 5
     assert doc["units_per_grain"] == {"ultimate_parent": 3, "account": 4, "department": 5}
@@ -79,7 +80,8 @@ def test_features_json(clean_exports, wsfile):
     assert doc["revenue_12m"] == pytest.approx(170.0)
     assert doc["status"] == {"customers": 2, "prospects": 1, "former": 0}
     status = json.loads(run("status", "-w", wsfile, "--json").stdout)
-    assert status["features"]["ultimate_parent"] == {"as_of": "2025-06-30", "units": 3}
+    assert status["features"]["features_ultimate_parent__20250630_w12"] == {
+        "grain": "ultimate_parent", "as_of": "2025-06-30", "window_months": 12, "units": 3}
 
 
 def test_missing_file_is_one_line_exit_3(tmp_path, wsfile):
@@ -108,7 +110,7 @@ def test_bad_grain_and_date_are_usage_errors(clean_exports, wsfile):
 
 
 def test_commands_before_ingest_say_what_to_do(wsfile):
-    assert_one_line_error(runner.invoke(app, ["features", "-w", str(wsfile)]), 2, "run 'sikta ingest PATH")
+    assert_one_line_error(runner.invoke(app, ["features", "-w", str(wsfile)]), 4, "run 'sikta ingest PATH")
 
 
 def test_version():

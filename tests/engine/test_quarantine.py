@@ -337,7 +337,7 @@ def test_a_failure_half_way_leaves_the_previous_data(ws, clean_exports, tmp_path
     write(d, "accounts.csv", "account_id\nA\n")
     write(d, "orders.csv", "order_id,account_id,order_date,amount\n1,A,2025-01-01,1\n")
     with pytest.raises(RuntimeError, match="disk full"):
-        ws.ingest(d)
+        ws.ingest(d, allow_shrink=True)
     assert ws.last_ingest()["ingest_id"] == first.ingest_id
     assert {r["account_id"] for r in ws.table("accounts").to_pyarrow().to_pylist()} == {"G1", "C1", "D1", "S1", "P1"}
     assert not [t for t in ws.store.tables() if t.startswith("_sikta_stage__")]
@@ -351,7 +351,7 @@ def test_reingest_replaces_the_snapshot_and_records_fingerprints(ws, clean_expor
     d.mkdir()
     write(d, "accounts.csv", "account_id\nA\n")
     write(d, "subscriptions.csv", "subscription_id,account_id,start_date,mrr\nS1,A,2025-01-01,10\n")
-    report = ws.ingest(d)
+    report = ws.ingest(d, allow_shrink=True)
     assert report.removed == ["orders"] and not ws.store.has("orders")
     files = ws.store.table("_sikta_files").to_pyarrow().to_pylist()
     sub = [f for f in files if f["table"] == "subscriptions"][0]

@@ -108,7 +108,7 @@ BAD = {
         "pain:\n",
         "  - name: growth\n  - name: c\n    feature: sites\npain:\n",
         "potential:",
-        ["Keep it simple: 1–3 parameters per axis are the watersheds (SPEC §2.3); potential has 4"],
+        ["Keep it simple: 1–3 parameters per axis are the watersheds that decide; potential has 4"],
     ),
     "unknown key": ("    weight: 2\n", "    weight: 2\n    wieght: 3\n", "wieght: 3", ["potential.0.wieght", "unknown key"]),
     "bad scaling": ("scaling: rank", "scaling: sqrt", "scaling: sqrt", ["potential.1.scaling", "rank"]),

@@ -42,13 +42,15 @@ def test_a_file_that_is_not_a_workspace(tmp_path):
 def test_stored_features_are_reused_until_the_data_changes(ws, clean_exports):
     ws.ingest(clean_exports)
     ws.features("account", as_of="2025-06-30")
-    ws.features("account")  # same ingest, no as_of asked: the stored build serves
+    ws.features("account", as_of="2025-06-30")  # same ingest, same date and window: the stored build serves
     builds = ws.store.table("_sikta_feature_builds")
     assert ws.store.count(builds) == 1
-    ws.features("account", as_of="2025-03-01")
+    ws.features("account")  # the default build (as of the last revenue date) is another build
+    ws.features("account")
     assert ws.store.count(builds) == 2
+    assert {"features_account", "features_account__20250630_w12"} <= set(ws.store.tables())
     ws.ingest(clean_exports)  # new data: feature tables are dropped with the old snapshot
-    assert not ws.store.has("features_account")
+    assert not [t for t in ws.store.tables() if t.startswith("features_")]
 
 
 def test_api_validates_at_the_boundary(ws, clean_exports):
@@ -75,4 +77,4 @@ def test_metadata_of_an_older_workspace_gains_new_columns(ws, clean_exports):
     ws.features("account", as_of="2025-06-30")
     builds = ws.store.table("_sikta_feature_builds")
     assert {"dims", "units", "ingest_id"} <= set(builds.columns)
-    assert ws.feature_build("account")["units"] == 4
+    assert ws.feature_build("account", "2025-06-30")["units"] == 4

@@ -11,7 +11,6 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 import orjson
-import pandas as pd
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 
 from sikta import __version__
@@ -44,13 +43,8 @@ def _json(doc: dict[str, Any]) -> Response:
 
 
 def _builds_features(ws: Workspace, grain: str, as_of: date | None, window_months: int) -> bool:
-    """Whether ``ws.features`` would (re)build the feature table for these settings."""
-    build = ws.feature_build(grain)
-    if build is None or int(build["window_months"]) != window_months:
-        return True
-    if build["ingest_id"] != (ws.last_ingest() or {}).get("ingest_id"):
-        return True
-    return pd.Timestamp(build["as_of"]).date() != (as_of or ws.default_as_of())
+    """Whether ``ws.features`` would build a feature table for these settings (none is stored yet)."""
+    return ws.feature_build(grain, as_of, window_months=window_months) is None
 
 
 @router.get("/health", response_model=s.Health, tags=["meta"])

@@ -7,19 +7,21 @@ stdout and nothing else, for scripts.
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from sikta import __version__
 from sikta.cli.errors import handles_errors
 from sikta.engine.contract import GRAINS
-from sikta.errors import UsageError
+from sikta.errors import UsageError, WorkspaceError
 from sikta.service.workspace import Workspace, default_workspace
 
 app = typer.Typer(
@@ -54,7 +56,7 @@ def _progress() -> Progress:
 def _open(workspace: Path | None, *, must_exist: bool = True) -> Workspace:
     path = workspace or default_workspace()
     if must_exist and not Path(path).exists():
-        raise UsageError(f"workspace {path} does not exist: run 'sikta ingest PATH --workspace {path}' first")
+        raise WorkspaceError(f"workspace {path} does not exist: run 'sikta ingest PATH --workspace {path}' first")
     return Workspace(path)
 
 
@@ -110,21 +112,35 @@ def generate(
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Folders and/or files (CSV, Parquet, Excel).", show_default=False)],
     mapping: Annotated[Path | None, typer.Option(help="YAML mapping of your column names onto the contract.")] = None,
+    allow_shrink: Annotated[bool, typer.Option(
+        "--allow-shrink", help="Replace the workspace even if a table loses more than half of its rows.")] = False,
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Load exports into the workspace; bad rows go to quarantine with a reason."""
-    with _open(workspace, must_exist=False) as ws, _progress() as bar:
-        bar.add_task("ingesting", total=None)
-        report = ws.ingest(*paths, mapping=mapping)
-        units = ws.units_per_grain()
+    path = Path(workspace or default_workspace())
+    existed = path.exists()
+    try:
+        with _open(workspace, must_exist=False) as ws, _progress() as bar:
+            bar.add_task("ingesting", total=None)
+            report = ws.ingest(*paths, mapping=mapping, allow_shrink=allow_shrink)
+            units = ws.units_per_grain()
+    except BaseException:
+        if not existed:  # a failed first ingest leaves no empty workspace behind
+            for leftover in (path, Path(f"{path}.wal"), Path(f"{path}.tmp")):
+                if leftover.is_dir():
+                    shutil.rmtree(leftover, ignore_errors=True)
+                else:
+                    leftover.unlink(missing_ok=True)
+        raise
     if as_json:
         _json({
             "ingest_id": report.ingest_id, "workspace": report.workspace,
             "tables": {k: {"rows_in": r.rows_in, "loaded": r.loaded, "quarantined": r.quarantined,
-                           "files": r.files, "derived_from": r.derived_from} for k, r in report.tables.items()},
+                           "files": r.files, "derived_from": r.derived_from, "duplicates": r.duplicates,
+                           "future": r.future, "attributes": r.attributes} for k, r in report.tables.items()},
             "units_per_grain": units, "skipped": report.skipped, "removed": report.removed,
-            "fingerprints": report.fingerprints,
+            "fingerprints": report.fingerprints, "hints": report.hints, "notes": report.notes,
         })
         return
     t = Table(title=f"Ingested into {report.workspace}", title_justify="left")
@@ -139,8 +155,12 @@ def ingest(
     total_q = sum(r.quarantined for r in report.tables.values())
     if total_q:
         out.print(f"[yellow]{total_q:,} rows quarantined[/]: see 'sikta quarantine'")
+    for hint in report.hints:
+        out.print(f"[yellow]hint[/] {escape(hint)}")
+    for note in report.notes:
+        out.print(f"[dim]note[/] {escape(note)}")
     for note in report.skipped:
-        out.print(f"[dim]skipped {note}[/]")
+        out.print(f"[dim]skipped {escape(note)}[/]")
     if report.removed:
         out.print(f"[dim]removed tables not in this ingest: {', '.join(report.removed)}[/]")
 
@@ -211,15 +231,18 @@ def features(
         "grain": build.grain, "as_of": str(build.as_of), "units": build.units, "columns": cols,
         "table": build.table, "revenue_12m": float(row["revenue_12m"] or 0),
         "status": {k: int(row[k] or 0) for k in ("customers", "prospects", "former")},
-        "units_per_grain": units, "missing": build.missing,
+        "units_per_grain": units, "missing": build.missing, "window_months": build.window_months,
+        "notes": build.notes,
     }
     if as_json:
         _json(doc)
         return
     out.print(f"features at [bold]{build.grain}[/] grain as of {build.as_of}: {build.units:,} units × {cols} columns "
               f"→ table {build.table}")
-    out.print(f"revenue last {window_months} months: {doc['revenue_12m']:,.2f}; "
+    out.print(f"revenue in the {window_months} months to {build.as_of}: {doc['revenue_12m']:,.2f}; "
               + ", ".join(f"{k} {v:,}" for k, v in doc["status"].items()))
+    for note in build.notes:
+        out.print(f"[dim]note[/] {escape(note)}")
     out.print("units per grain: " + ", ".join(f"{g} {n:,}" for g, n in units.items()))
     for group, why in build.missing.items():
         out.print(f"[yellow]degraded[/] {group}: {'; '.join(why)}")
@@ -242,8 +265,9 @@ def status(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
         t.add_row(name, f"{r['rows_in']:,}", f"{r['loaded']:,}", f"{r['quarantined']:,}")
     out.print(t)
     out.print("units per grain: " + ", ".join(f"{g} {n:,}" for g, n in doc["units_per_grain"].items()))
-    for g, b in doc["features"].items():
-        out.print(f"features_{g}: {b['units']:,} units as of {b['as_of']}")
+    for table, b in doc["features"].items():
+        out.print(f"{table}: {b['units']:,} units at {b['grain']} grain as of {b['as_of']}, "
+                  f"{b['window_months']}-month window")
 
 
 def main() -> None:

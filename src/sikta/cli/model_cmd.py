@@ -95,6 +95,10 @@ def run(
         return
     out.print(f"run [bold]{summary.run_id}[/]: model {summary.model_name!r} v{summary.model_version} "
               f"({summary.model_sha256[:12]}), {summary.grain} grain, as of {summary.as_of}, {summary.units:,} units")
+    if summary.features:
+        used = summary.features
+        out.print(f"[dim]scored features {used['table']} (as of {used['as_of']}, {used['window_months']}-month window, "
+                  f"built {used['built_at']})[/]")
     out.print(_groups_table("The matrix", summary.groups))
     if deliveries:
         ok = sum(1 for d in deliveries if d["ok"])

@@ -33,6 +33,7 @@ from collections.abc import Iterable, Mapping
 import ibis
 import ibis.expr.types as ir
 
+from sikta.engine.opportunity_peers import Lines, per_line
 from sikta.errors import UsageError
 
 __all__ = [
@@ -323,7 +324,7 @@ def purchase_history(
     return h.order_by(["group", "period_start"])
 
 
-def product_mix(f_with_best: ir.Table, lines: Mapping[str, str]) -> ir.Table:
+def product_mix(f_with_best: ir.Table, lines: Lines) -> ir.Table:
     """What the best customers buy compared to the rest, per product line (lazy, one row per line).
 
     Parameters
@@ -331,8 +332,9 @@ def product_mix(f_with_best: ir.Table, lines: Mapping[str, str]) -> ir.Table:
     f_with_best
         The output of :func:`select_best`.
     lines
-        ``{product line: feature column}`` of last-12-months revenue per line,
-        e.g. :func:`product_line_columns` ``(f.columns)``.
+        ``{product line: feature column}`` of the window's revenue per line,
+        e.g. :func:`product_line_columns` ``(f.columns)``, or a long table
+        ``unit_id``, ``product_line``, ``rev`` (any number of lines).
 
     Returns
     -------
@@ -354,45 +356,41 @@ def product_mix(f_with_best: ir.Table, lines: Mapping[str, str]) -> ir.Table:
     >>> m[["product_line", "best_buyers", "rest_buyers", "best_revenue_share", "best_share_of_line"]].values.tolist()
     [['y', 1.0, 0.0, 0.75, 1.0], ['x', 0.5, 1.0, 0.25, 0.5]]
     """
-    if not lines:
-        raise UsageError("no product lines given (the feature table has no rev12_* columns?)")
-    missing = [c for c in lines.values() if c not in f_with_best.columns]
-    if missing:
-        raise UsageError(f"the table has no column(s) {', '.join(missing)}")
+    if not isinstance(lines, ir.Table):
+        if not lines:
+            raise UsageError("no product lines given (the feature table has no rev12_* columns?)")
+        missing = [c for c in lines.values() if c not in f_with_best.columns]
+        if missing:
+            raise UsageError(f"the table has no column(s) {', '.join(missing)}")
     for col in ("status", "is_best"):
         if col not in f_with_best.columns:
             raise UsageError(f"the table has no column {col!r}: use select_best() first")
     t = f_with_best
     isb = t.is_best.fill_null(False)
     t = t.filter(isb | (t.status == "customer")).mutate(_b=isb)
-    aggs: dict[str, ir.Value] = {
-        "_nb": t._b.cast("int64").sum(),
-        "_nr": (~t._b).cast("int64").sum(),
-    }
-    for i, col in enumerate(lines.values()):
-        v = t[col].cast("float64").fill_null(0.0)
-        aggs[f"_bb{i}"] = (v > 0).cast("int64").sum(where=t._b)
-        aggs[f"_rb{i}"] = (v > 0).cast("int64").sum(where=~t._b)
-        aggs[f"_br{i}"] = v.sum(where=t._b).fill_null(0.0)
-        aggs[f"_rr{i}"] = v.sum(where=~t._b).fill_null(0.0)
-    a = t.aggregate(**aggs)
-    n = len(lines)
-    tot_b = sum((a[f"_br{i}"] for i in range(1, n)), a["_br0"])
-    tot_r = sum((a[f"_rr{i}"] for i in range(1, n)), a["_rr0"])
-    nb, nr = a._nb.cast("float64").nullif(0.0), a._nr.cast("float64").nullif(0.0)
-    rows = []
-    for i, (line, col) in enumerate(lines.items()):
-        best_buyers = a[f"_bb{i}"].cast("float64") / nb
-        rest_buyers = a[f"_rb{i}"].cast("float64") / nr
-        rows.append(a.select(
-            product_line=ibis.literal(str(line), type="string"),
-            column=ibis.literal(col, type="string"),
-            best_buyers=best_buyers,
-            rest_buyers=rest_buyers,
-            lift=best_buyers / rest_buyers.nullif(0.0),
-            best_revenue_share=a[f"_br{i}"] / tot_b.nullif(0.0),
-            rest_revenue_share=a[f"_rr{i}"] / tot_r.nullif(0.0),
-            best_share_of_line=a[f"_br{i}"] / (a[f"_br{i}"] + a[f"_rr{i}"]).nullif(0.0),
-        ))  # fmt: skip
-    out = ibis.union(*rows, distinct=False) if len(rows) > 1 else rows[0]
+    sizes = t.aggregate(_nb=t._b.cast("int64").sum(), _nr=(~t._b).cast("int64").sum())
+    long = per_line(t, lines).join(t.select("unit_id", "_b"), "unit_id")
+    pos = long.rev > 0
+    g = long.group_by("product_line").aggregate(
+        _bb=pos.cast("int64").sum(where=long._b), _rb=pos.cast("int64").sum(where=~long._b),
+        _br=long.rev.sum(where=long._b), _rr=long.rev.sum(where=~long._b),
+    )
+    g = g.mutate(_br=g._br.fill_null(0.0), _rr=g._rr.fill_null(0.0), _bb=g._bb.fill_null(0), _rb=g._rb.fill_null(0))
+    whole = ibis.window()
+    g = g.mutate(_tb=g._br.sum().over(whole), _tr=g._rr.sum().over(whole)).cross_join(sizes)
+    nb, nr = g._nb.cast("float64").nullif(0.0), g._nr.cast("float64").nullif(0.0)
+    best_buyers, rest_buyers = g._bb.cast("float64") / nb, g._rb.cast("float64") / nr
+    names = {} if isinstance(lines, ir.Table) else {str(k): v for k, v in lines.items()}
+    column = (ibis.cases(*((g.product_line == k, ibis.literal(v)) for k, v in names.items()), else_=ibis.null("string"))
+              if names and len(names) <= 200 else ibis.null("string"))
+    out = g.select(
+        product_line=g.product_line,
+        column=column,
+        best_buyers=best_buyers,
+        rest_buyers=rest_buyers,
+        lift=best_buyers / rest_buyers.nullif(0.0),
+        best_revenue_share=g._br / g._tb.nullif(0.0),
+        rest_revenue_share=g._rr / g._tr.nullif(0.0),
+        best_share_of_line=g._br / (g._br + g._rr).nullif(0.0),
+    )
     return out.order_by([out.best_buyers.desc(), out.product_line.asc()])

@@ -51,9 +51,11 @@ from sikta.engine.features_catalog import FEATURE_DOCS, FEATURE_GROUPS, FEATURE_
 from sikta.engine.features_derive import final_columns
 from sikta.engine.features_parts import (
     Windows,
+    attribute_columns,
     firmographics,
     groups,
     interactions_part,
+    lines_by_unit,
     lines_part,
     members_of,
     orders_part,
@@ -75,6 +77,7 @@ __all__ = [
     "dims_queries",
     "missing_inputs",
     "slug",
+    "unit_lines",
     "unit_map",
 ]
 
@@ -345,5 +348,40 @@ def build_features(
     if not lines and (orders is not None or subs is not None):
         lp = lines_part(orders, subs, products, w, mmap)
         j = j.left_join(lp, j.unit_id == lp.unit_id)
-    cols = final_columns(j, set(parts), grain, w, lines, channels, needs)
+    cols = final_columns(j, set(parts), grain, w, lines, channels, needs, attribute_columns(tables["accounts"]))
     return j.select(**cols)
+
+
+def unit_lines(
+    tables: Mapping[str, ir.Table],
+    hierarchy: ir.Table,
+    *,
+    grain: str,
+    as_of: dt.date,
+    window_months: int = 12,
+) -> ir.Table:
+    """Revenue per unit and product line, long and sparse: any number of lines (lazy).
+
+    One row per (unit, line) with revenue in the window or ever:
+    ``unit_id``, ``product_line``, ``rev`` (net revenue in the trailing window,
+    what ``rev12_<line>`` holds when lines are few enough for columns) and
+    ``rev_lifetime``. Orders and recognised subscription revenue, cut at
+    ``as_of``; product lines come from the catalogue where an order has none.
+
+    Examples
+    --------
+    >>> import ibis, pandas as pd
+    >>> con = ibis.duckdb.connect()
+    >>> acc = con.create_table("a", pd.DataFrame({"account_id": ["A"]}))
+    >>> o = con.create_table("o", pd.DataFrame({"account_id": ["A", "A", "A"], "order_id": ["1", "2", "3"],
+    ...     "order_date": pd.to_datetime(["2023-01-01", "2024-05-01", "2024-06-01"]).date,
+    ...     "amount": [10.0, 5.0, 7.0], "product_line": ["x", "x", "y"]}))
+    >>> h = con.create_table("h", pd.DataFrame({"account_id": ["A"], "ultimate_parent_id": ["A"],
+    ...     "account_unit_id": ["A"]}))
+    >>> got = unit_lines({"accounts": acc, "orders": o}, h, grain="account", as_of=dt.date(2024, 6, 30))
+    >>> con.to_pandas(got.order_by("product_line")).values.tolist()
+    [['A', 'x', 5.0, 15.0], ['A', 'y', 7.0, 7.0]]
+    """
+    w = Windows.make(as_date(as_of), window_months, window_months)
+    members = members_of(tables["accounts"], unit_map(hierarchy, grain), w.as_of).select("account_id", "unit_id")
+    return lines_by_unit(tables.get("orders"), tables.get("subscriptions"), tables.get("products"), w, members)

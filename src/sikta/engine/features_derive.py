@@ -34,8 +34,14 @@ def final_columns(
     lines: tuple[str, ...],
     channels: Groups,
     needs: Groups,
+    attributes: dict[str, str] | None = None,
 ) -> dict[str, ir.Value]:
-    """Derived features over the joined parts, cast to their catalogue types, in catalogue order."""
+    """Derived features over the joined parts, cast to their catalogue types, in catalogue order.
+
+    ``attributes`` (``attr_<name>`` → type) are the mapping's extra account columns, placed after
+    the firmographics.
+    """
+    attributes = attributes or {}
     as_of = ibis.literal(w.as_of, type="date")
 
     def null(dtype: str) -> ir.Value:
@@ -78,6 +84,13 @@ def final_columns(
 
     for attr in FIRMOGRAPHICS:
         c[attr] = fallback(attr)
+    for attr, dtype in attributes.items():
+        if grain == "department":
+            c[attr] = j[f"h_{attr}"]
+        elif f"f_{attr}" in j.columns:
+            c[attr] = ibis.coalesce(j[f"h_{attr}"], j[f"f_{attr}"])
+        else:
+            c[attr] = ibis.coalesce(j[f"h_{attr}"], j[f"m_{attr}"].cast(dtype))
     c["crm_status"] = j.f_rank.cases(*((r, s) for s, r in STATUS_RANK.items()))
     c["n_members"] = j.n_members
 
@@ -206,7 +219,7 @@ def final_columns(
     c["tenure_days"] = days_since(start)
     c["lifecycle_stage"] = stage
 
-    return {name: expr.cast(dtype_of(name)) for name, expr in c.items()}
+    return {name: expr.cast(attributes.get(name) or dtype_of(name)) for name, expr in c.items()}
 
 
 def dtype_of(name: str) -> str:

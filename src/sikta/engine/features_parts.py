@@ -40,6 +40,8 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
+from sikta.errors import InputError
+
 #: average days per month, to turn MRR × days into recognised revenue
 DAYS_PER_MONTH = 365.25 / 12
 
@@ -358,31 +360,55 @@ def interactions_part(inter: ir.Table, w: Windows, channels: Groups) -> tuple[ir
     return x.group_by("account_id").aggregate(**aggs), {k: "sum" for k in aggs} | {"i_last": "max"}
 
 
-def lines_part(
+def lines_by_unit(
     orders: ir.Table | None, subs: ir.Table | None, products: ir.Table | None, w: Windows, members: ir.Table
 ) -> ir.Table:
-    """Product lines with positive net revenue per unit, when no line list was given.
-
-    The fallback costs one more pass over orders grouped by (account, line);
-    passing ``Dims.product_lines`` avoids it.
-    """
+    """Net revenue per (unit, product line): ``rev`` in the window and ``rev_lifetime``, sparse."""
     pieces = []
+    start = _d(w.w0)
     if orders is not None:
         o = clean_orders(orders, products, w.as_of)
         o = o.filter(o.product_line.notnull())
-        pieces.append(o.group_by("account_id", "product_line").aggregate(rev=o.amount.sum()))
+        pieces.append(o.group_by("account_id", "product_line").aggregate(
+            rev=o.amount.sum(where=o.order_date > start), life=o.amount.sum()))
     if subs is not None:
         s = clean_subscriptions(subs, w.as_of)
         s = s.filter(s.product_line.notnull())
-        rev = subscription_revenue(s, None, w.as_of)
-        pieces.append(s.group_by("account_id", "product_line").aggregate(rev=rev.sum()))
+        pieces.append(s.group_by("account_id", "product_line").aggregate(
+            rev=subscription_revenue(s, w.w0, w.as_of).sum(), life=subscription_revenue(s, None, w.as_of).sum()))
+    if not pieces:
+        raise InputError("no orders or subscriptions: no product lines")
     both = pieces[0] if len(pieces) == 1 else ibis.union(*pieces, distinct=False)
     j = both.join(members, "account_id")
-    per_line = j.group_by("unit_id", "product_line").aggregate(rev=j.rev.sum())
-    per_line = per_line.filter(per_line.rev > 0)
+    out = j.group_by("unit_id", "product_line").aggregate(
+        rev=j.rev.sum().fill_null(0.0).round(6), rev_lifetime=j.life.sum().fill_null(0.0).round(6))
+    return out.filter((out.rev != 0) | (out.rev_lifetime != 0))
+
+
+def lines_part(
+    orders: ir.Table | None, subs: ir.Table | None, products: ir.Table | None, w: Windows, members: ir.Table
+) -> ir.Table:
+    """Product lines with positive net lifetime revenue per unit, when no line list was given.
+
+    The fallback costs one more pass over orders grouped by (account, line);
+    passing ``Dims.product_lines`` avoids it when the lines are few.
+    """
+    per_line = lines_by_unit(orders, subs, products, w, members)
+    per_line = per_line.filter(per_line.rev_lifetime > 0)
     return per_line.group_by("unit_id").aggregate(
         l_lines=per_line.product_line.collect(), l_n=per_line.product_line.count()
     )
+
+
+def attribute_columns(accounts: ir.Table) -> dict[str, str]:
+    """The mapping's extra account columns (``attr_*``) and their types.
+
+    Examples
+    --------
+    >>> attribute_columns(ibis.table({"account_id": "string", "attr_tier": "string", "attr_mrr": "float64"}, name="a"))
+    {'attr_tier': 'string', 'attr_mrr': 'float64'}
+    """
+    return {c: str(t) for c, t in accounts.schema().items() if c.startswith("attr_")}
 
 
 def members_of(accounts: ir.Table, units: ir.Table, as_of: dt.date) -> ir.Table:
@@ -390,11 +416,11 @@ def members_of(accounts: ir.Table, units: ir.Table, as_of: dt.date) -> ir.Table:
     missing = {c: ibis.null(t) for c, t in ACCOUNT_COLS.items() if c not in accounts.columns}
     acc = accounts.mutate(**missing) if missing else accounts
     acc = acc.filter(acc.first_seen.isnull() | (acc.first_seen <= ibis.literal(as_of, type="date")))
-    acc = acc.select("account_id", *ACCOUNT_COLS)
+    acc = acc.select("account_id", *ACCOUNT_COLS, *attribute_columns(accounts))
     return units.join(acc, "account_id")
 
 
-def modes(members: ir.Table) -> ir.Table:
+def modes(members: ir.Table, extra: tuple[str, ...] = ()) -> ir.Table:
     """Most frequent non-null value per unit and attribute; ties go to the smallest value.
 
     One union branch per attribute, then the top count per (unit, attribute) joined back:
@@ -410,7 +436,7 @@ def modes(members: ir.Table) -> ir.Table:
     [{'m_unit': 'u', 'm_country': 'NO', 'm_region': 'A', 'm_industry': 'x'}]
     """
     branches = []
-    for c in MODE_ATTRS:
+    for c in (*MODE_ATTRS, *extra):
         v = members.select("unit_id", attr=ibis.literal(c), value=members[c].cast("string"))
         branches.append(v.filter(v.value.notnull()))
     long = ibis.union(*branches, distinct=False)
@@ -418,14 +444,23 @@ def modes(members: ir.Table) -> ir.Table:
     best = counts.group_by(b_unit=counts.unit_id, b_attr=counts.attr).aggregate(b_n=counts.n.max())
     top = counts.join(best, [counts.unit_id == best.b_unit, counts.attr == best.b_attr, counts.n == best.b_n])
     return top.group_by(m_unit=top.unit_id).aggregate(
-        **{f"m_{c}": top.value.min(where=top.attr == c) for c in MODE_ATTRS}
+        **{f"m_{c}": top.value.min(where=top.attr == c) for c in (*MODE_ATTRS, *extra)}
     )
 
 
 def firmographics(members: ir.Table, grain: str) -> ir.Table:
-    """Unit base table: member count and aggregates, the head's own row (``h_*``), member modes (``m_*``)."""
+    """Unit base table: member count and aggregates, the head's own row (``h_*``), member modes (``m_*``).
+
+    Attributes (``attr_*``) follow the same rule: the head's value, else for
+    numbers the sum over the members, for dates the earliest, for text the
+    most frequent value.
+    """
+    attrs = {c: members.schema()[c] for c in members.columns if c.startswith("attr_")}
+    text_attrs = tuple(c for c, t in attrs.items() if not (t.is_numeric() or t.is_temporal()))
     rank = members.status.cases(*STATUS_RANK.items())
     base = members.group_by("unit_id").aggregate(
+        **{f"f_{c}": (members[c].sum() if t.is_numeric() else members[c].min())
+           for c, t in attrs.items() if c not in text_attrs},
         n_members=members.count(),
         f_employees=members.employees.sum(),
         f_sites=members.sites.sum(),
@@ -435,13 +470,13 @@ def firmographics(members: ir.Table, grain: str) -> ir.Table:
         f_first_seen=members.first_seen.min(),
     )
     head = members.filter(members.account_id == members.unit_id)
-    head = head.select(h_unit=head.unit_id, **{f"h_{c}": head[c] for c in ACCOUNT_COLS})
+    head = head.select(h_unit=head.unit_id, **{f"h_{c}": head[c] for c in (*ACCOUNT_COLS, *attrs)})
     base = base.left_join(head, base.unit_id == head.h_unit)
     if grain != "department":  # at department grain every unit is its own head: nothing to fall back to
         # modes only fill in where the head has no value, so a unit whose one member is its head
         # (most units at account grain) needs none: skipping them saves most of the unnest
         size = members.count().over(group_by=members.unit_id)
-        top = modes(members.filter((size > 1) | (members.account_id != members.unit_id)))
+        top = modes(members.filter((size > 1) | (members.account_id != members.unit_id)), text_attrs)
         base = base.left_join(top, base.unit_id == top.m_unit)
     return base
 

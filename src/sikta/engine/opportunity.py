@@ -23,9 +23,11 @@ signal                   fires when
 ``interactions_stopped`` ``days_since_last_interaction > silence_days`` (so it had one before)
 =======================  ==================================================================
 
-``revenue_at_risk`` is the largest of the yearly amounts that the fired
+``revenue_at_risk`` is the largest of the **yearly** amounts that the fired
 signals say is leaving - the largest, not the sum, because the signals
-overlap (lost MRR is also part of a revenue decline):
+overlap (lost MRR is also part of a revenue decline). With a feature window
+of ``w`` months (``*_12m`` columns then hold ``w`` months) window sums are
+scaled by 12 / ``w``, so revenue at risk is per year whatever the window:
 
 * revenue decline: ``revenue_prev_12m - revenue_12m`` (revenue already lost per year);
 * orders stopped: ``order_revenue_12m`` (else ``revenue_12m``): the order revenue that
@@ -108,6 +110,7 @@ def outflow(
     min_orders: int = 4,
     min_stop_days: int = 30,
     default_stop_days: int = 180,
+    window_months: int = 12,
 ) -> ir.Table:
     """Current customers whose revenue is falling or whose activity stopped, by revenue at risk.
 
@@ -129,6 +132,10 @@ def outflow(
         buyer stays silent that long with probability e⁻³ ≈ 5 %) and more than
         ``min_stop_days``; units with fewer than ``min_orders`` orders have no trusted gap
         and fire after ``default_stop_days``.
+    window_months
+        The feature table's window: ``revenue_12m`` / ``revenue_prev_12m`` are sums over this
+        many months. Revenue at risk is always per year, so window sums are scaled by
+        12 / ``window_months``; the words name the window.
 
     Returns
     -------
@@ -168,9 +175,10 @@ def outflow(
     )
     c = c.filter(ibis.or_(*(c[s] for s in OUTFLOW_SIGNALS)))
 
+    per_year = 12.0 / window_months
     amounts = {
-        "revenue_decline": c.revenue_prev_12m - c.revenue_12m,
-        "orders_stopped": ibis.coalesce(c.order_revenue_12m, c.revenue_12m),
+        "revenue_decline": (c.revenue_prev_12m - c.revenue_12m) * per_year,
+        "orders_stopped": ibis.coalesce(c.order_revenue_12m, c.revenue_12m) * per_year,
         "mrr_contraction": -12 * c.mrr_change_12m,
         "usage_decline": -c.usage_trend * 12 * c.mrr,
     }
@@ -179,10 +187,10 @@ def outflow(
     )
     gap_text = ibis.coalesce(" (usual gap " + _int_text(c.typical_gap_days) + " days)", "")
     words = {
-        "revenue_decline": "revenue −" + _int_text(-100 * c.revenue_growth) + " % vs previous 12 months",
+        "revenue_decline": "revenue −" + _int_text(-100 * c.revenue_growth) + f" % vs previous {window_months} months",
         "orders_stopped": "no order for " + _int_text(c.recency_days) + " days" + gap_text,
         "usage_decline": "usage −" + _int_text(-100 * c.usage_trend) + " % (90 days)",
-        "mrr_contraction": "MRR −" + _int_text(-c.mrr_change_12m) + " vs 12 months ago",
+        "mrr_contraction": "MRR −" + _int_text(-c.mrr_change_12m) + f" vs {window_months} months ago",
         "interactions_stopped": "no interaction for " + _int_text(c.days_since_last_interaction) + " days",
     }
     # concat_ws skips nulls, so signals that did not fire leave no empty slot

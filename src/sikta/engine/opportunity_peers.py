@@ -31,8 +31,10 @@ from sikta.errors import InputError, UsageError
 __all__ = [
     "DEFAULT_BY",
     "SIZE_BANDS",
+    "Lines",
     "line_columns",
     "lookalike_key",
+    "per_line",
     "reactivation",
     "size_band",
     "upsell",
@@ -199,6 +201,11 @@ def _level_stats(pool: ir.Table, levels: list[tuple[str, ...]], keys: Sequence[s
     return ibis.union(*parts, distinct=False)
 
 
+#: a product-line input: ``{line: rev12 column}`` of the feature table, or a long table
+#: ``unit_id``, ``product_line``, ``rev`` (the window's revenue per unit and line, any number of lines)
+Lines = Mapping[str, str] | ir.Table
+
+
 def _long(t: ir.Table, lines: Mapping[str, str], keep: Sequence[str]) -> ir.Table:
     """One row per (unit, product line): ``keep`` columns, ``product_line``, ``rev`` (one pass)."""
     if not lines:
@@ -215,44 +222,64 @@ def _long(t: ir.Table, lines: Mapping[str, str], keep: Sequence[str]) -> ir.Tabl
     return t.select(*keep, _p=pairs.unnest()).unpack("_p")
 
 
-def _customer_lines(f: ir.Table, lines: Mapping[str, str], by: Sequence[str], min_peers: int) -> ir.Table:
-    """Customers × lines: own ``rev``, peer level and group, and the group's adopter statistics."""
+def per_line(f: ir.Table, lines: Lines) -> ir.Table:
+    """The units' revenue per product line, sparse: ``unit_id``, ``product_line``, ``rev`` (rev not null, not 0).
+
+    Examples
+    --------
+    >>> import ibis
+    >>> f = ibis.memtable({"unit_id": ["A", "B"], "rev12_x": [5.0, 0.0], "rev12_y": [None, 2.0]})
+    >>> sorted(ibis.duckdb.connect().to_pandas(per_line(f, {"x": "rev12_x", "y": "rev12_y"})).values.tolist())
+    [['A', 'x', 5.0], ['B', 'y', 2.0]]
+    """
+    if isinstance(lines, ir.Table):
+        missing = {"unit_id", "product_line", "rev"} - set(lines.columns)
+        if missing:
+            raise InputError(f"a product-line table needs unit_id, product_line and rev (missing {', '.join(sorted(missing))})")
+        long = lines.select("unit_id", product_line=lines.product_line.cast("string"), rev=lines.rev.cast("float64"))
+    else:
+        long = _long(f, lines, ["unit_id"])
+    return long.filter(long.rev.notnull() & (long.rev != 0))
+
+
+def _peer_lines(f: ir.Table, lines: Lines, by: Sequence[str], min_peers: int) -> tuple[ir.Table, ir.Table, ir.Table]:
+    """Customers with their peer level, every customer's own lines, and adopter statistics per group and line."""
     by = _check(by, min_peers)
     levels = _levels(by)
     f = with_inputs(f, by)
     cust = _keyed(f.filter(f.status == "customer"), levels)
-    long = _long(cust, lines, ["unit_id", *(f"_k{i}" for i in range(len(levels)))])
+    keys = cust.select("unit_id", *(f"_k{i}" for i in range(len(levels))))
+    own = per_line(f, lines).join(keys, "unit_id")
+    adopted = own.filter(own.rev > 0)
     stats = _level_stats(
-        long,
+        adopted,
         levels,
         ["product_line"],
-        adopters=lambda t: t.count(where=t.rev > 0),
-        peer_median_spend=lambda t: t.rev.median(where=t.rev > 0),
+        adopters=lambda t: t.count(),
+        peer_median_spend=lambda t: t.rev.median(),
     )
     units = _assign(cust, cust, levels, min_peers).select("unit_id", "_lvl", "peer_level", "peer_group", "peers")
-    mine = long.select("unit_id", "product_line", "rev").join(units, "unit_id")
-    j = mine.join(
-        stats,
-        [mine._lvl == stats._lvl, mine.peer_group == stats._key, mine.product_line == stats.product_line],
-    )
-    return j.select(
-        "unit_id",
-        "product_line",
-        "peer_group",
-        "peer_level",
-        "peers",
-        "rev",
-        "adopters",
-        "peer_median_spend",
-    )
+    return units, own.select("unit_id", "product_line", "rev"), stats
+
+
+def _top_per_unit(t: ir.Table, value: str, per_unit: int | None) -> ir.Table:
+    if per_unit is None:
+        return t
+    if per_unit < 1:
+        raise UsageError("per_unit must be at least 1")
+    w = ibis.window(group_by=t.unit_id, order_by=[t[value].desc(), t.product_line])
+    t = t.mutate(_rank=ibis.row_number().over(w))
+    return t.filter(t._rank < per_unit).drop("_rank")
 
 
 def whitespace(
     f: ir.Table,
-    lines: Mapping[str, str],
+    lines: Lines,
     *,
     by: Sequence[str] = DEFAULT_BY,
     min_peers: int = 5,
+    window_months: int = 12,
+    per_unit: int | None = None,
 ) -> ir.Table:
     """Cross-sell whitespace: lines a customer does not buy that its lookalike customers do.
 
@@ -261,20 +288,26 @@ def whitespace(
 
     * ``adoption_rate`` = adopters / peers, an adopter having ``rev12 > 0`` on the line;
     * ``peer_median_spend`` = median ``rev12`` of the adopters;
-    * ``expected_value`` = ``peer_median_spend × adoption_rate``, the yearly revenue the
-      line is worth to the unit if it behaves like its peers.
+    * ``expected_value`` = ``peer_median_spend × adoption_rate`` × 12 / ``window_months``,
+      the yearly revenue the line is worth to the unit if it behaves like its peers
+      (spend is over the feature window; the expected value is always per year).
 
     Parameters
     ----------
     f
         The feature table.
     lines
-        Product line name → its ``rev12_<slug>`` column (see :func:`line_columns`).
+        Product line name → its ``rev12_<slug>`` column (see :func:`line_columns`), or a long
+        table ``unit_id``, ``product_line``, ``rev`` for any number of lines.
     by
         Feature columns whose values make a peer group; ``size_band`` is derived from
         ``employees`` when absent.
     min_peers
         Smallest peer group used; smaller groups fall back to a shorter key.
+    window_months
+        Length of the window the spend is measured over (to express value per year).
+    per_unit
+        Keep only each unit's best lines (by expected value); all when None.
 
     Returns
     -------
@@ -288,8 +321,10 @@ def whitespace(
     --------
     See the module docstring.
     """
-    j = _customer_lines(f, lines, by, min_peers)
-    j = j.filter(ibis.coalesce(j.rev, 0.0) <= 0, j.adopters > 0)
+    units, own, stats = _peer_lines(f, lines, by, min_peers)
+    cand = units.join(stats, [units._lvl == stats._lvl, units.peer_group == stats._key])
+    cand = cand.left_join(own, [cand.unit_id == own.unit_id, cand.product_line == own.product_line])
+    j = cand.filter(ibis.coalesce(cand.rev, 0.0) <= 0)
     rate = j.adopters.cast("float64") / j.peers
     out = j.select(
         "unit_id",
@@ -300,18 +335,21 @@ def whitespace(
         adopters=j.adopters.cast("int64"),
         adoption_rate=rate,
         peer_median_spend=j.peer_median_spend,
-        expected_value=j.peer_median_spend * rate,
+        expected_value=j.peer_median_spend * rate * (12.0 / window_months),
     )
+    out = _top_per_unit(out, "expected_value", per_unit)
     return out.order_by([out.expected_value.desc(), out.unit_id, out.product_line])
 
 
 def upsell(
     f: ir.Table,
-    lines: Mapping[str, str],
+    lines: Lines,
     *,
     by: Sequence[str] = DEFAULT_BY,
     min_peers: int = 5,
     below_share: float = 0.5,
+    window_months: int = 12,
+    per_unit: int | None = None,
 ) -> ir.Table:
     """Up-sell: customers that buy a line but spend less than ``below_share`` × their peers' median.
 
@@ -337,7 +375,10 @@ def upsell(
     """
     if not 0 < below_share <= 1:
         raise UsageError("below_share must be in (0, 1]")
-    j = _customer_lines(f, lines, by, min_peers)
+    units, own, stats = _peer_lines(f, lines, by, min_peers)
+    mine = own.join(units, "unit_id")
+    j = mine.join(stats, [mine._lvl == stats._lvl, mine.peer_group == stats._key,
+                          mine.product_line == stats.product_line])
     j = j.filter(j.rev > 0, j.rev < below_share * j.peer_median_spend)
     out = j.select(
         "unit_id",
@@ -348,8 +389,9 @@ def upsell(
         adopters=j.adopters.cast("int64"),
         spend=j.rev,
         peer_median_spend=j.peer_median_spend,
-        gap=j.peer_median_spend - j.rev,
+        gap=(j.peer_median_spend - j.rev) * (12.0 / window_months),
     )
+    out = _top_per_unit(out, "gap", per_unit)
     return out.order_by([out.gap.desc(), out.unit_id, out.product_line])
 
 

@@ -1,12 +1,17 @@
 """Validate staged rows against the contract, as pure Ibis transforms.
 
 Every function takes a table and returns a new lazy table; nothing executes
-here. The running table carries ``_file``, ``_row``, the raw source values
-(``_raw__<col>``), the typed contract columns, and ``_column``/``_reason``,
-which stay null while a row passes. A check only ever fills the reason of a
+here. The running table carries ``_file``, ``_row``, the typed contract
+columns, the raw text of values that did not parse (``_bad__<col>``), and
+``_column``/``_reason``, which stay null while a row passes. A check only ever fills the reason of a
 row that has none yet, so each row ends with exactly one verdict: loaded
 (no reason) or quarantined (the first rule it broke). That is what makes
 rows in = loaded + quarantined hold by construction.
+
+Dates must lie in :data:`PLAUSIBLE_DATES` (a year 10000 or 1066 is a typing
+error, not a customer); whole numbers must fit in 64 bits. Values that look
+like e-mail addresses never reach a reason or a quarantined record: they read
+``<e-mail>``.
 
 Examples
 --------
@@ -22,14 +27,21 @@ Examples
 
 from __future__ import annotations
 
+import datetime as _dt
+
 import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
 from sikta.engine.contract import SURVEY_SCALES, Column, TableContract
 
-RAW = "_raw__"
+BAD = "_bad__"
 META = ("_file", "_row", "_column", "_reason")
+#: dates outside this range are quarantined as implausible
+PLAUSIBLE_DATES = (_dt.date(1900, 1, 1), _dt.date(2100, 12, 31))
+#: what an e-mail address looks like, for redaction (kept in step with sources.redact_emails)
+EMAIL_PATTERN = r"[^\s@'\",;<>]+@[^\s@'\",;<>]+\.[A-Za-z]{2,}"
+_INT_LIMIT = 9.2e18  # just below 2**63: larger "whole numbers" do not fit a 64-bit integer
 _HUMAN = {"int": "whole number", "float": "number", "date": "date", "timestamp": "date/time", "string": "text"}
 _IBIS = {"string": dt.string, "int": dt.int64, "float": dt.float64, "date": dt.date, "timestamp": dt.timestamp}
 
@@ -39,8 +51,13 @@ def _try_strptime(text: str, fmt: str) -> dt.timestamp:  # type: ignore[empty-bo
     """DuckDB's non-failing strptime."""
 
 
+def redact(s: ir.StringValue) -> ir.StringValue:
+    """E-mail-like words replaced by ``<e-mail>`` (the regular expression only runs on text with an @)."""
+    return ibis.ifelse(s.contains("@"), s.re_replace(EMAIL_PATTERN, "<e-mail>"), s)
+
+
 def _text(v: ir.Value, width: int = 60) -> ir.StringValue:
-    return v.cast("string").substr(0, width)
+    return redact(v.cast("string")).substr(0, width)
 
 
 def _number(s: ir.StringValue, decimal_comma: bool) -> ir.FloatingValue:
@@ -61,7 +78,7 @@ def _typed(raw: ir.Value, col: Column, date_format: str | None, decimal_comma: b
             v: ir.Value = s
         elif col.dtype in ("int", "float"):
             num = _number(s, decimal_comma)
-            v = num if col.dtype == "float" else ibis.ifelse(num == num.round(), num.cast("int64"), ibis.null("int64"))
+            v = num if col.dtype == "float" else _whole(num)
         else:
             ts = _try_strptime(s, date_format) if date_format else s.try_cast("timestamp")
             v = ts.date() if col.dtype == "date" else ts
@@ -71,11 +88,11 @@ def _typed(raw: ir.Value, col: Column, date_format: str | None, decimal_comma: b
         empty = empty | raw.isnan()
     if col.dtype == "string":
         if rtype.is_floating():  # ids exported as floats (12346.0) keep their integer spelling
-            v = ibis.ifelse(raw == raw.round(), raw.cast("int64").cast("string"), raw.cast("string"))
+            v = ibis.ifelse(_is_whole(raw) & (raw.abs() < _INT_LIMIT), raw.cast("int64").cast("string"), raw.cast("string"))
         else:
             v = raw.cast("string")
     elif col.dtype == "int" and rtype.is_numeric():
-        v = ibis.ifelse(raw == raw.round(), raw.cast("int64"), ibis.null("int64")) if rtype.is_floating() else raw.cast("int64")
+        v = _whole(raw.cast("float64")) if rtype.is_floating() else raw.try_cast("int64")
     elif col.dtype == "float" and rtype.is_numeric():
         v = raw.cast("float64")
     elif col.dtype in ("date", "timestamp") and rtype.is_temporal():
@@ -83,6 +100,16 @@ def _typed(raw: ir.Value, col: Column, date_format: str | None, decimal_comma: b
     else:
         v = ibis.null(target)
     return ibis.ifelse(empty, ibis.null(target), v), empty
+
+
+def _whole(num: ir.FloatingValue) -> ir.IntegerValue:
+    """A float as int64 when it is whole and fits in 64 bits, else null."""
+    return ibis.ifelse(_is_whole(num) & (num.abs() < _INT_LIMIT), num.cast("int64"), ibis.null("int64"))
+
+
+def _is_whole(num: ir.FloatingValue) -> ir.BooleanValue:
+    # x % 1 stays a double in the engine (ibis's round() would cast to a 64-bit integer and overflow)
+    return (num % 1.0) == 0
 
 
 def _recode(raw: ir.Value, codes: dict[str, str]) -> ir.Value:
@@ -102,51 +129,84 @@ def add_reason(t: ir.Table, failed: ir.BooleanValue, column: str, reason: ir.Str
     )
 
 
-def cast_and_check(raw: ir.Table, contract: TableContract, tm) -> ir.Table:
-    """Type every contract column and apply the column and row rules.
+def _attribute_columns(tm) -> list[Column]:
+    """Declared-type attributes checked like contract columns; ``auto`` ones stay raw (typed at ingest)."""
+    if tm is None or not hasattr(tm, "attribute_sources"):
+        return []
+    return [Column(name, a.type) for name, a in tm.attribute_sources().items() if a.type != "auto"]
 
-    Columns absent from the source become typed nulls, so every loaded
-    table has the full contract schema.
+
+def typed_columns(raw: ir.Table, contract: TableContract, tm) -> ir.Table:
+    """Type every contract column (and every attribute with a declared type).
+
+    Columns absent from the source become typed nulls, so every loaded table
+    has the full contract schema. A value that does not parse becomes null,
+    and its raw text is kept in ``_bad__<column>`` for the reason and the
+    quarantine record; other extra columns pass through. Cheap expressions
+    only: the checks run on the materialized result (see :func:`row_checks`),
+    where the engine does not re-evaluate a typed column inside every rule.
     """
     present = [c for c in contract.names if c in raw.columns]
-    extra = [c for c in raw.columns if c not in (*present, "_file", "_row")]
-    t = raw.select(
-        "_file",
-        _row=raw._row.cast("int64"),
-        **{RAW + c: raw[c] for c in present},
-        **{c: raw[c] for c in extra},
-    )
-    typed: dict[str, ir.Value] = {}
-    empties: list[tuple[Column, ir.BooleanValue, ir.Value]] = []
-    for col in contract.columns:
-        if col.name not in present:
-            typed[col.name] = ibis.null(_IBIS[col.dtype])
+    declared = [c for c in _attribute_columns(tm) if c.name in raw.columns]
+    extra = [c for c in raw.columns if c not in (*present, *(d.name for d in declared), "_file", "_row")]
+    out: dict[str, ir.Value] = {}
+    bad: dict[str, ir.Value] = {}
+    for col in (*contract.columns, *declared):
+        if col.name not in raw.columns:
+            out[col.name] = ibis.null(_IBIS[col.dtype])
             continue
-        raw_v = _recode(t[RAW + col.name], tm.values.get(col.name, {}))
+        raw_v = _recode(raw[col.name], tm.values.get(col.name, {}))
         value, empty = _typed(raw_v, col, tm.date_format, tm.decimal_comma)
-        typed[col.name] = value.lower() if col.allowed else value
-        empties.append((col, empty, raw_v))
+        out[col.name] = value.lower() if col.allowed else value
+        source = raw_v.type()
+        # only a conversion can fail: text to a number or date, or a fractional number to a whole one
+        if (source.is_string() and col.dtype != "string") or (source.is_floating() and col.dtype == "int") \
+                or (source.is_unsigned_integer() and col.dtype == "int"):
+            bad[BAD + col.name] = ibis.ifelse(~empty & value.isnull(), raw_v.cast("string"), ibis.null("string"))
     if contract.name == "orders" and "amount" not in present:
         # amount = quantity × unit_price when the export has no amount column
-        typed["amount"] = typed["quantity"] * typed["unit_price"]
+        out["amount"] = out["quantity"] * out["unit_price"]
+    if contract.name == "orders" and "order_id" not in present:
+        # no order number at all: every account's purchases of one day make one order
+        out["order_id"] = out["account_id"] + "@" + out["order_date"].cast("string")
     if contract.name == "survey_responses" and "item" in present:
-        typed["item"] = typed["item"].lower()  # 'NPS' and 'nps' are one item
-    t = t.mutate(**typed)
+        out["item"] = out["item"].lower()  # 'NPS' and 'nps' are one item
+    return raw.select("_file", _row=raw._row.cast("int64"), **{c: raw[c] for c in extra}, **out, **bad)
 
+
+def row_checks(t: ir.Table, contract: TableContract, tm) -> ir.Table:
+    """Add ``_column``/``_reason`` for the first column or row rule each row breaks (null when it passes).
+
+    ``t`` is the output of :func:`typed_columns` (best materialized).
+    Currency conversion, when the mapping has rates, happens here too.
+    """
+    lo, hi = (ibis.literal(d, type="date") for d in PLAUSIBLE_DATES)
+    columns = [*contract.columns, *(c for c in _attribute_columns(tm) if c.name in t.columns)]
     checks: list[tuple[ir.BooleanValue, str, ir.StringValue | str]] = []
-    for col, empty, raw_v in empties:
+    for col in columns:
         value = t[col.name]
-        if not col.nullable:
-            checks.append((empty, col.name, f"{col.name} is missing"))
-        checks.append((~empty & value.isnull(), col.name, f"{col.name} is not a {_HUMAN[col.dtype]}: '" + _text(raw_v) + "'"))
+        bad = t[BAD + col.name] if BAD + col.name in t.columns else None
+        computed = contract.name == "orders" and col.name == "amount" and bad is None and "quantity" in contract.names
+        if not col.nullable and not computed:
+            checks.append((value.isnull() & (bad.isnull() if bad is not None else True), col.name, f"{col.name} is missing"))
+        if bad is not None:
+            if col.dtype == "int":
+                num = _number(bad.strip(), tm.decimal_comma)
+                too_big = bad.notnull() & _is_whole(num) & (num.abs() >= _INT_LIMIT)
+                checks.append((too_big, col.name, f"{col.name} '" + _text(bad) + "' is too large for a whole number"))
+            checks.append((bad.notnull(), col.name, f"{col.name} is not a {_HUMAN[col.dtype]}: '" + _text(bad) + "'"))
+        if col.dtype in ("date", "timestamp"):
+            day = value if col.dtype == "date" else value.date()
+            checks.append(((day < lo) | (day > hi), col.name, f"{col.name} " + _text(day) + " is outside the plausible "
+                           f"range {PLAUSIBLE_DATES[0]} to {PLAUSIBLE_DATES[1]}"))
         if col.allowed:
             checks.append((~value.isin(col.allowed), col.name, f"{col.name} '" + _text(value) + f"' is not one of {', '.join(col.allowed)}"))
         if col.min is not None:
             checks.append((value < col.min, col.name, f"{col.name} " + _text(value) + f" is below the minimum {col.min:g}"))
         if col.max is not None:
             checks.append((value > col.max, col.name, f"{col.name} " + _text(value) + f" is above the maximum {col.max:g}"))
-    if contract.name == "orders" and "amount" not in present:
-        checks.append((t.amount.isnull(), "amount", "amount is missing (no amount, quantity or unit_price)"))
+        if computed:
+            checks.append((value.isnull(), "amount", "amount is missing (no amount, quantity or unit_price)"))
     for start, end in contract.ordered:
         checks.append((t[end] < t[start], end, f"{end} is before {start}"))
     if contract.name == "survey_responses":
@@ -155,23 +215,23 @@ def cast_and_check(raw: ir.Table, contract: TableContract, tm) -> ir.Table:
     if rates:
         checks.append((t.currency.notnull() & _rate(t, rates).isnull(), "currency",
                        "no conversion rate for currency '" + _text(t.currency) + "'"))
-    # One flat CASE per table finds the first failing rule (chaining one CASE per rule makes the
-    # engine's inlined expression grow exponentially with the number of rules); column and reason
-    # are then looked up by its number, so no rule is evaluated twice.
-    if checks:
-        t = t.mutate(_check=ibis.cases(*((f.fill_null(False), i) for i, (f, _, _) in enumerate(checks)),
-                                       else_=ibis.null("int64")))
-        t = t.mutate(
-            _column=ibis.cases(*((t._check == i, ibis.literal(c)) for i, (_, c, _) in enumerate(checks)),
-                               else_=ibis.null("string")),
-            _reason=ibis.cases(*((t._check == i, ibis.literal(r) if isinstance(r, str) else r)
-                                 for i, (_, _, r) in enumerate(checks)), else_=ibis.null("string")),
-        ).drop("_check")
-    else:
-        t = t.mutate(_column=ibis.null("string"), _reason=ibis.null("string"))
+    # Flat CASEs over the conditions, the first true rule wins (a chain of one CASE per rule
+    # would grow exponentially once the engine inlines it).
+    conds = [f.fill_null(False) for f, _, _ in checks]
+    t = t.mutate(
+        _column=ibis.cases(*((c, ibis.literal(col)) for c, (_, col, _) in zip(conds, checks, strict=True)),
+                           else_=ibis.null("string")),
+        _reason=ibis.cases(*((c, ibis.literal(r) if isinstance(r, str) else r)
+                             for c, (_, _, r) in zip(conds, checks, strict=True)), else_=ibis.null("string")),
+    )
     if rates:
         t = convert_currency(t, rates)
     return t
+
+
+def cast_and_check(raw: ir.Table, contract: TableContract, tm) -> ir.Table:
+    """:func:`typed_columns` then :func:`row_checks`, in one lazy expression (for small tables and tests)."""
+    return row_checks(typed_columns(raw, contract, tm), contract, tm)
 
 
 def _survey_rules(t: ir.Table) -> list[tuple[ir.BooleanValue, str, ir.StringValue | str]]:
@@ -221,6 +281,19 @@ def flag_duplicates(t: ir.Table, key: tuple[str, ...]) -> ir.Table:
     return t.drop("_dup_n", "_dup_first", "_dup_file")
 
 
+def flag_exact_duplicates(t: ir.Table, columns: tuple[str, ...]) -> ir.Table:
+    """Quarantine every repeat of an identical source line (``dedupe: true``), keeping the first.
+
+    Lines are compared by ``_line_hash`` (every source column) and, so that a
+    hash collision can never drop a real row, by the typed ``columns`` too.
+    """
+    w = ibis.window(group_by=[t._line_hash, *(t[c] for c in columns)], order_by=[t._file, t._row])
+    t = t.mutate(_x_n=ibis.row_number().over(w), _x_first=t._row.first().over(w), _x_file=t._file.first().over(w))
+    where = ibis.ifelse(t._x_file == t._file, ibis.literal(""), " of " + t._x_file)
+    t = add_reason(t, t._x_n > 0, "(line)", "exact duplicate of row " + t._x_first.cast("string") + where + " (dedupe: true)")
+    return t.drop("_x_n", "_x_first", "_x_file")
+
+
 def flag_references(
     t: ir.Table, column: str, known: ir.Column, quarantined: ir.Column | None, target_label: str
 ) -> ir.Table:
@@ -263,26 +336,28 @@ def fill_account_from_contact(t: ir.Table, contacts: ir.Table) -> ir.Table:
 
 
 def record_json(t: ir.Table, contract: TableContract) -> ir.StringValue:
-    """The raw values of a row as JSON text, personal data redacted."""
-    fields = {
-        c[len(RAW):]: (ibis.literal("<redacted>") if c[len(RAW):] in contract.pii else t[c].cast("string"))
-        for c in t.columns
-        if c.startswith(RAW)
-    }
-    if not fields:
-        return ibis.literal("{}")
-    return ibis.struct(fields).cast("json").cast("string")
+    """A failed row's values as JSON text: the raw text where a value did not parse, else the typed
+    value; personal data and e-mail addresses redacted."""
+    fields: dict[str, ir.Value] = {}
+    for c in contract.names:
+        if c not in t.columns:
+            continue
+        value = t[c].cast("string")
+        if BAD + c in t.columns:
+            value = ibis.coalesce(t[BAD + c], value)
+        fields[c] = ibis.literal("<redacted>") if c in contract.pii else redact(value)
+    return ibis.struct(fields).cast("json").cast("string") if fields else ibis.literal("{}")
 
 
-def finalize(t: ir.Table, contract: TableContract) -> ir.Table:
-    """Keep typed columns and the verdict; raw values only as quarantine JSON."""
+def finalize(t: ir.Table, contract: TableContract, extra: tuple[str, ...] = ()) -> ir.Table:
+    """Keep typed columns (and ``extra`` ones) and the verdict; values of failed rows only as quarantine JSON."""
     record = ibis.ifelse(t._reason.notnull(), record_json(t, contract), ibis.null("string"))
-    return t.select(*contract.names, *META, _record=record)
+    return t.select(*contract.names, *extra, *META, _record=record)
 
 
-def loaded(t: ir.Table, contract: TableContract) -> ir.Table:
-    """Rows that passed, with exactly the contract columns."""
-    return t.filter(t._reason.isnull()).select(*contract.names)
+def loaded(t: ir.Table, contract: TableContract, extra: tuple[str, ...] = ()) -> ir.Table:
+    """Rows that passed, with exactly the contract columns (and ``extra`` ones: attributes)."""
+    return t.filter(t._reason.isnull()).select(*contract.names, *extra)
 
 
 def quarantined(t: ir.Table, table: str) -> ir.Table:

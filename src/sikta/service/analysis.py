@@ -43,6 +43,8 @@ if TYPE_CHECKING:
     from sikta.service.workspace import Workspace
 
 PARTS = ("pareto", "flow", "outflow", "whitespace", "reactivation", "best")
+#: with more product lines than fit in columns, whitespace and up-sell keep each unit's best lines only
+PER_UNIT = 10
 PERIODS = ("month", "quarter", "year")
 
 
@@ -52,6 +54,22 @@ def _period_start(day: date, period: str) -> date:
     if period == "quarter":
         return date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
     return date(day.year, 1, 1)
+
+
+def window_named(frame: pd.DataFrame, window_months: int) -> pd.DataFrame:
+    """Columns named after the window the numbers cover: ``revenue_12m`` → ``revenue_24m`` for 24 months.
+
+    Feature tables keep their ``*_12m`` names whatever the window (models refer to
+    them); what people read is named after the window it covers.
+
+    Examples
+    --------
+    >>> list(window_named(pd.DataFrame(columns=["unit_id", "revenue_12m", "revenue_prev_12m"]), 24).columns)
+    ['unit_id', 'revenue_24m', 'revenue_prev_24m']
+    """
+    if window_months == 12:
+        return frame
+    return frame.rename(columns={c: c.replace("_12m", f"_{window_months}m") for c in frame.columns if "_12m" in c})
 
 
 def _records(frame: pd.DataFrame, limit: int | None = None) -> list[dict]:
@@ -114,12 +132,14 @@ class AnalysisReport:
     window_months: int
     results: dict[str, Any] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     def to_dict(self, limit: int = 20) -> dict:
-        doc: dict[str, Any] = {"grain": self.grain, "as_of": str(self.as_of), "window_months": self.window_months}
+        doc: dict[str, Any] = {"grain": self.grain, "as_of": str(self.as_of), "window_months": self.window_months,
+                               "notes": self.notes}
         for name, value in self.results.items():
             if isinstance(value, pd.DataFrame):
-                doc[name] = {"rows": len(value), "top": _records(value, limit)}
+                doc[name] = {"rows": len(value), "top": _records(window_named(value, self.window_months), limit)}
             elif isinstance(value, BestResult):
                 doc[name] = value.to_dict(limit)
             else:
@@ -128,7 +148,10 @@ class AnalysisReport:
         return doc
 
     def tables(self) -> dict[str, pd.DataFrame]:
-        """Every result as a table, for ``--out``."""
+        """Every result as a table, for ``--out`` (columns named after the window, see :func:`window_named`)."""
+        return {k: window_named(v, self.window_months) for k, v in self._tables().items()}
+
+    def _tables(self) -> dict[str, pd.DataFrame]:
         out: dict[str, pd.DataFrame] = {}
         for name, value in self.results.items():
             if isinstance(value, pd.DataFrame):
@@ -203,21 +226,55 @@ class Analysis:
     def _table(self, name: str) -> ir.Table | None:
         return self.ws.store.table(name) if self.ws.store.has(name) else None
 
-    def _lines(self, f: ir.Table) -> dict[str, str]:
+    def _lines(self, f: ir.Table) -> dict[str, str] | ir.Table | None:
+        """The product lines: ``rev12_*`` columns when the build has them, else the long per-line table."""
         from sikta.engine.features_parts import slug
+        from sikta.service import feature_store as fs
 
-        dims = self.ws.feature_lines(self.grain)
-        return {line: f"rev12_{slug(line)}" for line in dims if f"rev12_{slug(line)}" in f.columns}
+        dims = self.ws.feature_lines(self.grain, self.date, window_months=self.window_months)
+        wide = {line: f"rev12_{slug(line)}" for line in dims if f"rev12_{slug(line)}" in f.columns}
+        if wide:
+            return wide
+        if not any(self._table(t) is not None and "product_line" in self._table(t).columns
+                   for t in ("orders", "subscriptions", "products")):
+            return None
+        long = fs.lines(self.ws, self.grain, self.date, self.window_months)
+        if self.ws.store.count(long.limit(1)) == 0:
+            return None
+        return long.select("unit_id", "product_line", "rev")
+
+    def data_end(self) -> date | None:
+        """The last day the revenue data speaks of, up to the as-of date: the latest order date or
+        subscription start (the day of the export, as near as the data tells; end dates are often
+        contract terms known in advance, so they do not count)."""
+        days = []
+        for name, cols in (("orders", ("order_date",)), ("subscriptions", ("start_date",))):
+            t = self._table(name)
+            for col in cols if t is not None else ():
+                days.append(self.ws.store.scalar(t.filter(t[col] <= self.date)[col].max()))
+        days = [pd.Timestamp(d).date() for d in days if d is not None and not pd.isna(d)]
+        return max(days) if days else None
+
+    def notes(self) -> list[str]:
+        """What a reader must know about the dates: an as-of after the last data."""
+        end = self.data_end()
+        if end is None or self.date <= end:
+            return []
+        return [f"as-of {self.date} is {(self.date - end).days} days after the last revenue date in the data ({end}): "
+                f"revenue after {end} is unknown, not zero; the flow stops at the last complete {self.period} with "
+                "data, and recency and window revenue count the gap as no purchases"]
 
     # -- parts -------------------------------------------------------------
     def pareto(self, a: float = 0.8, b: float = 0.95) -> ParetoResult:
         """Concentration of the window's net revenue: curve, top-20 % share, Gini, A/B/C."""
         f = self.features()
-        rev = self.ws.store.frame(f.filter(f.revenue_12m > 0).select("unit_id", "revenue_12m"))
-        if rev.empty:
+        # units with revenue activity in the window; those netting <= 0 are counted as excluded by pareto()
+        active = (f.revenue_12m != 0) | (f.frequency_12m.fill_null(0) > 0) | (f.credit_notes_12m.fill_null(0) > 0)
+        rev = self.ws.store.frame(f.filter(active.fill_null(False)).select("unit_id", "revenue_12m"))
+        if not (rev["revenue_12m"] > 0).any():
             raise DataTooThinError(
                 f"no {self.grain} has positive revenue in the {self.window_months} months to {self.date}: "
-                "nothing to rank (check --as-of)"
+                "nothing to rank (choose another --as-of)"
             )
         return pareto(rev.set_index("unit_id")["revenue_12m"], a=a, b=b)
 
@@ -228,6 +285,9 @@ class Analysis:
             raise UsageError(f"period {period!r} is not one of {', '.join(PERIODS)}")
         end = self.date
         start = _period_start(minus_months(end, self.window_months), period)
+        data_end = self.data_end()
+        if data_end is not None:
+            end = min(end, data_end)  # a period after the last data is unknown, not churned
         orders, subs, units = self._table("orders"), self._table("subscriptions"), self._units()
         per = flow_q.period_revenue(orders, subs, units, period=period, start=start, end=end)
         grid = flow_q.period_starts(period, start, end)  # an empty period must show as churn, not vanish
@@ -236,7 +296,7 @@ class Analysis:
         )
         if periods.empty or float(periods["end_revenue"].abs().sum() + periods["start_revenue"].abs().sum()) == 0:
             raise DataTooThinError(
-                f"no revenue in complete {period}s between {start} and {end}: no flow to show (check --as-of)"
+                f"no revenue in complete {period}s between {start} and {end}: no flow to show (choose another --as-of)"
             )
         sub_frame = nrr = grr = start_arr = None
         if subs is not None:
@@ -250,21 +310,25 @@ class Analysis:
 
     def outflow(self) -> pd.DataFrame:
         """Customers whose revenue is falling or whose activity stopped, by revenue at risk."""
-        return self.ws.store.frame(opp.outflow(self.features()))
+        return self.ws.store.frame(opp.outflow(self.features(), window_months=self.window_months))
 
     def whitespace(self) -> pd.DataFrame:
         """Product lines a customer does not buy that its lookalikes do, with expected value."""
         f = self.features()
         lines = self._lines(f)
-        if not lines:
+        if lines is None:
             raise DataTooThinError("no product lines in the data: whitespace needs orders or subscriptions with product_line")
-        return self.ws.store.frame(opp.whitespace(f, lines))
+        return self.ws.store.frame(opp.whitespace(f, lines, window_months=self.window_months,
+                                                  per_unit=PER_UNIT if isinstance(lines, ir.Table) else None))
 
     def upsell(self) -> pd.DataFrame:
         """Customers far below their lookalikes' spend on lines they already buy."""
         f = self.features()
         lines = self._lines(f)
-        return self.ws.store.frame(opp.upsell(f, lines)) if lines else pd.DataFrame()
+        if lines is None:
+            return pd.DataFrame()
+        return self.ws.store.frame(opp.upsell(f, lines, window_months=self.window_months,
+                                              per_unit=PER_UNIT if isinstance(lines, ir.Table) else None))
 
     def reactivation(self) -> pd.DataFrame:
         """Former and lapsed customers worth winning back, by past value and peer potential."""
@@ -283,11 +347,16 @@ class Analysis:
         customers = self.ws.store.frame(f.filter(f.status == "customer"))
         y = customers["is_best"].astype(bool)
         n_best = int(y.sum())
+        if len(y) == 0:
+            raise DataTooThinError(f"no customers at {self.grain} grain as of {self.date}: nothing to profile "
+                                   "(see 'sikta status' and 'sikta quarantine')")
         if n_best < 30 or len(y) - n_best < 30:
+            finer = "" if self.grain == "department" else ", or a finer grain"
+            bar = "a larger --top-share" if n_best < 30 else "a smaller --top-share"
             raise DataTooThinError(
                 f"only {n_best} best customer{'' if n_best == 1 else 's'} and {len(y) - n_best} "
                 f"other{'' if len(y) - n_best == 1 else 's'}: need at least 30 of each "
-                "for a profile that is not noise (lower the bar with --top-share or use a coarser grain)"
+                f"for a profile that is not noise ({bar}{finer if len(y) < 60 else ''})"
             )
         candidates = best_q.candidate_features(customers.columns, by=by)
         # a feature known for fewer than half the customers cannot describe "what they have in common"
@@ -296,7 +365,8 @@ class Analysis:
         effects = effect_sizes(customers, y, numeric, categorical)
         selector = DriverSelector(method=method).fit(customers[usable], y)
         lines = self._lines(f)
-        mix = self.ws.store.frame(best_q.product_mix(f.filter(f.status == "customer"), lines)) if lines else pd.DataFrame()
+        mix = self.ws.store.frame(best_q.product_mix(f.filter(f.status == "customer"), lines)) \
+            if lines is not None else pd.DataFrame()
         history = pd.DataFrame()
         if self._table("orders") is not None:
             history = self.ws.store.frame(
@@ -311,7 +381,7 @@ class Analysis:
 
     def run(self, parts: tuple[str, ...] = PARTS, **best_options: Any) -> AnalysisReport:
         """Run several parts; a part without enough data is skipped with the reason."""
-        report = AnalysisReport(self.grain, self.date, self.window_months)
+        report = AnalysisReport(self.grain, self.date, self.window_months, notes=self.notes())
         for part in parts:
             try:
                 if part == "whitespace":

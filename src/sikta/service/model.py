@@ -206,7 +206,7 @@ def _axis(v: list[Parameter], axis: str) -> list[Parameter]:
     if len(v) > MAX_PARAMETERS:
         raise _fail(
             "too_many",
-            f"Keep it simple: 1–{MAX_PARAMETERS} parameters per axis are the watersheds (SPEC §2.3); {axis} has {len(v)}",
+            f"Keep it simple: 1–{MAX_PARAMETERS} parameters per axis are the watersheds that decide; {axis} has {len(v)}",
         )
     names = [p.name for p in v]
     dup = next((n for n in names if names.count(n) > 1), None)

@@ -40,7 +40,7 @@ RUNS_SCHEMA = {
     "run_id": "string", "created_at": "timestamp", "as_of": "date", "grain": "string",
     "model_name": "string", "model_version": "string", "model_sha256": "string", "model_text": "string",
     "model_file": "string", "ingest_id": "string", "inputs": "string", "sikta_version": "string",
-    "units": "int64", "groups": "string",
+    "units": "int64", "groups": "string", "features": "string",
 }
 #: columns every run table has, whatever its model's parameters
 CORE = ("unit_id", "group", "potential_score", "pain_score", "deprioritized_by", "revenue_12m", "name")
@@ -63,11 +63,12 @@ class RunSummary:
     model_sha256: str
     units: int
     groups: dict[str, dict[str, float]]
+    features: dict[str, Any] | None = None
 
     def to_dict(self) -> dict:
         return {"run_id": self.run_id, "as_of": str(self.as_of), "grain": self.grain, "model": self.model_name,
                 "model_version": self.model_version, "model_sha256": self.model_sha256, "units": self.units,
-                "groups": self.groups}
+                "groups": self.groups, "features": self.features}
 
 
 def _group_counts(store, table: ir.Table) -> dict[str, dict[str, float]]:
@@ -84,8 +85,10 @@ def create_run(ws: Workspace, model: Model, *, as_of: date | None = None, model_
 
     grain = model.customer.grain
     f = ws.features(grain, as_of)
-    build = ws.feature_build(grain)
+    build = ws.feature_build(grain, as_of)
     as_of_d = pd.Timestamp(build["as_of"]).date()
+    used = {"table": build["table"], "as_of": str(as_of_d), "window_months": int(build["window_months"]),
+            "built_at": str(build["built_at"])[:19], "units": int(build["units"])}
     scored = score(f, model)
     keep = [c for c in ("name", "revenue_12m", "status") if c in f.columns and c not in scored.columns]
     if keep:
@@ -107,7 +110,7 @@ def create_run(ws: Workspace, model: Model, *, as_of: date | None = None, model_
             "model_name": model.name, "model_version": str(model.version), "model_sha256": model.sha256,
             "model_text": model.text, "model_file": model_file, "ingest_id": last.get("ingest_id"),
             "inputs": json.dumps(inputs.to_dict("records")), "sikta_version": __version__, "units": units,
-            "groups": json.dumps(groups),
+            "groups": json.dumps(groups), "features": json.dumps(used),
         }])
 
         def _log() -> None:
@@ -115,7 +118,7 @@ def create_run(ws: Workspace, model: Model, *, as_of: date | None = None, model_
             ws.store.insert(RUNS, record, schema=RUNS_SCHEMA)
 
         stage.on_commit.append(_log)
-    return RunSummary(run_id, as_of_d, grain, model.name, str(model.version), model.sha256, units, groups)
+    return RunSummary(run_id, as_of_d, grain, model.name, str(model.version), model.sha256, units, groups, used)
 
 
 def list_runs(ws: Workspace) -> pd.DataFrame:

@@ -168,7 +168,7 @@ def render(grain: str, as_of: date, potential: list[Parameter], pain: list[Param
         "# Sikta segmentation model, suggested by `sikta suggest` from the best-customer analysis",
         f"# ({grain} grain, data to {as_of}; best = top customers by {best.by}: {best.best} of {best.best + best.rest}).",
         f"# {best.explanation}",
-        "# Edit freely: 1-3 parameters per axis are the watersheds (SPEC 2.3); keep this file under version control.",
+        "# Edit freely: 1-3 parameters per axis are the watersheds that decide; keep this file under version control.",
         "name: suggested",
         "version: 1",
         "customer:",

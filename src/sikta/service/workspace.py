@@ -23,22 +23,20 @@ Examples
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import os
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import ibis.expr.types as ir
 import pandas as pd
 
-from sikta.engine import features as feat
 from sikta.engine.contract import CONTRACT, GRAINS
 from sikta.engine.store import Store
-from sikta.errors import NotFoundError, UsageError, WorkspaceError
+from sikta.errors import DataTooThinError, UsageError, WorkspaceError
+from sikta.service import feature_store as fs
 from sikta.service import ingest as ing
+from sikta.service.feature_store import FeatureBuild
 
 if TYPE_CHECKING:
     from sikta.service.analysis import Analysis
@@ -47,11 +45,6 @@ if TYPE_CHECKING:
     from sikta.service.suggest import Suggestion
 
 DEFAULT_WORKSPACE = "sikta.duckdb"
-FEATURE_BUILDS = "_sikta_feature_builds"
-FEATURE_BUILDS_SCHEMA = {
-    "grain": "string", "as_of": "date", "ingest_id": "string", "window_months": "int64",
-    "units": "int64", "built_at": "timestamp", "missing": "string", "dims": "string",
-}
 
 
 def default_workspace() -> Path:
@@ -67,17 +60,6 @@ def parse_date(value: str | date | None, what: str = "date") -> date | None:
         return date.fromisoformat(str(value).strip())
     except ValueError:
         raise UsageError(f"{what} {value!r} is not a date (use YYYY-MM-DD)") from None
-
-
-@dataclass
-class FeatureBuild:
-    """What a feature build produced."""
-
-    grain: str
-    as_of: date
-    units: int
-    table: str
-    missing: dict[str, list[str]] = field(default_factory=dict)
 
 
 class Workspace:
@@ -109,15 +91,19 @@ class Workspace:
         return f"Workspace({str(self.path)!r})"
 
     # -- ingest -----------------------------------------------------------
-    def ingest(self, *paths: str | Path, mapping: str | Path | None = None) -> ing.IngestReport:
+    def ingest(
+        self, *paths: str | Path, mapping: str | Path | None = None, allow_shrink: bool = False
+    ) -> ing.IngestReport:
         """Load exports (folders and/or files) into the workspace.
 
         See :func:`sikta.service.ingest.ingest`. Rows that break the
-        contract go to :meth:`quarantine`; nothing is dropped.
+        contract go to :meth:`quarantine`; nothing is dropped. A snapshot
+        that would empty a table or lose more than half of its rows is
+        refused unless ``allow_shrink``.
         """
         if not paths:
             raise UsageError("give at least one folder or file to ingest")
-        return ing.ingest(self.store, list(paths), mapping)
+        return ing.ingest(self.store, list(paths), mapping, allow_shrink=allow_shrink)
 
     def _require_data(self) -> None:
         if not self.store.has("accounts"):
@@ -167,75 +153,40 @@ class Workspace:
         return {g: int(row[g]) for g in GRAINS}
 
     # -- features -----------------------------------------------------------
-    def _tables(self) -> dict[str, ir.Table]:
-        return {name: self.store.table(name) for name in CONTRACT if self.store.has(name)}
-
     def default_as_of(self) -> date:
-        """The latest revenue date in the data (so old exports are not 'stale')."""
+        """The latest revenue date in the data (so old exports are not 'stale'), never later than today.
+
+        Rows dated in the future (a typo, a scheduled delivery) do not move it:
+        the ingest summary counts them.
+        """
         self._require_data()
+        today = date.today()
         dates = []
-        if self.store.has("orders"):
-            dates.append(self.store.scalar(self.store.table("orders").order_date.max()))
-        if self.store.has("subscriptions"):
-            s = self.store.table("subscriptions")
-            dates.append(self.store.scalar(s.start_date.max()))
+        for name, col in (("orders", "order_date"), ("subscriptions", "start_date")):
+            if self.store.has(name):
+                t = self.store.table(name)
+                dates.append(self.store.scalar(t.filter(t[col] <= today)[col].max()))
         dates = [pd.Timestamp(d).date() for d in dates if d is not None and not pd.isna(d)]
         if not dates:
-            raise WorkspaceError("no dated revenue rows: pass --as-of")
+            raise DataTooThinError("no dated revenue rows up to today: pass --as-of to choose the date")
         return max(dates)
 
     def build_features(
         self, grain: str = "account", as_of: str | date | None = None, *, window_months: int = 12
     ) -> FeatureBuild:
-        """Build and store the per-unit feature table for ``grain`` at ``as_of``."""
+        """Build and store the per-unit feature table for ``grain`` at ``as_of`` (see :mod:`sikta.service.feature_store`)."""
         self._require_data()
-        if grain not in GRAINS:
-            raise UsageError(f"grain {grain!r} is not one of {', '.join(GRAINS)}")
-        as_of_d = parse_date(as_of, "--as-of") or self.default_as_of()
-        tables = self._tables()
-        dims = feat.Dims(
-            **{
-                key: tuple(str(x) for x in self.store.frame(q)["value"].tolist())
-                for key, q in feat.dims_queries(tables, as_of=as_of_d).items()
-            }
-        )
-        expr = feat.build_features(
-            tables, self.store.table(ing.HIERARCHY), grain=grain, as_of=as_of_d, dims=dims, window_months=window_months
-        )
-        name = f"features_{grain}"
-        missing = feat.missing_inputs(tables)
-        last = self.last_ingest() or {}
-        with self.store.staged() as stage:
-            stage.create(name, expr)
-            units = self.store.count(stage.table(name))
-            record = pd.DataFrame([{
-                "grain": grain, "as_of": as_of_d, "ingest_id": last.get("ingest_id"), "window_months": window_months,
-                "units": units, "built_at": datetime.now(UTC).replace(tzinfo=None),
-                "missing": "; ".join(f"{k}: {', '.join(v)}" for k, v in missing.items()),
-                "dims": json.dumps(dataclasses.asdict(dims)),
-            }])
+        return fs.build(self, grain, parse_date(as_of, "--as-of"), window_months)
 
-            def _log() -> None:
-                self.store.create_empty(FEATURE_BUILDS, FEATURE_BUILDS_SCHEMA, replace=False)
-                self.store.insert(FEATURE_BUILDS, record, schema=FEATURE_BUILDS_SCHEMA)
-
-            stage.on_commit.append(_log)
-        return FeatureBuild(grain=grain, as_of=as_of_d, units=units, table=name, missing=missing)
-
-    def feature_build(self, grain: str) -> dict | None:
-        """The stored build for ``grain`` (as_of, units, ...), if any."""
-        if not self.store.has(f"features_{grain}") or not self.store.has(FEATURE_BUILDS):
+    def feature_build(self, grain: str, as_of: str | date | None = None, *, window_months: int = 12) -> dict | None:
+        """The stored build for (grain, as_of, window) - by default the grain's default build - if any."""
+        if not self.store.has(ing.INGESTS):
             return None
-        t = self.store.table(FEATURE_BUILDS)
-        rows = self.store.frame(t.filter(t.grain == grain).order_by(t.built_at.desc()).limit(1))
-        return None if rows.empty else rows.iloc[0].to_dict()
+        return fs.find(self, grain, parse_date(as_of, "as_of"), window_months)
 
-    def feature_lines(self, grain: str) -> list[str]:
-        """Product lines behind the ``rev12_*`` columns of the stored build."""
-        build = self.feature_build(grain)
-        if build is None or not build.get("dims"):
-            return []
-        return list(json.loads(build["dims"]).get("product_lines", []))
+    def feature_lines(self, grain: str, as_of: str | date | None = None, *, window_months: int = 12) -> list[str]:
+        """Product lines behind the ``rev12_*`` columns of a build (empty when there are too many for columns)."""
+        return list(fs.dims_of(self.feature_build(grain, as_of, window_months=window_months)).get("product_lines", []))
 
     @property
     def analyze(self) -> Analysis:
@@ -245,28 +196,22 @@ class Workspace:
         return Analysis(self)
 
     def features(self, grain: str = "account", as_of: str | date | None = None, *, window_months: int = 12) -> ir.Table:
-        """The feature table (one row per unit), built if the stored one does not match.
+        """The feature table (one row per unit), built if there is none for these settings and data.
 
         Parameters
         ----------
         grain
             ``ultimate_parent``, ``account`` or ``department``.
         as_of
-            Only data up to this date is used; default: the latest revenue date.
+            Only data up to this date is used; default: the latest revenue date (never past today).
         window_months
             Length of the trailing window ("last 12 months").
+
+        Each (grain, as_of, window) is its own stored build: asking for another
+        date or window never replaces the default build that runs score.
         """
-        as_of_d = parse_date(as_of, "as_of")
-        stored = self.feature_build(grain)
-        last = self.last_ingest() or {}
-        if (
-            stored is None
-            or stored["ingest_id"] != last.get("ingest_id")
-            or int(stored["window_months"]) != window_months
-            or (as_of_d is not None and pd.Timestamp(stored["as_of"]).date() != as_of_d)
-        ):
-            self.build_features(grain, as_of_d, window_months=window_months)
-        return self.store.table(f"features_{grain}")
+        self._require_data()
+        return fs.features(self, grain, parse_date(as_of, "as_of"), window_months)
 
     # -- segmentation (see sikta.service.runs and docs/model.md) ---------------
     def run(self, model: str | Path | Model, *, as_of: str | date | None = None) -> RunSummary:
@@ -319,7 +264,7 @@ class Workspace:
         self._require_data()
         last = self.last_ingest() or {}
         counts = self.table_counts()
-        builds = {g: self.feature_build(g) for g in GRAINS}
+        builds = fs.builds(self)
         return {
             "workspace": str(self.path),
             "ingest_id": last.get("ingest_id"),
@@ -327,7 +272,8 @@ class Workspace:
             "tables": {r["table"]: {k: int(r[k]) for k in ("rows_in", "loaded", "quarantined")} for r in counts.to_dict("records")},
             "units_per_grain": self.units_per_grain(),
             "features": {
-                g: {"as_of": str(pd.Timestamp(b["as_of"]).date()), "units": int(b["units"])} for g, b in builds.items() if b
+                b["table"]: {"grain": b["grain"], "as_of": str(pd.Timestamp(b["as_of"]).date()),
+                             "window_months": int(b["window_months"]), "units": int(b["units"])} for b in builds
             },
         }
 

@@ -43,8 +43,8 @@ from sikta.web import charts
 __all__ = ["SECTIONS", "build_report", "group_profiles", "matrix_rows", "write_report"]
 
 SECTIONS = ("pareto", "bridge", "matrix", "profiles", "migrations", "outflow", "whitespace", "reactivation")
-NOT_YET = ("Segment profiles, scheme diagnostics and the coverage gap come with the segmentation schemes and the "
-           "operating model (SPEC §4.4–4.6); this report shows what the workspace holds today.")
+NOT_YET = ("Segmentation schemes, their diagnostics and the coverage gap are not in this report yet; "
+           "it shows what the workspace holds today.")
 
 
 # -- tables ------------------------------------------------------------------------------------
