@@ -44,6 +44,14 @@ _CATALOG: tuple[tuple[str, str, str, str], ...] = (
     ("owner", "firmographics", "string", "head's account owner (else the most frequent among members)"),
     ("account_type", "firmographics", "string", "head's account type (else the most frequent among members)"),
     (
+        "attr_<name>",
+        "firmographics",
+        "as mapped",
+        "an extra account column kept by the mapping's attributes: (typed as declared, else a number, a date or "
+        "text as its values are); the head's value, else the sum (numbers), the earliest (dates) or the most "
+        "frequent value (text) among members",
+    ),
+    (
         "crm_status",
         "firmographics",
         "string",
