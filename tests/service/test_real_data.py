@@ -73,3 +73,38 @@ def test_features_conserve_revenue_in_the_window(retail):
     window = known[(known["day"] > date(2010, 12, 9)) & (known["day"] <= date(2011, 12, 9))]
     expected = float((window["Quantity"] * window["UnitPrice"]).sum())
     assert ws.store.scalar(feats.revenue_12m.sum()) == pytest.approx(expected, rel=1e-9)
+
+
+def test_pareto_excludes_the_customers_whose_net_revenue_is_not_positive(retail):
+    """Over 24 months to 2011-06-30, pareto ranks the customers with net revenue > 0 and counts the
+    others that traded in the window (net <= 0: credit notes outweigh orders) as excluded."""
+    ws, _, raw = retail
+    known = raw[raw["CustomerID"].notna()].copy()
+    day = known["InvoiceDate"].dt.date
+    window = known[(day > date(2009, 6, 30)) & (day <= date(2011, 6, 30))]
+    net = (window["Quantity"] * window["UnitPrice"]).groupby(window["CustomerID"]).sum().round(6)
+    p = ws.analyze(as_of="2011-06-30", window_months=24).pareto()
+    assert (p.accounts, p.excluded) == (int((net > 0).sum()), int((net <= 0).sum()))
+    assert p.excluded > 30
+    assert p.revenue == pytest.approx(float(net[net > 0].sum()), rel=1e-9)
+
+
+def test_thousands_of_stock_codes_as_product_lines(retail, tmp_path):
+    """Mapping product_line to StockCode (4,070 codes) once crashed features, analyze, suggest, run and report."""
+    mapping = tmp_path / "lines.yaml"
+    mapping.write_text(MAPPING.read_text().replace("product_id: StockCode", "product_id: StockCode\n    product_line: StockCode"))
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        ws.ingest(RETAIL, mapping=mapping)
+        raw = retail[2]
+        known = raw[raw["CustomerID"].notna()]
+        f = ws.store.frame(ws.features("account"))
+        life = (known["Quantity"] * known["UnitPrice"]).groupby([known["CustomerID"].astype(str), known["StockCode"]]).sum()
+        want = life[life.round(6) > 0].groupby(level=0).size()
+        got = f.set_index("unit_id").n_product_lines
+        assert (got.reindex(want.index) == want).all()
+        space = ws.analyze.whitespace()
+        assert len(space) > 10_000 and space.groupby("unit_id").size().max() <= 10
+        from sikta.web.report import write_report
+
+        write_report(ws, tmp_path / "report.html")
+        assert (tmp_path / "report.html").stat().st_size > 100_000
