@@ -1,0 +1,118 @@
+"""Checks at the boundary of the operating maths: columns present, ids unique, numbers valid.
+
+Every failure is an :class:`~sikta.errors.InputError` with one line naming
+the frame, the row (0-based position), the id of the row when there is one,
+the column and the reason.
+
+Examples
+--------
+>>> df = pd.DataFrame({"unit_id": ["a", "b"], "revenue": [10.0, -1.0]})
+>>> require_columns(df, "accounts", ["unit_id", "revenue"])
+>>> try:
+...     number_column(df, "accounts", "revenue", minimum=0)
+... except InputError as exc:
+...     print(exc)
+accounts row 1 (unit_id 'b'), column 'revenue': -1.0 is below 0
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+from sikta.errors import InputError
+
+__all__ = ["require_columns", "unique_ids", "number_column", "text_column", "is_missing"]
+
+
+def require_columns(frame: pd.DataFrame, name: str, columns: Iterable[str]) -> None:
+    """Raise when ``frame`` lacks any of ``columns`` (all missing ones named)."""
+    if not isinstance(frame, pd.DataFrame):
+        raise InputError(f"{name}: expected a table (DataFrame), got {type(frame).__name__}")
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        have = ", ".join(map(str, frame.columns)) or "none"
+        raise InputError(f"{name}: no column {', '.join(repr(c) for c in missing)} (columns: {have})")
+
+
+def _where(frame: pd.DataFrame, name: str, pos: int, key: str | None) -> str:
+    if key and key in frame.columns:
+        return f"{name} row {pos} ({key} {frame[key].iat[pos]!r})"
+    return f"{name} row {pos}"
+
+
+def unique_ids(frame: pd.DataFrame, name: str, key: str) -> None:
+    """Raise on a missing or repeated id in column ``key``.
+
+    Examples
+    --------
+    >>> try:
+    ...     unique_ids(pd.DataFrame({"owner_id": ["x", "y", "x"]}), "team", "owner_id")
+    ... except InputError as exc:
+    ...     print(exc)
+    team row 2 (owner_id 'x'), column 'owner_id': repeats the id of row 0
+    """
+    ids = frame[key]
+    bad = np.flatnonzero(is_missing(ids))
+    if len(bad):
+        raise InputError(f"{name} row {bad[0]}, column {key!r}: the id is missing")
+    dup = ids.duplicated(keep="first").to_numpy()
+    if dup.any():
+        pos = int(np.flatnonzero(dup)[0])
+        first = int(np.flatnonzero((ids == ids.iat[pos]).to_numpy())[0])
+        raise InputError(f"{_where(frame, name, pos, key)}, column {key!r}: repeats the id of row {first}")
+
+
+def number_column(
+    frame: pd.DataFrame,
+    name: str,
+    column: str,
+    *,
+    key: str | None = "unit_id",
+    minimum: float | None = None,
+    missing: float | None = None,
+) -> np.ndarray:
+    """The column as floats; ``missing`` replaces empty cells (None: they are an error).
+
+    Raises on text that is not a number, on ±inf, on empty cells when
+    ``missing`` is None and on values below ``minimum``.
+    """
+    raw = frame[column]
+    values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    empty = is_missing(raw)
+    not_number = np.isnan(values) & ~empty
+    if not_number.any():
+        pos = int(np.flatnonzero(not_number)[0])
+        raise InputError(f"{_where(frame, name, pos, key)}, column {column!r}: {raw.iat[pos]!r} is not a number")
+    if empty.any():
+        if missing is None:
+            pos = int(np.flatnonzero(empty)[0])
+            raise InputError(f"{_where(frame, name, pos, key)}, column {column!r}: the value is missing")
+        values = np.where(empty, missing, values)
+    if np.isinf(values).any():
+        pos = int(np.flatnonzero(np.isinf(values))[0])
+        raise InputError(f"{_where(frame, name, pos, key)}, column {column!r}: {values[pos]} is not finite")
+    if minimum is not None and (values < minimum).any():
+        pos = int(np.flatnonzero(values < minimum)[0])
+        raise InputError(f"{_where(frame, name, pos, key)}, column {column!r}: {values[pos]} is below {minimum:g}")
+    return values
+
+
+def text_column(frame: pd.DataFrame, column: str) -> np.ndarray:
+    """The column as an object array of ``str`` with ``None`` for empty cells (NaN, None, blank)."""
+    raw = frame[column]
+    empty = is_missing(raw)
+    out = raw.astype(object).to_numpy(copy=True)
+    out[empty] = None
+    out[~empty] = [str(v).strip() for v in out[~empty]]
+    return out
+
+
+def is_missing(values: pd.Series) -> np.ndarray:
+    """True for None, NaN, NaT and strings that are blank."""
+    s = pd.Series(values) if not isinstance(values, pd.Series) else values
+    blank = s.map(lambda v: isinstance(v, str) and not v.strip()).to_numpy(dtype=bool) if s.dtype == object or \
+        pd.api.types.is_string_dtype(s) else np.zeros(len(s), dtype=bool)
+    return s.isna().to_numpy(dtype=bool) | blank
