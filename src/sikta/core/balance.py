@@ -27,29 +27,44 @@ What it aims for, in this order (each role on its own):
    the largest deviation is made as small as possible;
 4. then the fewest moves.
 
-**Method** (``method="decomposed"``; a full 0/1 model of 33,000 accounts ×
-33 owners has a million variables, too many for a minute). Per role:
+**Method** (``method="decomposed"``): a 0/1 model of 33,000 accounts × 33
+owners has a million variables, too many for a minute on two cores, so each
+role is solved in stages, every one a program of
+:mod:`sikta.core.balance_solver` solved by HiGHS (scipy):
 
 a. accounts are grouped into *classes* of the same current owner, revenue
-   band and workload band (rank quantiles); accounts larger than half the
-   tolerance of an average book are classes of their own. A linear program
-   (the model of :mod:`sikta.core.balance_solver`) distributes each class's
-   account count over the owners. Sending ``x`` of a class's ``n`` accounts
-   somewhere carries ``x/n`` of its revenue, which any ``x`` of its accounts
-   chosen evenly would too, so the class answer is attainable by accounts;
-b. a class the program sends to one place is placed whole; the accounts of
-   the few classes split between places (a vertex of the program splits at
-   most as many classes as it has owner constraints) go into the same model
-   again, one variable per account and destination, with the placed classes
-   as fixed totals. Its vertex answer leaves at most a few hundred accounts
-   fractional;
-c. those go into the same model as a mixed-integer program (exact 0/1).
+   band and workload band (rank quantiles; about 40,000 class × owner pairs
+   per role); accounts larger than half the tolerance of an average book are
+   classes of their own. A linear program distributes each class's account
+   count over the owners. Sending ``x`` of a class's ``n`` accounts somewhere
+   carries ``x/n`` of its revenue, which is what ``x/n`` of *each* of its
+   accounts would carry, so the answer is attainable by fractions of
+   accounts with the exact totals;
+b. a large account the program splits goes whole to the owner holding its
+   largest part, and the program is solved again with the large accounts
+   fixed, so that the classes make up the difference;
+c. a class sent to one place is placed whole; the accounts of the classes
+   split between places (a vertex splits at most as many classes as the
+   program has owner constraints) go into the model again, one variable per
+   account and destination, the placed classes as fixed totals;
+d. the few accounts that vertex leaves fractional go into a 0/1 program over
+   every owner of the role.
 
-Every stage carries the exact revenue and workload of the accounts it
-fixes, so the reported totals are exact; the decomposition can only miss a
-balance that needs a specific mix of accounts within one class. With
-``method="exact"`` (the default for small roles: ``accounts × owners <=
-5,000``) step c runs on all accounts at once.
+Stages a-c aim at 90 % of the tolerance, so that rounding in d has room;
+when d still misses the band they are repeated at 60 % and 30 % (while
+half of ``time_limit`` allows) and the best answer by the aims is kept.
+``method="exact"`` (the default when accounts × owners of the role is at
+most 5,000) runs d alone on every account.
+
+**Guarantee.** The hard rules (roles, capacities, each account once) hold
+in every answer, and the reported totals are exact: each stage fixes real
+accounts with their real revenue and workload. Balance is an aim, not a
+promise: splitting numbers into equal sums is NP-hard, so the answer can
+miss a band that a perfect split would meet (most likely with few, very
+unequal accounts per owner). It never hides it: :attr:`BalanceResult.roles`
+reports the largest deviation per role and a sentence naming the owner, the
+deviation and the likely cause (a single account larger than the band, the
+keep floor, or the capacities).
 
 Examples
 --------
@@ -77,7 +92,7 @@ import pandas as pd
 from sikta.core import balance_solver as bs
 from sikta.core.balance_report import REASONS, BalanceResult, build
 from sikta.core.frames import number_column, require_columns, text_column, unique_ids
-from sikta.errors import UsageError
+from sikta.errors import InputError, UsageError
 
 __all__ = [
     "BalanceResult",
@@ -114,7 +129,7 @@ def _read(accounts: pd.DataFrame, owners: pd.DataFrame) -> tuple[pd.DataFrame, p
     missing_role = acc["role"].isna().to_numpy()
     if missing_role.any():
         pos = int(np.flatnonzero(missing_role)[0])
-        raise UsageError(f"accounts row {pos} (unit_id {acc['unit_id'].iat[pos]!r}), column 'role': the role is missing")
+        raise InputError(f"accounts row {pos} (unit_id {acc['unit_id'].iat[pos]!r}), column 'role': the role is missing")
     has_work = "capacity_workload" in owners.columns
     own = pd.DataFrame({
         "owner_id": text_column(owners, "owner_id"),
@@ -127,11 +142,11 @@ def _read(accounts: pd.DataFrame, owners: pd.DataFrame) -> tuple[pd.DataFrame, p
     })
     if own["role"].isna().any():
         pos = int(np.flatnonzero(own["role"].isna())[0])
-        raise UsageError(f"team row {pos} (owner_id {own['owner_id'].iat[pos]!r}), column 'role': the role is missing")
+        raise InputError(f"team row {pos} (owner_id {own['owner_id'].iat[pos]!r}), column 'role': the role is missing")
     frac = own["capacity_accounts"] % 1 != 0
     if frac.any():
         pos = int(np.flatnonzero(frac)[0])
-        raise UsageError(f"team row {pos} (owner_id {own['owner_id'].iat[pos]!r}), column 'capacity_accounts': "
+        raise InputError(f"team row {pos} (owner_id {own['owner_id'].iat[pos]!r}), column 'capacity_accounts': "
                          f"{own['capacity_accounts'].iat[pos]} is not a whole number")
     return acc, own
 
@@ -249,8 +264,8 @@ def _decomposed(role: _Role, lp_tol: float) -> tuple[np.ndarray, bool, dict[str,
     first[cls[::-1]] = np.arange(n)[::-1]
     rev_k, work_k = np.bincount(cls, role.rev, K) / cnt, np.bincount(cls, role.work, K) / cnt
 
-    def class_items(ks: np.ndarray) -> bs.Items:
-        pk, pj = _all_pairs(len(ks), M)
+    def class_items(ks: np.ndarray, allowed: np.ndarray | None = None) -> bs.Items:
+        pk, pj = _all_pairs(len(ks), M) if allowed is None else np.nonzero(allowed)
         return bs.Items(n=cnt[ks], rev=rev_k[ks], work=work_k[ks], cur=role.cur[first[ks]], elig=elig[first[ks]],
                         pk=pk, pj=pj)
 
@@ -258,22 +273,21 @@ def _decomposed(role: _Role, lp_tol: float) -> tuple[np.ndarray, bool, dict[str,
     optimal = sol.optimal
     x, u = sol.x.reshape(K, M), sol.u
     # A large account left fractional cannot be rounded later without upsetting its owner's band:
-    # each goes whole to the owner holding its largest part (its current owner on a tie), and the
-    # program is solved again with the large accounts fixed, so that the classes make up the difference.
+    # each may now only go to the owner holding its largest part (its current owner on a tie), and
+    # the program is solved again, so that the classes make up the difference. (Only what capacity
+    # forbids stays fractional; the 0/1 stage places it.)
     fractional = single & (np.maximum(x.max(axis=1), u) < 1 - _FRACTION)
     stats = {"classes": K, "large_accounts": int(single.sum()), "rounded_large": int(fractional.sum())}
     if fractional.any():
-        big = np.flatnonzero(single)
-        part = x[big] + 1e-9 * (np.arange(M)[None, :] == role.cur[first[big]][:, None])
-        dest[first[big]] = np.where(u[big] > part.max(axis=1), -1, part.argmax(axis=1))
-        rest = np.flatnonzero(~single)
-        sol = role.solve(class_items(rest), dest, lp_tol)
+        part = x + 1e-9 * (np.arange(M)[None, :] == role.cur[first][:, None])
+        allowed = np.ones((K, M), dtype=bool)
+        allowed[single] = np.arange(M)[None, :] == part[single].argmax(axis=1)[:, None]
+        items = class_items(np.arange(K), allowed)
+        sol = role.solve(items, dest, lp_tol)
         optimal &= sol.optimal
-        x[big], u[big] = 0.0, 0.0
-        x[big, np.maximum(dest[first[big]], 0)] = dest[first[big]] >= 0
-        u[big] = dest[first[big]] == -1
-        x[rest], u[rest] = sol.x.reshape(len(rest), M), sol.u
-        dest[first[big]] = -2  # placed below with the other whole classes
+        x = np.zeros((K, M))
+        x[items.pk, items.pj] = sol.x
+        u = sol.u
     used = x > _FRACTION
     left = u > _FRACTION
     whole = (used.sum(axis=1) + left) == 1
@@ -309,7 +323,8 @@ def _place_role(role: _Role, method: str) -> tuple[np.ndarray, bool, dict[str, i
     if method == "exact":
         dest = np.full(len(role.rev), -2, dtype=np.int64)
         optimal = _rounding(role, dest, role.time_limit)
-        return dest, optimal, {"classes": 0, "split_accounts": 0, "fractional_accounts": 0}
+        return dest, optimal, {"classes": 0, "large_accounts": 0, "rounded_large": 0, "split_accounts": 0,
+                               "fractional_accounts": len(dest), "lp_tolerance_factor": None}
     start = time.monotonic()
     best = None
     for factor in LP_TOLERANCES:

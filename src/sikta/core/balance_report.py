@@ -111,7 +111,8 @@ def build(acc: pd.DataFrame, own: pd.DataFrame, dest: np.ndarray, role_info: lis
     pos = {o: i for i, o in enumerate(owner_ids)}
     cur = np.array([pos.get(o, -1) if o is not None else -1 for o in acc["current_owner"]], dtype=np.int64)
     role = acc["role"].to_numpy(dtype=object)
-    valid = (cur >= 0) & (owner_role[np.maximum(cur, 0)] == role)
+    valid = cur >= 0
+    valid[valid] = owner_role[cur[valid]] == role[valid]
     rev, work = acc["revenue"].to_numpy(), acc["workload"].to_numpy()
     n_own = len(own)
 
@@ -146,10 +147,9 @@ def build(acc: pd.DataFrame, own: pd.DataFrame, dest: np.ndarray, role_info: lis
     reason[moved & ~has_owner] = NO_OWNER
     reason[moved & has_owner & (cur < 0)] = UNKNOWN_OWNER
     reason[moved & (cur >= 0) & ~valid] = OTHER_ROLE
-    v = moved & valid
-    reason[v & over[np.maximum(cur, 0)]] = OVER_CAPACITY
-    rest = v & ~over[np.maximum(cur, 0)]
-    reason[rest] = np.where(lean_revenue[cur[rest]], BALANCE_REVENUE, BALANCE_WORKLOAD)
+    v = np.flatnonzero(moved & valid)
+    reason[v] = np.where(over[cur[v]], OVER_CAPACITY,
+                         np.where(lean_revenue[cur[v]], BALANCE_REVENUE, BALANCE_WORKLOAD))
     no_role = np.array([not role_has_owner.get(r, False) for r in role], dtype=bool)
     reason[~assigned] = np.where(no_role[~assigned], NO_ROLE_OWNER, CAPACITY_SHORT)
     status = np.where(~assigned, "unassigned", np.where(kept, "kept", "moved"))
@@ -159,7 +159,7 @@ def build(acc: pd.DataFrame, own: pd.DataFrame, dest: np.ndarray, role_info: lis
         "revenue": rev,
         "workload": work,
         "current_owner": acc["current_owner"].to_numpy(dtype=object),
-        "owner_id": np.where(assigned, owner_ids[np.maximum(dest, 0)], None),
+        "owner_id": np.append(owner_ids, None)[dest],  # -1 picks the appended None
         "status": status,
         "reason": reason,
     })
@@ -276,6 +276,6 @@ def _role_summary(info: dict, assignments: pd.DataFrame, owners: pd.DataFrame, v
         "balanced": bool(team["within_tolerance"].all()),
         "optimal": bool(info["optimal"]),
         "method": info["method"],
-        **{k: int(v) for k, v in info["stats"].items()},
+        **info["stats"],
         "problems": problems,
     }

@@ -86,14 +86,14 @@ def number_column(
     if not_number.any():
         pos = int(np.flatnonzero(not_number)[0])
         raise InputError(f"{_where(frame, name, pos, key)}, column {column!r}: {raw.iat[pos]!r} is not a number")
+    if np.isinf(values).any():
+        pos = int(np.flatnonzero(np.isinf(values))[0])
+        raise InputError(f"{_where(frame, name, pos, key)}, column {column!r}: {values[pos]} is not finite")
     if empty.any():
         if missing is None:
             pos = int(np.flatnonzero(empty)[0])
             raise InputError(f"{_where(frame, name, pos, key)}, column {column!r}: the value is missing")
         values = np.where(empty, missing, values)
-    if np.isinf(values).any():
-        pos = int(np.flatnonzero(np.isinf(values))[0])
-        raise InputError(f"{_where(frame, name, pos, key)}, column {column!r}: {values[pos]} is not finite")
     if minimum is not None and (values < minimum).any():
         pos = int(np.flatnonzero(values < minimum)[0])
         raise InputError(f"{_where(frame, name, pos, key)}, column {column!r}: {values[pos]} is below {minimum:g}")
