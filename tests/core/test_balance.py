@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sikta.core import balance
 from sikta.core.balance import REASONS, balance_books
 from sikta.errors import InputError, UsageError
 
@@ -247,7 +248,12 @@ def test_roles_capacities_and_one_owner_per_account_always_hold(data, method, ke
     assert (a["reason"].notna() == (a["status"] != "kept")).all()
 
 
-def test_decomposed_agrees_with_exact_on_a_medium_team():
+@pytest.mark.parametrize("refine", [False, True], ids=["accounts", "finer-classes"])
+def test_decomposed_agrees_with_exact_on_a_medium_team(refine, monkeypatch):
+    if refine:  # make the split classes' accounts go through finer classes first, as at 100k
+        monkeypatch.setattr(balance, "CLASS_PAIRS", 200)  # about 33 classes of ~20 accounts
+        monkeypatch.setattr(balance, "ACCOUNT_LP", 20)
+        monkeypatch.setattr(balance, "SUBCLASSES", 15)
     rng = np.random.default_rng(3)
     n, owners = 600, [f"o{j}" for j in range(6)]
     cur = rng.choice(owners + [None], n, p=[0.25, 0.2, 0.15, 0.15, 0.1, 0.1, 0.05])
@@ -257,6 +263,7 @@ def test_decomposed_agrees_with_exact_on_a_medium_team():
     exact = balance_books(frame, own, keep_owners=0.7, tolerance=0.05, method="exact", time_limit=20)
     dec = balance_books(frame, own, keep_owners=0.7, tolerance=0.05, method="decomposed")
     assert exact.summary["balanced"] and dec.summary["balanced"]
+    assert (dec.roles[0]["subclass_levels"] > 0) == refine
     # both reach the band; the decomposition may move a few more accounts than the 0/1 optimum
     assert exact.summary["moved"] <= dec.summary["moved"] <= exact.summary["moved"] * 1.1 + 5
 

@@ -40,13 +40,16 @@ a. accounts are grouped into *classes* of the same current owner, revenue
    carries ``x/n`` of its revenue, which is what ``x/n`` of *each* of its
    accounts would carry, so the answer is attainable by fractions of
    accounts with the exact totals;
-b. a large account the program splits goes whole to the owner holding its
-   largest part, and the program is solved again with the large accounts
-   fixed, so that the classes make up the difference;
-c. a class sent to one place is placed whole; the accounts of the classes
+b. a large account the program splits may then only go to the owner holding
+   its largest part, and the program is solved again, so that the classes
+   make up the difference;
+c. a class sent to one place is placed whole. The accounts of the classes
    split between places (a vertex splits at most as many classes as the
-   program has owner constraints) go into the model again, one variable per
-   account and destination, the placed classes as fixed totals;
+   program has owner constraints) may go to those places (or stay with
+   their current owner): while they are more than 3,000 they are grouped
+   again into about 1,500 finer classes (neighbours by revenue within their
+   class) and solved the same way; then one variable per account and
+   destination, with everything placed so far as fixed totals;
 d. the few accounts that vertex leaves fractional go into a 0/1 program over
    every owner of the role.
 
@@ -84,7 +87,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -111,6 +114,10 @@ EXACT_PAIRS = 5_000
 LP_TOLERANCES = (0.9, 0.6, 0.3)
 #: the class program of a role gets about this many class × owner pairs
 CLASS_PAIRS = 40_000
+#: split classes' accounts go to the account program once at most this many; before, to finer classes
+ACCOUNT_LP = 3_000
+#: a refinement level makes about this many finer classes
+SUBCLASSES = 1_500
 _FRACTION = 1e-6
 
 
@@ -239,8 +246,75 @@ class _Role:
                 float(np.sum(self.cur >= 0)) - kept)
 
 
+def _group_items(role: _Role, idx: np.ndarray, group: np.ndarray,
+                 allowed: np.ndarray | None = None) -> bs.Items:
+    """Accounts ``idx`` as items, one per ``group`` value (0..G-1, members share a current owner),
+    each with the owners ``allowed`` for it (G × owners; None: every owner)."""
+    G, M = int(group.max()) + 1, role.owners
+    cnt = np.bincount(group, minlength=G).astype(float)
+    head = np.zeros(G, dtype=np.int64)
+    head[group[::-1]] = idx[::-1]
+    pk, pj = _all_pairs(G, M) if allowed is None else np.nonzero(allowed)
+    return bs.Items(n=cnt, rev=np.bincount(group, role.rev[idx], G) / cnt,
+                    work=np.bincount(group, role.work[idx], G) / cnt, cur=role.cur[head], elig=role.cur[head] >= 0,
+                    pk=pk, pj=pj)
+
+
+def _spread(sol: bs.Solution, items: bs.Items, owners: int) -> tuple[np.ndarray, np.ndarray]:
+    """The answer as an items × owners matrix and the unassigned part per item."""
+    x = np.zeros((len(items.n), owners))
+    x[items.pk, items.pj] = sol.x
+    return x, sol.u
+
+
+def _place_whole(dest: np.ndarray, idx: np.ndarray, group: np.ndarray, x: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Place the groups the answer sends to one place only; True for the accounts of ``idx`` placed."""
+    used, left = x > _FRACTION, u > _FRACTION
+    done = ((used.sum(axis=1) + left) == 1)[group]
+    dest[idx[done]] = np.where(left, -1, used.argmax(axis=1))[group][done]
+    return done
+
+
+def _with_current(role: _Role, idx: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+    """``allowed`` (one row per account of ``idx``) plus each eligible account's current owner."""
+    out = allowed.copy()
+    mine = role.cur[idx] >= 0
+    out[np.flatnonzero(mine), role.cur[idx[mine]]] = True
+    return out
+
+
+def _refine(role: _Role, dest: np.ndarray, idx: np.ndarray, allowed: np.ndarray, parent: np.ndarray,
+            lp_tol: float) -> tuple[np.ndarray, np.ndarray, int, bool]:
+    """While more than :data:`ACCOUNT_LP` accounts are open, solve them as finer classes (neighbours
+    by revenue within their ``parent`` class) and place the finer classes sent to one place.
+
+    Returns the accounts still open, their allowed owners, the levels run and whether all were optimal.
+    """
+    levels, optimal = 0, True
+    while len(idx) > ACCOUNT_LP:
+        levels += 1
+        size = -(-len(idx) // SUBCLASSES)
+        order = np.lexsort((role.rev[idx], parent))
+        starts = np.r_[0, np.flatnonzero(np.diff(parent[order])) + 1]
+        rank = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
+        sub = np.empty(len(idx), dtype=np.int64)
+        sub[order] = np.unique(parent[order] * (len(idx) + 1) + rank // size, return_inverse=True)[1]
+        G = int(sub.max()) + 1
+        first = np.zeros(G, dtype=np.int64)
+        first[sub[::-1]] = np.arange(len(idx))[::-1]
+        items = _group_items(role, idx, sub, _with_current(role, idx[first], allowed[first]))
+        sol = role.solve(items, dest, lp_tol)
+        optimal &= sol.optimal
+        x, u = _spread(sol, items, role.owners)
+        done = _place_whole(dest, idx, sub, x, u)
+        if done.sum() < 0.1 * len(idx):
+            break  # finer classes no longer pay: the accounts go to the account program as they are
+        idx, allowed, parent = idx[~done], (x > _FRACTION)[sub[~done]], sub[~done]
+    return idx, allowed, levels, optimal
+
+
 def _rounding(role: _Role, dest: np.ndarray, time_limit: float) -> bool:
-    """Stage c: the open accounts (dest -2) as a 0/1 program over every owner; fills ``dest``."""
+    """Stage d: the open accounts (dest -2) as a 0/1 program over every owner; fills ``dest``."""
     idx = np.flatnonzero(dest == -2)
     if not len(idx):
         return True
@@ -252,53 +326,41 @@ def _rounding(role: _Role, dest: np.ndarray, time_limit: float) -> bool:
     return sol.optimal
 
 
-def _decomposed(role: _Role, lp_tol: float) -> tuple[np.ndarray, bool, dict[str, int]]:
-    """Stages a (classes), b (accounts of split classes) and c (0/1 rounding) at one LP tolerance."""
+def _decomposed(role: _Role, lp_tol: float) -> tuple[np.ndarray, bool, dict[str, Any]]:
+    """Stages a-d of the module docstring at one tolerance for the linear stages."""
     n, M = len(role.rev), role.owners
     dest = np.full(n, -2, dtype=np.int64)  # -2 open, -1 unassigned, else owner
-    elig = role.cur >= 0
+    every = np.arange(n)
+    # a: classes
     cls, single = _classes(role.rev, role.work, role.cur, M, role.tol)
-    K = int(cls.max()) + 1
-    cnt = np.bincount(cls, minlength=K).astype(float)
-    first = np.zeros(K, dtype=np.int64)
-    first[cls[::-1]] = np.arange(n)[::-1]
-    rev_k, work_k = np.bincount(cls, role.rev, K) / cnt, np.bincount(cls, role.work, K) / cnt
-
-    def class_items(ks: np.ndarray, allowed: np.ndarray | None = None) -> bs.Items:
-        pk, pj = _all_pairs(len(ks), M) if allowed is None else np.nonzero(allowed)
-        return bs.Items(n=cnt[ks], rev=rev_k[ks], work=work_k[ks], cur=role.cur[first[ks]], elig=elig[first[ks]],
-                        pk=pk, pj=pj)
-
-    sol = role.solve(class_items(np.arange(K)), dest, lp_tol)
+    items = _group_items(role, every, cls)
+    sol = role.solve(items, dest, lp_tol)
     optimal = sol.optimal
-    x, u = sol.x.reshape(K, M), sol.u
-    # A large account left fractional cannot be rounded later without upsetting its owner's band:
-    # each may now only go to the owner holding its largest part (its current owner on a tie), and
-    # the program is solved again, so that the classes make up the difference. (Only what capacity
-    # forbids stays fractional; the 0/1 stage places it.)
+    x, u = _spread(sol, items, M)
+    # b: a large account left fractional cannot be rounded later without upsetting its owner's band:
+    # it may now only go to the owner holding its largest part (its current owner on a tie), and the
+    # program is solved again, so that the classes make up the difference. (What capacity forbids
+    # stays fractional; the 0/1 stage places it.)
     fractional = single & (np.maximum(x.max(axis=1), u) < 1 - _FRACTION)
-    stats = {"classes": K, "large_accounts": int(single.sum()), "rounded_large": int(fractional.sum())}
+    stats: dict[str, Any] = {"classes": len(items.n), "large_accounts": int(single.sum()),
+                             "rounded_large": int(fractional.sum())}
     if fractional.any():
-        part = x + 1e-9 * (np.arange(M)[None, :] == role.cur[first][:, None])
-        allowed = np.ones((K, M), dtype=bool)
+        part = x + 1e-9 * (np.arange(M)[None, :] == items.cur[:, None])
+        allowed = np.ones_like(x, dtype=bool)
         allowed[single] = np.arange(M)[None, :] == part[single].argmax(axis=1)[:, None]
-        items = class_items(np.arange(K), allowed)
+        items = _group_items(role, every, cls, allowed)
         sol = role.solve(items, dest, lp_tol)
         optimal &= sol.optimal
-        x = np.zeros((K, M))
-        x[items.pk, items.pj] = sol.x
-        u = sol.u
-    used = x > _FRACTION
-    left = u > _FRACTION
-    whole = (used.sum(axis=1) + left) == 1
-    placed = whole[cls]
-    dest[placed] = np.where(left, -1, used.argmax(axis=1))[cls][placed]
-    # stage b: the accounts of split classes, each with its class's destinations (and its current owner)
-    idx = np.flatnonzero(~placed)
+        x, u = _spread(sol, items, M)
+    # c: whole classes placed; the accounts of split classes refined, then one variable per account
+    done = _place_whole(dest, every, cls, x, u)
+    idx = every[~done]
+    stats["split_accounts"] = len(idx)
+    idx, allowed, levels, ok = _refine(role, dest, idx, (x > _FRACTION)[cls[idx]], cls[idx], lp_tol)
+    optimal &= ok
+    stats.update(subclass_levels=levels, account_lp=len(idx))
     if len(idx):
-        allowed = used[cls[idx]]
-        allowed[np.arange(len(idx)), np.maximum(role.cur[idx], 0)] |= elig[idx]
-        pk, pj = np.nonzero(allowed)
+        pk, pj = np.nonzero(_with_current(role, idx, allowed))
         sol = role.solve(role.items(idx, pk, pj), dest, lp_tol)
         optimal &= sol.optimal
         share = np.zeros((len(idx), M))
@@ -307,7 +369,8 @@ def _decomposed(role: _Role, lp_tol: float) -> tuple[np.ndarray, bool, dict[str,
         out = (sol.u > 1 - _FRACTION) & ~one
         dest[idx[one]] = share.argmax(axis=1)[one]
         dest[idx[out]] = -1
-    stats.update(split_accounts=len(idx), fractional_accounts=int(np.sum(dest == -2)))
+    # d: the fractional remainder, exactly
+    stats["fractional_accounts"] = int(np.sum(dest == -2))
     optimal &= _rounding(role, dest, role.time_limit / 4)
     return dest, optimal, stats
 
@@ -324,7 +387,8 @@ def _place_role(role: _Role, method: str) -> tuple[np.ndarray, bool, dict[str, i
         dest = np.full(len(role.rev), -2, dtype=np.int64)
         optimal = _rounding(role, dest, role.time_limit)
         return dest, optimal, {"classes": 0, "large_accounts": 0, "rounded_large": 0, "split_accounts": 0,
-                               "fractional_accounts": len(dest), "lp_tolerance_factor": None}
+                               "subclass_levels": 0, "account_lp": 0, "fractional_accounts": len(dest),
+                               "lp_tolerance_factor": None}
     start = time.monotonic()
     best = None
     for factor in LP_TOLERANCES:

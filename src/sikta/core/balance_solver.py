@@ -61,6 +61,10 @@ UNASSIGNED_WEIGHT = 1000.0
 KEEP_WEIGHT = 1.0
 #: the 0/1 program for the fewest moves stops within this relative gap (0.1 % of the kept accounts)
 MOVES_GAP = 1e-3
+# A linear stage keeps this far inside each capacity (accounts; scaled workload), so that placing
+# an item the solver filled to 1 - 1e-7 as whole can never overfill an owner in the stages after it.
+COUNT_MARGIN = 0.01
+WORK_MARGIN = 1e-4
 # The second problem may lose this much of the first objective (solver round-off).
 _SLACK = 1e-7
 
@@ -116,7 +120,7 @@ class Solution:
 
 
 def _matrices(items: Items, team: Team, base: Base, revenue: float, workload: float, tol: float,
-              keep_floor: float):
+              keep_floor: float, margin: bool):
     """Constraint rows and bounds of the model, variables ``[x, u, ur, uw, zr, zw, e]``."""
     P, K, M = len(items.pk), len(items.n), len(team.cap_acc)
     ix_u, ix_ur, ix_uw, ix_zr, ix_zw, ix_e = P, P + K, P + K + 1, P + K + 2, P + K + 3, P + K + 4
@@ -145,12 +149,15 @@ def _matrices(items: Items, team: Team, base: Base, revenue: float, workload: fl
             m = m + sparse.coo_matrix((coef, (np.arange(M), np.full(M, col))), shape=(M, nv)).tocsr()
         return m
 
+    def inside(free: np.ndarray, by: float) -> np.ndarray:
+        return np.where(free >= 0, np.maximum(free - margin * by, 0.0), free)
+
     rows.append(owner_rows(np.ones(P), []))
-    lo_ub.append(team.cap_acc - base.count)
+    lo_ub.append(inside(team.cap_acc - base.count, COUNT_MARGIN))
     finite = np.isfinite(team.cap_work)
     if finite.any():
         rows.append(owner_rows(work_p, [])[finite])
-        lo_ub.append((team.cap_work - base.work)[finite])
+        lo_ub.append(inside((team.cap_work - base.work)[finite], WORK_MARGIN))
     s = team.share
     for total, per_pair, col_u, col_z, fixed in (
         (revenue, rev_p, ix_ur, ix_zr, base.rev),
@@ -214,6 +221,9 @@ def solve(items: Items, team: Team, base: Base, *, revenue: float, workload: flo
     """Solve the two-step model; ``integer`` (for all items, or a flag per item) makes their ``x`` and
     ``u`` whole numbers (a mixed-integer program).
 
+    A program that is not entirely 0/1 keeps a small margin inside every capacity (see
+    ``COUNT_MARGIN``), so that whatever later stages fix from its answer fits.
+
     Returns
     -------
     Solution
@@ -223,7 +233,7 @@ def solve(items: Items, team: Team, base: Base, *, revenue: float, workload: flo
         and raises ``RuntimeError``.
     """
     A_ub, b_ub, A_eq, b_eq, lower, upper, c1, c2, stay, (ix_u, ix_zr, ix_zw, ix_e) = _matrices(
-        items, team, base, revenue, workload, tol, keep_floor
+        items, team, base, revenue, workload, tol, keep_floor, margin=not np.all(integer)
     )
     mask = None
     whole = np.broadcast_to(np.asarray(integer, dtype=bool), items.n.shape)
