@@ -51,9 +51,9 @@ counts as 0; for the others (*retained*) ``d = revenue_end − revenue_start``:
   over the units that reached value (on or before ``as_of``);
   ``ttv_km_median_days``: the Kaplan-Meier median that also counts the
   units still waiting as censored at ``as_of`` (the plain median is biased
-  low when many have not arrived yet); None while fewer than half arrived.
+  low when many have not arrived yet); NaN while fewer than half arrived.
 
-A rate whose denominator is 0 is None. The last row, ``(all)``, is every
+A rate whose denominator is 0 is NaN. The last row, ``(all)``, is every
 unit together.
 
 Examples
@@ -268,9 +268,11 @@ def segment_kpis(
     rows = [{by: name, **_one(part, onboarding_days, cut, first)} for name, part in g.groupby("seg", sort=True)]
     rows.append({by: ALL, **_one(g, onboarding_days, cut, first)})
     out = pd.DataFrame(rows)
+    for col in out.columns[1:]:  # undefined rates are NaN, never None, whatever the other rows hold
+        out[col] = pd.to_numeric(out[col]).astype(float if out[col].dtype == object else out[col].dtype)
     if judged_by is not None:
         kpi = out[by].map(lambda s: judged_by.get(s))
         value = [row.get(k) if isinstance(k, str) else None for k, row in zip(kpi, rows, strict=True)]
-        out.insert(1, "judged_by", kpi.where(kpi.notna(), None))
-        out.insert(2, "judged_value", value)
+        out.insert(1, "judged_by", pd.Series(kpi.tolist(), dtype=object))
+        out.insert(2, "judged_value", pd.to_numeric(pd.Series(value, dtype=object)).astype(float))
     return out
