@@ -142,9 +142,11 @@ def matches(frame: pd.DataFrame, when: Mapping[str, Any] | None, context: str = 
                 ok &= num >= allowed["min"]
             if "max" in allowed:
                 ok &= num <= allowed["max"]
-        else:
-            ok = np.fromiter((_cell_matches(v, allowed) for v in col.to_numpy(dtype=object)), dtype=bool,
-                             count=len(col))
+        else:  # decide once per distinct cell value (columns repeat few values)
+            cells = pd.Series([tuple(v) if isinstance(v, (list, set, np.ndarray)) else v
+                               for v in col.to_numpy(dtype=object)], dtype=object)
+            codes, uniques = pd.factorize(cells, use_na_sentinel=False)
+            ok = np.array([_cell_matches(v, allowed) for v in uniques], dtype=bool)[codes]
         mask &= ok
     return mask
 

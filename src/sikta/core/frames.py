@@ -24,7 +24,7 @@ import pandas as pd
 
 from sikta.errors import InputError
 
-__all__ = ["require_columns", "unique_ids", "number_column", "text_column", "is_missing"]
+__all__ = ["require_columns", "unique_ids", "number_column", "text_column", "is_missing", "day"]
 
 
 def require_columns(frame: pd.DataFrame, name: str, columns: Iterable[str]) -> None:
@@ -116,3 +116,25 @@ def is_missing(values: pd.Series) -> np.ndarray:
     blank = s.map(lambda v: isinstance(v, str) and not v.strip()).to_numpy(dtype=bool) if s.dtype == object or \
         pd.api.types.is_string_dtype(s) else np.zeros(len(s), dtype=bool)
     return s.isna().to_numpy(dtype=bool) | blank
+
+
+def day(value: object, what: str) -> pd.Timestamp:
+    """One date (``what`` names it in the error), as a timestamp at midnight.
+
+    Examples
+    --------
+    >>> day("2025-03-31", "as_of")
+    Timestamp('2025-03-31 00:00:00')
+    >>> try:
+    ...     day("someday", "as_of")
+    ... except InputError as exc:
+    ...     print(exc)
+    as_of: 'someday' is not a date
+    """
+    try:
+        stamp = pd.Timestamp(value)
+    except (ValueError, TypeError):
+        stamp = pd.NaT
+    if pd.isna(stamp):
+        raise InputError(f"{what}: {value!r} is not a date")
+    return stamp.tz_localize(None).normalize() if stamp.tzinfo else stamp.normalize()

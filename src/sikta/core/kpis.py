@@ -75,7 +75,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sikta.core.frames import number_column, require_columns, unique_ids
+from sikta.core.frames import day, number_column, require_columns, unique_ids
 from sikta.errors import InputError, ModelError
 
 __all__ = ["KPIS", "UNIT_COLUMNS", "ALL", "MISSING_SEGMENT", "kaplan_meier_median", "segment_kpis"]
@@ -263,8 +263,8 @@ def segment_kpis(
             g["value"] = _dates(units, "first_value_date").to_numpy()
     else:
         g["start"] = pd.NaT
-    cut = pd.Timestamp(as_of) if as_of is not None else None
-    first = pd.Timestamp(since) if since is not None else None
+    cut = day(as_of, "as_of") if as_of is not None else None
+    first = day(since, "since") if since is not None else None
     rows = [{by: name, **_one(part, onboarding_days, cut, first)} for name, part in g.groupby("seg", sort=True)]
     rows.append({by: ALL, **_one(g, onboarding_days, cut, first)})
     out = pd.DataFrame(rows)
