@@ -276,9 +276,9 @@ def test_bad_input_names_the_row_and_column():
     own = team([("x", "csm", 1)])
     with pytest.raises(InputError, match=r"accounts: no column 'workload'"):
         balance_books(good.drop(columns="workload"), own)
-    with pytest.raises(InputError, match=r"accounts row 1 \(unit_id 'b'\), column 'revenue': -1.0 is below 0"):
+    with pytest.raises(InputError, match=r"accounts row 2 \(unit_id 'b'\), column 'revenue': -1.0 is below 0"):
         balance_books(accounts([("a", "csm", 1, 1, None), ("b", "csm", -1, 1, None)]), own)
-    with pytest.raises(InputError, match=r"team row 1 \(owner_id 'x'\), column 'owner_id': repeats the id of row 0"):
+    with pytest.raises(InputError, match=r"team row 2 \(owner_id 'x'\), column 'owner_id': repeats the id of row 1"):
         balance_books(good, team([("x", "csm", 1), ("x", "csm", 2)]))
     with pytest.raises(InputError, match=r"capacity_accounts.*not a whole number"):
         balance_books(good, team([("x", "csm", 1.5)]))
@@ -286,3 +286,12 @@ def test_bad_input_names_the_row_and_column():
         balance_books(good, own, keep_owners=1.5)
     with pytest.raises(UsageError, match="tolerance"):
         balance_books(good, own, tolerance=0)
+
+
+def test_numeric_owner_ids_with_gaps_still_match():
+    # a current_owner column with an empty cell arrives as floats (101.0); the team has 101
+    acc = accounts([("a", "csm", 10, 1, 101), ("b", "csm", 10, 1, None)])
+    acc["current_owner"] = acc["current_owner"].astype(float)
+    r = balance_books(acc, team([(101, "csm", 5), (102, "csm", 5)]), keep_owners=1.0)
+    rows = r.assignments.set_index("unit_id")
+    assert rows.loc["a", "status"] == "kept" and rows.loc["a", "owner_id"] == "101"

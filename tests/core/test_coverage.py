@@ -136,7 +136,7 @@ def test_engagement_models_are_configurable_and_checked():
 def test_a_unit_with_an_unknown_model_is_named():
     units = pd.DataFrame({"unit_id": ["a", "b"], "engagement": ["dedicated", "vip"], "revenue": [1, 2],
                           "workload": [1, 1]})
-    with pytest.raises(InputError, match=r"units row 1 \(unit_id 'b'\), column 'engagement': 'vip' is not"):
+    with pytest.raises(InputError, match=r"units row 2 \(unit_id 'b'\), column 'engagement': 'vip' is not"):
         coverage(units)
 
 

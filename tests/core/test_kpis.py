@@ -157,7 +157,7 @@ def test_bad_input():
     with pytest.raises(InputError, match="no column 'revenue_end'"):
         segment_kpis(UNITS.drop(columns="revenue_end"), by="seg")
     bad = UNITS.assign(revenue_start=[1, -1, 0, 0, 0, 0, 0, 0])
-    with pytest.raises(InputError, match=r"units row 1 \(unit_id 'u2'\), column 'revenue_start': -1.0 is below 0"):
+    with pytest.raises(InputError, match=r"units row 2 \(unit_id 'u2'\), column 'revenue_start': -1.0 is below 0"):
         segment_kpis(bad, by="seg")
     with pytest.raises(InputError, match=r"column 'start_date': 'soon' is not a date"):
         segment_kpis(UNITS.assign(start_date=["soon"] + [None] * 7), by="seg")

@@ -94,8 +94,8 @@ import pandas as pd
 
 from sikta.core import balance_solver as bs
 from sikta.core.balance_report import REASONS, BalanceResult, build
-from sikta.core.frames import number_column, require_columns, text_column, unique_ids
-from sikta.errors import InputError, UsageError
+from sikta.core.frames import bad_row, number_column, require_columns, text_column, unique_ids
+from sikta.errors import UsageError
 
 __all__ = [
     "BalanceResult",
@@ -136,7 +136,7 @@ def _read(accounts: pd.DataFrame, owners: pd.DataFrame) -> tuple[pd.DataFrame, p
     missing_role = acc["role"].isna().to_numpy()
     if missing_role.any():
         pos = int(np.flatnonzero(missing_role)[0])
-        raise InputError(f"accounts row {pos} (unit_id {acc['unit_id'].iat[pos]!r}), column 'role': the role is missing")
+        raise bad_row(accounts, "accounts", pos, "role", "the role is missing")
     has_work = "capacity_workload" in owners.columns
     own = pd.DataFrame({
         "owner_id": text_column(owners, "owner_id"),
@@ -149,12 +149,12 @@ def _read(accounts: pd.DataFrame, owners: pd.DataFrame) -> tuple[pd.DataFrame, p
     })
     if own["role"].isna().any():
         pos = int(np.flatnonzero(own["role"].isna())[0])
-        raise InputError(f"team row {pos} (owner_id {own['owner_id'].iat[pos]!r}), column 'role': the role is missing")
+        raise bad_row(owners, "team", pos, "role", "the role is missing", key="owner_id")
     frac = own["capacity_accounts"] % 1 != 0
     if frac.any():
         pos = int(np.flatnonzero(frac)[0])
-        raise InputError(f"team row {pos} (owner_id {own['owner_id'].iat[pos]!r}), column 'capacity_accounts': "
-                         f"{own['capacity_accounts'].iat[pos]} is not a whole number")
+        raise bad_row(owners, "team", pos, "capacity_accounts",
+                      f"{own['capacity_accounts'].iat[pos]:g} is not a whole number", key="owner_id")
     return acc, own
 
 

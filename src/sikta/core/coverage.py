@@ -66,8 +66,8 @@ import numpy as np
 import pandas as pd
 
 from sikta.core.conditions import first_match
-from sikta.core.frames import number_column, require_columns, text_column, unique_ids
-from sikta.errors import InputError, ModelError
+from sikta.core.frames import bad_row, number_column, require_columns, text_column, unique_ids
+from sikta.errors import ModelError
 
 __all__ = [
     "DEFAULT_MODELS",
@@ -274,7 +274,7 @@ def _team(team: pd.DataFrame) -> pd.DataFrame:
     roles = text_column(team, "role")
     if pd.isna(roles).any():
         pos = int(np.flatnonzero(pd.isna(roles))[0])
-        raise InputError(f"team row {pos} (owner_id {team['owner_id'].iat[pos]!r}), column 'role': the role is missing")
+        raise bad_row(team, "team", pos, "role", "the role is missing", key="owner_id")
     return pd.DataFrame({
         "role": roles,
         "capacity_accounts": number_column(team, "team", "capacity_accounts", key="owner_id", minimum=0),
@@ -315,8 +315,8 @@ def coverage(units: pd.DataFrame, models: Sequence[EngagementModel] = DEFAULT_MO
     known = pd.Series(engagement).isin(names).to_numpy()
     if not known.all():
         pos = int(np.flatnonzero(~known)[0])
-        raise InputError(f"units row {pos} (unit_id {units['unit_id'].iat[pos]!r}), column 'engagement': "
-                         f"{engagement[pos]!r} is not an engagement model ({', '.join(names)})")
+        raise bad_row(units, "units", pos, "engagement",
+                      f"{engagement[pos]!r} is not an engagement model ({', '.join(names)})")
     revenue = number_column(units, "units", "revenue", missing=0.0)
     workload = (number_column(units, "units", "workload", minimum=0) if "workload" in units.columns
                 else workload_weight(units))

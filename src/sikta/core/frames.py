@@ -1,8 +1,8 @@
 """Checks at the boundary of the operating maths: columns present, ids unique, numbers valid.
 
 Every failure is an :class:`~sikta.errors.InputError` with one line naming
-the frame, the row (0-based position), the id of the row when there is one,
-the column and the reason.
+the frame, the row (1 = the first data row, as in every Sikta error about a
+file), the id of the row when there is one, the column and the reason.
 
 Examples
 --------
@@ -12,7 +12,7 @@ Examples
 ...     number_column(df, "accounts", "revenue", minimum=0)
 ... except InputError as exc:
 ...     print(exc)
-accounts row 1 (unit_id 'b'), column 'revenue': -1.0 is below 0
+accounts row 2 (unit_id 'b'), column 'revenue': -1.0 is below 0
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import pandas as pd
 
 from sikta.errors import InputError
 
-__all__ = ["require_columns", "unique_ids", "number_column", "text_column", "is_missing", "day"]
+__all__ = ["bad_row", "day", "is_missing", "number_column", "require_columns", "text_column", "unique_ids"]
 
 
 def require_columns(frame: pd.DataFrame, name: str, columns: Iterable[str]) -> None:
@@ -39,8 +39,22 @@ def require_columns(frame: pd.DataFrame, name: str, columns: Iterable[str]) -> N
 
 def _where(frame: pd.DataFrame, name: str, pos: int, key: str | None) -> str:
     if key and key in frame.columns:
-        return f"{name} row {pos} ({key} {frame[key].iat[pos]!r})"
-    return f"{name} row {pos}"
+        return f"{name} row {pos + 1} ({key} {frame[key].iat[pos]!r})"
+    return f"{name} row {pos + 1}"
+
+
+def bad_row(frame: pd.DataFrame, name: str, pos: int, column: str, reason: str,
+            key: str | None = "unit_id") -> InputError:
+    """The error for one cell: ``<name> row <pos + 1> (<key> <id>), column '<column>': <reason>``.
+
+    Rows count from 1 (the first data row), as in every Sikta error about a file.
+
+    Examples
+    --------
+    >>> print(bad_row(pd.DataFrame({"unit_id": ["a"]}), "units", 0, "engagement", "'vip' is not a model"))
+    units row 1 (unit_id 'a'), column 'engagement': 'vip' is not a model
+    """
+    return InputError(f"{_where(frame, name, pos, key)}, column {column!r}: {reason}")
 
 
 def unique_ids(frame: pd.DataFrame, name: str, key: str) -> None:
@@ -52,17 +66,17 @@ def unique_ids(frame: pd.DataFrame, name: str, key: str) -> None:
     ...     unique_ids(pd.DataFrame({"owner_id": ["x", "y", "x"]}), "team", "owner_id")
     ... except InputError as exc:
     ...     print(exc)
-    team row 2 (owner_id 'x'), column 'owner_id': repeats the id of row 0
+    team row 3 (owner_id 'x'), column 'owner_id': repeats the id of row 1
     """
     ids = frame[key]
     bad = np.flatnonzero(is_missing(ids))
     if len(bad):
-        raise InputError(f"{name} row {bad[0]}, column {key!r}: the id is missing")
+        raise InputError(f"{name} row {bad[0] + 1}, column {key!r}: the id is missing")
     dup = ids.duplicated(keep="first").to_numpy()
     if dup.any():
         pos = int(np.flatnonzero(dup)[0])
         first = int(np.flatnonzero((ids == ids.iat[pos]).to_numpy())[0])
-        raise InputError(f"{_where(frame, name, pos, key)}, column {key!r}: repeats the id of row {first}")
+        raise InputError(f"{_where(frame, name, pos, key)}, column {key!r}: repeats the id of row {first + 1}")
 
 
 def number_column(
@@ -101,13 +115,28 @@ def number_column(
 
 
 def text_column(frame: pd.DataFrame, column: str) -> np.ndarray:
-    """The column as an object array of ``str`` with ``None`` for empty cells (NaN, None, blank)."""
+    """The column as an object array of ``str`` with ``None`` for empty cells (NaN, None, blank).
+
+    Whole floats lose their ``.0`` (ids read from a column with gaps).
+
+    Examples
+    --------
+    >>> text_column(pd.DataFrame({"owner": [101.0, None, " ann "]}), "owner").tolist()
+    ['101', None, 'ann']
+    """
     raw = frame[column]
     empty = is_missing(raw)
     out = raw.astype(object).to_numpy(copy=True)
     out[empty] = None
-    out[~empty] = [str(v).strip() for v in out[~empty]]
+    out[~empty] = [_id_text(v) for v in out[~empty]]
     return out
+
+
+def _id_text(value: object) -> str:
+    # a column of numeric ids with a gap arrives as floats: 101.0 is the id "101"
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return str(int(value))
+    return str(value).strip()
 
 
 def is_missing(values: pd.Series) -> np.ndarray:

@@ -75,8 +75,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sikta.core.frames import day, number_column, require_columns, unique_ids
-from sikta.errors import InputError, ModelError
+from sikta.core.frames import bad_row, day, number_column, require_columns, unique_ids
+from sikta.errors import ModelError
 
 __all__ = ["KPIS", "UNIT_COLUMNS", "ALL", "MISSING_SEGMENT", "kaplan_meier_median", "segment_kpis"]
 
@@ -123,8 +123,7 @@ def _dates(units: pd.DataFrame, column: str) -> pd.Series:
     bad = parsed.isna() & raw.notna() & raw.astype(str).str.strip().ne("")
     if bad.any():
         pos = int(np.flatnonzero(bad.to_numpy())[0])
-        raise InputError(f"units row {pos} (unit_id {units['unit_id'].iat[pos]!r}), column {column!r}: "
-                         f"{raw.iat[pos]!r} is not a date")
+        raise bad_row(units, "units", pos, column, f"{raw.iat[pos]!r} is not a date")
     return parsed.dt.tz_localize(None) if getattr(parsed.dt, "tz", None) is not None else parsed
 
 
@@ -141,8 +140,7 @@ def _flags(units: pd.DataFrame, column: str, fallback: np.ndarray) -> np.ndarray
             continue
         key = v.strip().lower() if isinstance(v, str) else v
         if key not in mapping:
-            raise InputError(f"units row {i} (unit_id {units['unit_id'].iat[i]!r}), column {column!r}: "
-                             f"{v!r} is not true or false")
+            raise bad_row(units, "units", i, column, f"{v!r} is not true or false")
         out[i] = mapping[key]
     return out
 
