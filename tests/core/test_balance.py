@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import math
 
 import numpy as np
@@ -96,6 +97,10 @@ def test_role_without_owners():
     assert rows.loc["b", "owner_id"] == "x"
     sam = next(x for x in r.roles if x["role"] == "sam")
     assert sam["problems"] == ["role 'sam': no owner in the team has this role; its 1 accounts are unassigned"]
+    assert sam["method"] is None and sam["classes"] == 0
+    d = json.loads(json.dumps(r.to_dict()))  # JSON-ready as it is
+    assert d["summary"]["unassigned_by_reason"] == {"no owner with this role": 1}
+    assert [o["owner_id"] for o in d["owners"]] == ["x"] and d["owners"][0]["accounts"] == 1
 
 
 def test_keep_floor_limits_the_moves_and_the_report_says_so():

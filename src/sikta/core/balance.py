@@ -119,6 +119,9 @@ ACCOUNT_LP = 3_000
 #: a refinement level makes about this many finer classes
 SUBCLASSES = 1_500
 _FRACTION = 1e-6
+# the solver figures of a role, before any solve
+_NO_SOLVE = {"classes": 0, "large_accounts": 0, "rounded_large": 0, "split_accounts": 0, "subclass_levels": 0,
+             "account_lp": 0, "fractional_accounts": 0, "lp_tolerance_factor": None}
 
 
 def _read(accounts: pd.DataFrame, owners: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -386,9 +389,7 @@ def _place_role(role: _Role, method: str) -> tuple[np.ndarray, bool, dict[str, i
     if method == "exact":
         dest = np.full(len(role.rev), -2, dtype=np.int64)
         optimal = _rounding(role, dest, role.time_limit)
-        return dest, optimal, {"classes": 0, "large_accounts": 0, "rounded_large": 0, "split_accounts": 0,
-                               "subclass_levels": 0, "account_lp": 0, "fractional_accounts": len(dest),
-                               "lp_tolerance_factor": None}
+        return dest, optimal, {**_NO_SOLVE, "fractional_accounts": len(dest)}
     start = time.monotonic()
     best = None
     for factor in LP_TOLERANCES:
@@ -465,7 +466,8 @@ def balance_books(
     for role in sorted(set(acc["role"]) | set(own["role"])):
         a_idx = np.flatnonzero((acc["role"] == role).to_numpy())
         o_idx = np.flatnonzero((own["role"] == role).to_numpy())
-        info = {"role": role, "a_idx": a_idx, "o_idx": o_idx, "optimal": True, "stats": {}, "method": None}
+        info = {"role": role, "a_idx": a_idx, "o_idx": o_idx, "optimal": True, "stats": dict(_NO_SOLVE),
+                "method": None}
         role_info.append(info)
         if len(a_idx) == 0 or len(o_idx) == 0:
             continue
