@@ -142,6 +142,11 @@ def main() -> None:
             f"{r['max_revenue_deviation']:.2%} | {r['max_workload_deviation']:.2%} | {r['moved']:,} | "
             f"{r['keep_share']:.1%} | < {TARGET_SECONDS} s |"
         )
+    reasons = sorted({k for r in results["scenarios"].values() for k in r["moved_by_reason"]})
+    lines += ["", "Moves by reason (accounts without a valid current owner count as moves too):", "",
+              "| scenario | " + " | ".join(reasons) + " |", "|---|" + "---:|" * len(reasons)]
+    for name, r in results["scenarios"].items():
+        lines.append(f"| {name} | " + " | ".join(f"{r['moved_by_reason'].get(k, 0):,}" for k in reasons) + " |")
     problems = [p for r in results["scenarios"].values() for p in r["problems"]]
     if problems:
         lines += ["", "Targets not met:", ""] + [f"- {p}" for p in problems]
