@@ -27,7 +27,8 @@ and tolerance ``t``:
 
 The objective is lexicographic, solved as two problems: first the weighted
 sum ``1000·(unassigned accounts) + e + zr + zw`` (an account left out is
-worse than any imbalance; one move beyond the keep floor costs as much as a
+worse than any imbalance - and a larger one up to 1.5 times worse, so the
+smallest are left out first; one move beyond the keep floor costs as much as a
 100 % imbalance, so the floor gives way only to capacity), then, with that
 sum held at its optimum, the fewest moves. Revenue and workload are scaled
 so that an average owner's target is 1, which keeps the coefficients of
