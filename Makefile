@@ -12,7 +12,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_LINK_MODE := copy
 
-.PHONY: setup demo test browser bench bench-s bench-m bench-api clean
+.PHONY: setup demo test browser bench bench-s bench-m bench-api bench-balance clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -62,6 +62,10 @@ bench-m: setup
 bench-api: setup
 	@command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 	$(VENV)/bin/python bench/bench_api.py
+
+# Book balancing at 100k accounts × 100 owners in 3 roles (target: under a minute)
+bench-balance: setup
+	$(VENV)/bin/python bench/bench_balance.py
 
 clean:
 	rm -rf $(DEMO) .pytest_cache .hypothesis bench/data
