@@ -152,7 +152,11 @@ class BetaGeo:
         horizon = _horizon(t)
         x, tx, T_ = check_rft(frequency, recency, T)[:3]
         c = compress(x, tx, T_)
-        return c.expand(_conditional_expectation(self._p(), horizon, *c.columns))
+        return c.expand(self._expected(horizon, *c.columns))
+
+    def _expected(self, t: float, x: np.ndarray, tx: np.ndarray, T: np.ndarray) -> np.ndarray:
+        """:meth:`expected_purchases` on validated arrays (for CLV sums over many horizons)."""
+        return _conditional_expectation(self._p(), t, x, tx, T)
 
     def p_purchase(self, t, frequency, recency, T) -> np.ndarray:
         """P(at least one purchase in (T, T+t]) per customer.

@@ -134,9 +134,14 @@ class ParetoNBD:
         if len(horizon) != 1:
             raise UsageError("t must be one horizon (a single number of time units)")
         x, tx, T_ = check_rft(frequency, recency, T)[:3]
+        c = compress(x, tx, T_)
+        return c.expand(self._expected(float(horizon[0]), *c.columns))
+
+    def _expected(self, t: float, x: np.ndarray, tx: np.ndarray, T: np.ndarray) -> np.ndarray:
+        """:meth:`expected_purchases` on validated arrays (for CLV sums over many horizons)."""
         r, alpha, s, beta = self._p()
-        growth = (r + x) * (beta + T_) / (alpha + T_) * _power_integral(s, (beta + T_) / (beta + T_ + horizon[0]))
-        return _p_alive(self._p(), x, tx, T_) * growth
+        growth = (r + x) * (beta + T) / (alpha + T) * _power_integral(s, (beta + T) / (beta + T + t))
+        return _p_alive(self._p(), x, tx, T) * growth
 
     def population_expected_purchases(self, t) -> np.ndarray:
         """E[X(t)] for a new customer: ``rβ/(α(s−1)) · [1 − (β/(β+t))^(s−1)]`` (note 009, eq. 27)."""
