@@ -35,7 +35,7 @@ Examples
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import gammaln, hyp2f1
+from scipy.special import expit, gammaln, hyp2f1
 
 from sikta.core.clv._base import (
     check_params,
@@ -185,4 +185,4 @@ def _log_likelihood(p: np.ndarray, x: np.ndarray, tx: np.ndarray, T: np.ndarray)
 def _p_alive(p: np.ndarray, x: np.ndarray, tx: np.ndarray, T: np.ndarray) -> np.ndarray:
     r, alpha, s, beta = p
     log_odds = np.log(s) - np.log(r + s + x) + (r + x) * np.log(alpha + T) + s * np.log(beta + T) + _log_a0(p, x, tx, T)
-    return 1.0 / (1.0 + np.exp(log_odds))
+    return expit(-log_odds)
