@@ -91,7 +91,8 @@ def test_analytic_gradient_matches_central_differences(data):
     for theta in (np.log([0.3, 4.0, 0.8, 2.0]), np.log([2.0, 0.5, 3.0, 0.4]), np.log([0.05, 40.0, 0.2, 9.0])):
         _, grad = rows.negative_mean_ll(theta)
         h = 1e-6
-        numeric = [(rows.negative_mean_ll(theta + e)[0] - rows.negative_mean_ll(theta - e)[0]) / (2 * h) for e in np.eye(4) * h]
+        value = [rows.negative_mean_ll(theta + e)[0] - rows.negative_mean_ll(theta - e)[0] for e in np.eye(4) * h]
+        numeric = np.array(value) / (2 * h)
         np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-9)
 
 
@@ -129,7 +130,8 @@ def test_p_purchase_equals_the_posterior_integral():
         dead = integrate.quad(lambda lam: prior(lam) * np.exp(-lam * tx), 0, np.inf, **opts)[0]
         expected = alive_p * buys / (alive_p * alive + dead_p * dead)
         assert m.p_purchase(t, [x], [tx], [T])[0] == pytest.approx(expected, rel=1e-6)
-        assert m.p_alive([x], [tx], [T])[0] == pytest.approx(alive_p * alive / (alive_p * alive + dead_p * dead), rel=1e-6)
+        palive = alive_p * alive / (alive_p * alive + dead_p * dead)
+        assert m.p_alive([x], [tx], [T])[0] == pytest.approx(palive, rel=1e-6)
 
 
 def test_a_equal_to_one_is_the_continuous_limit():

@@ -18,7 +18,8 @@ the engine computes them (:mod:`sikta.engine.clv_summary`).
 Examples
 --------
 >>> from sikta.core.clv import BetaGeo, GammaGamma, customer_lifetime_value
->>> x, tx, T, m = [2, 1, 0, 0, 4, 0, 7, 1], [30.4, 1.7, 0, 0, 20.0, 0, 35.1, 5.3], [38.9] * 8, [22.4, 11.8, 0, 0, 18.0, 0, 40.1, 25.0]
+>>> x, tx, T = [2, 1, 0, 0, 4, 0, 7, 1], [30.4, 1.7, 0, 0, 20.0, 0, 35.1, 5.3], [38.9] * 8
+>>> m = [22.4, 11.8, 0, 0, 18.0, 0, 40.1, 25.0]
 >>> bg = BetaGeo().fit(x, tx, T)
 >>> gg = GammaGamma().fit(x, m)
 >>> clv = customer_lifetime_value(bg, x, tx, T, gg.expected_spend(x, m), periods=12, period_length=52 / 12)

@@ -57,7 +57,8 @@ def same_length(**arrays: np.ndarray) -> int:
     """The common length of ``arrays``, else a UsageError naming the lengths."""
     lengths = {k: len(v) for k, v in arrays.items()}
     if len(set(lengths.values())) > 1:
-        raise UsageError("one value per customer in each argument, got " + ", ".join(f"{k}: {n}" for k, n in lengths.items()))
+        got = ", ".join(f"{k}: {n}" for k, n in lengths.items())
+        raise UsageError(f"one value per customer in each argument, got {got}")
     return next(iter(lengths.values()))
 
 

@@ -200,7 +200,11 @@ class _Spends:
         log_xmv = np.log(self.xm + v)
         ll = self.log_likelihood(params)
         d_p = wx @ (g * (digamma(pg + q) - digamma(pg))) + self.w_log_mx - np.einsum("i,i->", self.w * self.x, log_xmv)
-        d_q = wx @ digamma(pg + q) - self.total * digamma(q) + self.total * np.log(v) - np.einsum("i,i->", self.w, log_xmv)
+        d_q = (
+            wx @ digamma(pg + q)
+            - self.total * (digamma(q) - np.log(v))
+            - np.einsum("i,i->", self.w, log_xmv)
+        )
         d_v = self.total * q / v - np.einsum("i,i->", self.w * (p * self.x + q), inv)
         grad = np.array([d_p, d_q, d_v]) * params
         return -ll / self.total, -grad / self.total

@@ -150,7 +150,8 @@ def _sum(gamma: float, delta: float, factor: float, discount: float, shift: floa
     if d == 0:
         if gamma <= 1:
             raise UsageError(
-                f"without discounting the expected lifetime is infinite (gamma = {gamma:.3g} <= 1); use a discount rate > 0"
+                f"without discounting the expected lifetime is infinite (gamma = {gamma:.3g} <= 1); "
+                f"use a discount rate > 0"
             )
         return factor * (c - 1.0) / (gamma - 1.0)
     return float(factor * hyp2f1(1.0, b, c, 1.0 / (1.0 + d)))
