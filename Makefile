@@ -12,7 +12,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_LINK_MODE := copy
 
-.PHONY: setup demo test browser bench bench-s bench-m bench-api clean
+.PHONY: setup demo test browser bench bench-s bench-m bench-api bench-clv clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -62,6 +62,10 @@ bench-m: setup
 bench-api: setup
 	@command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 	$(VENV)/bin/python bench/bench_api.py
+
+# BG/NBD + Gamma-Gamma on 1M customers beside lifetimes, and the engine summaries on sizes S and M
+bench-clv: setup
+	$(VENV)/bin/python bench/bench_clv.py
 
 clean:
 	rm -rf $(DEMO) .pytest_cache .hypothesis bench/data

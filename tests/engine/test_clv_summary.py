@@ -58,7 +58,8 @@ def cdnow(con):
 
 def test_cdnow_summary_equals_lifetimes_calibration_and_holdout(con, cdnow):
     raw, orders, units = cdnow
-    ours = con.to_pandas(clv_summary(orders, units, calibration_end=CAL, observation_end=OBS)).set_index("unit_id")
+    daily = daily_transactions(orders, units)
+    ours = con.to_pandas(clv_summary(daily, calibration_end=CAL, observation_end=OBS)).set_index("unit_id")
     ref = calibration_and_holdout_data(
         raw, "customer_id", "order_date", calibration_period_end=CAL, observation_period_end=OBS,
         freq="D", freq_multiplier=7, monetary_value_col="dollar_value",
@@ -88,7 +89,8 @@ def test_cdnow_summary_equals_lifetimes_calibration_and_holdout(con, cdnow):
 
 def test_cdnow_whole_period_summary_equals_lifetimes(con, cdnow):
     raw, orders, units = cdnow
-    ours = con.to_pandas(clv_summary(orders, units, calibration_end=OBS, time_unit="day")).set_index("unit_id")
+    ours = con.to_pandas(clv_summary(daily_transactions(orders, units), calibration_end=OBS, time_unit="day"))
+    ours = ours.set_index("unit_id")
     ref = summary_data_from_transaction_data(
         raw, "customer_id", "order_date", monetary_value_col="dollar_value", observation_period_end=OBS
     )
@@ -99,10 +101,11 @@ def test_cdnow_whole_period_summary_equals_lifetimes(con, cdnow):
 
 def test_cdnow_tracking_curve_equals_lifetimes(con, cdnow):
     raw, orders, units = cdnow
-    summary = con.to_pandas(clv_summary(orders, units, calibration_end=CAL))
+    daily = daily_transactions(orders, units)
+    summary = con.to_pandas(clv_summary(daily, calibration_end=CAL))
     oracle = BetaGeoFitter().fit(summary.frequency, summary.recency, summary["T"])
-    births = con.to_pandas(first_purchases_by_day(orders, units, calibration_end=CAL))
-    weekly = con.to_pandas(repeat_purchases_by_week(orders, units, calibration_end=CAL, observation_end=OBS))
+    births = con.to_pandas(first_purchases_by_day(daily, calibration_end=CAL))
+    weekly = con.to_pandas(repeat_purchases_by_week(daily, calibration_end=CAL, observation_end=OBS))
     assert births.start.nunique() == 1 and births.start.iloc[0] == pd.Timestamp("1997-01-01")
     assert births.customers.sum() == len(summary)
     assert (weekly.cumulative_repeat_transactions == weekly.repeat_transactions.cumsum()).all()
@@ -146,9 +149,9 @@ def test_conventions_by_hand(con):
         ],
         {"a1": "A", "a2": "A", "b": "B", "c": "C"},
     )
-    s = con.to_pandas(
-        clv_summary(orders, units, calibration_end="2024-01-29", observation_end=D(2024, 2, 12), time_unit="day")
-    ).set_index("unit_id")
+    daily = daily_transactions(orders, units)
+    summary = clv_summary(daily, calibration_end="2024-01-29", observation_end=D(2024, 2, 12), time_unit="day")
+    s = con.to_pandas(summary).set_index("unit_id")
     assert sorted(s.index) == ["A", "B"]
     a, b = s.loc["A"], s.loc["B"]
     assert (a.frequency, a.recency, a["T"]) == (2, 21.0, 28.0)
@@ -163,7 +166,7 @@ def test_conventions_by_hand(con):
 @pytest.mark.parametrize(("unit", "days"), [("day", 1.0), ("week", 7.0), ("month", 365.25 / 12)])
 def test_time_units_are_continuous_days(con, unit, days):
     orders, units = _tables(con, [("a", "2024-01-01", 10), ("a", "2024-01-11", 20)], {"a": "A"})
-    s = con.to_pandas(clv_summary(orders, units, calibration_end=D(2024, 3, 1), time_unit=unit))
+    s = con.to_pandas(clv_summary(daily_transactions(orders, units), calibration_end=D(2024, 3, 1), time_unit=unit))
     assert s.recency.iloc[0] == pytest.approx(10 / days)
     assert s["T"].iloc[0] == pytest.approx(60 / days)
 
@@ -180,11 +183,12 @@ def test_margin_rate_over_lines_with_a_cost(con):
         {"a": "A", "b": "B"},
         cost=True,
     )
-    s = con.to_pandas(clv_summary(orders, units, calibration_end=D(2024, 1, 31))).set_index("unit_id")
+    s = con.to_pandas(clv_summary(daily_transactions(orders, units), calibration_end=D(2024, 1, 31)))
+    s = s.set_index("unit_id")
     assert s.margin_rate.loc["A"] == pytest.approx((40 + 10) / 200)
     assert pd.isna(s.margin_rate.loc["B"])
     no_cost, u = _tables(con, [("a", "2024-01-01", 100)], {"a": "A"})
-    assert "margin_rate" not in clv_summary(no_cost, u, calibration_end=D(2024, 1, 31)).columns
+    assert "margin_rate" not in clv_summary(daily_transactions(no_cost, u), calibration_end=D(2024, 1, 31)).columns
 
 
 def test_tracking_tables_by_hand(con):
@@ -197,10 +201,11 @@ def test_tracking_tables_by_hand(con):
         ],
         {"a": "A", "b": "B", "c": "C"},
     )
-    births = con.to_pandas(first_purchases_by_day(orders, units, calibration_end=D(2024, 1, 31)).order_by("day"))
+    daily = daily_transactions(orders, units)
+    births = con.to_pandas(first_purchases_by_day(daily, calibration_end=D(2024, 1, 31)).order_by("day"))
     assert births[["day", "customers"]].values.tolist() == [[0, 1], [4, 1]]
     weekly = con.to_pandas(
-        repeat_purchases_by_week(orders, units, calibration_end=D(2024, 1, 31), observation_end=D(2024, 2, 29))
+        repeat_purchases_by_week(daily, calibration_end=D(2024, 1, 31), observation_end=D(2024, 2, 29))
     )
     # repeats on days 2 (week 1), 19 (week 3) and 32 (week 5)
     assert weekly[["week", "repeat_transactions", "cumulative_repeat_transactions"]].values.tolist() == [
@@ -210,10 +215,13 @@ def test_tracking_tables_by_hand(con):
 
 def test_functions_are_lazy_and_check_their_arguments(con):
     orders, units = _tables(con, [("a", "2024-01-01", 10)], {"a": "A"})
-    assert isinstance(daily_transactions(orders, units), ibis.Table)
+    daily = daily_transactions(orders, units)
+    assert isinstance(daily, ibis.Table)
     with pytest.raises(UsageError, match="unknown time unit 'year'"):
-        clv_summary(orders, units, calibration_end=D(2024, 1, 31), time_unit="year")
+        clv_summary(daily, calibration_end=D(2024, 1, 31), time_unit="year")
     with pytest.raises(UsageError, match="must be after calibration_end"):
-        clv_summary(orders, units, calibration_end=D(2024, 1, 31), observation_end=D(2024, 1, 31))
+        clv_summary(daily, calibration_end=D(2024, 1, 31), observation_end=D(2024, 1, 31))
     with pytest.raises(UsageError, match="calibration_end must be a date"):
-        clv_summary(orders, units, calibration_end="end of January")
+        clv_summary(daily, calibration_end="end of January")
+    with pytest.raises(UsageError, match="must not be before calibration_end"):
+        repeat_purchases_by_week(daily, calibration_end=D(2024, 1, 31), observation_end=D(2024, 1, 1))

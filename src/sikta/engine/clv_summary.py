@@ -2,7 +2,10 @@
 
 Pure Ibis: every function takes tables and returns a lazy table; nothing runs
 until the Store executes it, and Python only ever sees one row per unit (or
-per day / week for the tracking curve).
+per day / week for the tracking curve). :func:`daily_transactions` does the
+one pass over the order lines; the summary and the tracking counts read its
+(much smaller) result, so a caller that runs several of them can materialize
+it once.
 
 Conventions (those of Fader, Hardie & Lee and of lifetimes'
 ``summary_data_from_transaction_data``):
@@ -41,7 +44,8 @@ Examples
 ...     "order_date": pd.to_datetime(["2024-01-01", "2024-01-01", "2024-01-08", "2024-01-15", "2024-01-10"]).date,
 ...     "amount": [10.0, 5.0, 20.0, -3.0, 7.0]}))
 >>> units = con.create_table("u", pd.DataFrame({"account_id": ["a", "b"], "unit_id": ["A", "B"]}))
->>> s = con.to_pandas(clv_summary(orders, units, calibration_end=dt.date(2024, 1, 15)).order_by("unit_id"))
+>>> daily = daily_transactions(orders, units)
+>>> s = con.to_pandas(clv_summary(daily, calibration_end=dt.date(2024, 1, 15)).order_by("unit_id"))
 >>> s[["unit_id", "frequency", "recency", "T", "monetary_value"]].values.tolist()
 [['A', 1, 1.0, 2.0, 20.0], ['B', 0, 0.0, 0.7142857142857143, 0.0]]
 """
@@ -85,8 +89,7 @@ def daily_transactions(orders: ir.Table, units: ir.Table) -> ir.Table:
 
 
 def clv_summary(
-    orders: ir.Table,
-    units: ir.Table,
+    daily: ir.Table,
     *,
     calibration_end: dt.date | str,
     observation_end: dt.date | str | None = None,
@@ -96,10 +99,8 @@ def clv_summary(
 
     Parameters
     ----------
-    orders
-        The orders contract table (``account_id``, ``order_date``, ``amount``, optional ``cost``).
-    units
-        ``account_id`` → ``unit_id`` (:func:`sikta.engine.features.unit_map`).
+    daily
+        Purchase days per unit, from :func:`daily_transactions`.
     calibration_end
         Last day of the calibration period (inclusive).
     observation_end
@@ -121,7 +122,7 @@ def clv_summary(
     obs_end = None if observation_end is None else as_date(observation_end, "observation_end")
     if obs_end is not None and obs_end <= cal_end:
         raise UsageError(f"observation_end {obs_end} must be after calibration_end {cal_end}")
-    d = daily_transactions(orders, units)
+    d = daily
     cal = d.day <= cal_end
     parts = {
         "first_purchase": d.day.min(where=cal),
@@ -160,17 +161,17 @@ def clv_summary(
     return s.select(**out)
 
 
-def _calibration_days(orders: ir.Table, units: ir.Table, cal_end: dt.date, end: dt.date) -> ir.Table:
+def _calibration_days(daily: ir.Table, cal_end: dt.date, end: dt.date) -> ir.Table:
     """Purchase days up to ``end`` of the units that bought by ``cal_end``, with each unit's first day
     and the cohort's tracking start (its earliest first purchase)."""
-    d = daily_transactions(orders, units)
+    d = daily.select("unit_id", "day")
     d = d.filter(d.day <= end)
     first = d.filter(d.day <= cal_end).group_by("unit_id").aggregate(first_purchase=d.day.min())
     start = first.aggregate(start=first.first_purchase.min())
     return d.join(first, "unit_id").cross_join(start)
 
 
-def first_purchases_by_day(orders: ir.Table, units: ir.Table, *, calibration_end: dt.date | str) -> ir.Table:
+def first_purchases_by_day(daily: ir.Table, *, calibration_end: dt.date | str) -> ir.Table:
     """First purchases per day of the calibration cohort, for the tracking curve.
 
     Returns
@@ -180,14 +181,14 @@ def first_purchases_by_day(orders: ir.Table, units: ir.Table, *, calibration_end
         ``start``) and ``customers`` (units whose first purchase is that day).
     """
     cal_end = as_date(calibration_end, "calibration_end")
-    d = _calibration_days(orders, units, cal_end, cal_end)
+    d = _calibration_days(daily, cal_end, cal_end)
     firsts = d.filter(d.day == d.first_purchase)
     births = firsts.group_by([firsts.start, firsts.day]).aggregate(customers=firsts.unit_id.count())
     return births.select(births.start, day=births.day.delta(births.start, unit="day"), customers=births.customers)
 
 
 def repeat_purchases_by_week(
-    orders: ir.Table, units: ir.Table, *, calibration_end: dt.date | str, observation_end: dt.date | str
+    daily: ir.Table, *, calibration_end: dt.date | str, observation_end: dt.date | str
 ) -> ir.Table:
     """Repeat purchases per week of the calibration cohort, through ``observation_end``.
 
@@ -204,7 +205,7 @@ def repeat_purchases_by_week(
     obs_end = as_date(observation_end, "observation_end")
     if obs_end < cal_end:
         raise UsageError(f"observation_end {obs_end} must not be before calibration_end {cal_end}")
-    d = _calibration_days(orders, units, cal_end, obs_end)
+    d = _calibration_days(daily, cal_end, obs_end)
     repeats = d.filter(d.day > d.first_purchase)
     week = (repeats.day.delta(repeats.start, unit="day") // 7 + 1).cast("int64")
     weekly = repeats.group_by([repeats.start, week.name("week")]).aggregate(
