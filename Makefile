@@ -12,7 +12,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_LINK_MODE := copy
 
-.PHONY: setup demo test browser bench bench-s bench-m bench-api bench-balance clean
+.PHONY: setup demo test browser bench bench-s bench-m bench-api bench-balance bench-clv clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -66,6 +66,10 @@ bench-api: setup
 # Book balancing at 100k accounts × 100 owners in 3 roles (target: under a minute)
 bench-balance: setup
 	$(VENV)/bin/python bench/bench_balance.py
+
+# BG/NBD + Gamma-Gamma on 1M customers beside lifetimes, and the engine summaries on sizes S and M
+bench-clv: setup
+	$(VENV)/bin/python bench/bench_clv.py
 
 clean:
 	rm -rf $(DEMO) .pytest_cache .hypothesis bench/data
