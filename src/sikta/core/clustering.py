@@ -78,6 +78,10 @@ STABLE = 0.8
 WEAK = 0.6
 #: restarts of each bootstrap fit (the final and reference fits use ``n_init``)
 _BOOT_INIT = {"kmeans": 3, "gaussian": 1}
+#: default restarts of the reference and final fits (a mixture starts from KMeans, so needs fewer)
+_INIT = {"kmeans": 10, "gaussian": 3}
+#: up to this many rows the final fit runs on one thread
+SMALL = 50_000
 
 
 def _as_matrix(X: object) -> np.ndarray:
@@ -145,8 +149,9 @@ class StableClusterer(BaseEstimator):
         KMeans, or a Gaussian mixture with a tied covariance matrix.
     standardize : bool, default True
         Cluster on z units; False for columns already on one common scale.
-    n_init : int, default 10
-        Restarts of the reference fits and of the final fit.
+    n_init : int, optional
+        Restarts of the reference fits and of the final fit; default 10 for
+        KMeans, 3 for the mixture (it starts from a KMeans solution).
     random_state : int, default 0
         Seeds the sample, the resamples and the fits: same data, same answer.
 
@@ -183,7 +188,7 @@ class StableClusterer(BaseEstimator):
         tie_tolerance: float = 0.02,
         algorithm: str = "kmeans",
         standardize: bool = True,
-        n_init: int = 10,
+        n_init: int | None = None,
         random_state: int = 0,
     ) -> None:
         self.k_min = k_min
@@ -210,7 +215,8 @@ class StableClusterer(BaseEstimator):
         positive_int("n_bootstrap", 2)
         positive_int("search_size", 20)
         positive_int("min_cluster_size", 1)
-        positive_int("n_init", 1)
+        if self.n_init is not None:
+            positive_int("n_init", 1)
         if self.k_max < self.k_min:
             raise UsageError(f"k_max ({self.k_max}) must be at least k_min ({self.k_min})")
         if not 0 <= self.min_cluster_share < 0.5:
@@ -225,6 +231,9 @@ class StableClusterer(BaseEstimator):
         if self.algorithm == "kmeans":
             return KMeans(n_clusters=k, n_init=n_init, random_state=seed)
         return GaussianMixture(n_components=k, covariance_type="tied", n_init=n_init, random_state=seed)
+
+    def _n_init(self) -> int:
+        return self.n_init if self.n_init is not None else _INIT[self.algorithm]
 
     def _z(self, A: np.ndarray) -> np.ndarray:
         return (A - self.mean_) / self.scale_
@@ -279,8 +288,10 @@ class StableClusterer(BaseEstimator):
                 )
             k = choose_k(table, self.tie_tolerance)
         table["chosen"] = table.k == k
-        self.model_ = self._model(k, self.n_init, self.random_state).fit(Z)
-        raw = self.model_.predict(Z)
+        # Small data: one thread too (see above); large data gains from OpenMP's threads.
+        with threadpool_limits(limits=1 if n <= SMALL else None):
+            self.model_ = self._model(k, self._n_init(), self.random_state).fit(Z)
+            raw = self.model_.predict(Z)
         # Number clusters by size, largest first (ties: the model's own order), so labels read the same every run.
         counts = np.bincount(raw, minlength=k)
         order = sorted(range(k), key=lambda c: (-counts[c], c))
@@ -302,7 +313,7 @@ class StableClusterer(BaseEstimator):
         m = len(S)
         rows = []
         for k in range(self.k_min, self.k_max + 1):
-            ref = self._model(k, self.n_init, self.random_state).fit(S).predict(S)
+            ref = self._model(k, self._n_init(), self.random_state).fit(S).predict(S)
             sizes = np.bincount(ref, minlength=k)
             share = sizes.min() / m
             eligible = bool(share >= self.min_cluster_share and share * n >= self.min_cluster_size and k < m)
