@@ -41,7 +41,8 @@ of the inputs are placed on what they have; the rest are labelled
 
 whichever of the three is largest, provided it reaches 0.5; otherwise it is
 ``routine`` (buys in the middle of the range, at usual terms, without much
-support). Clashing names get their next distinctive trait. With other
+support). Clashing names get their next distinctive trait, else their
+strongest mild leaning (``routine and mid-to-upper range``). With other
 inputs the label is the strongest high (else low) inputs: ``high Grocery
 and Detergents Paper``.
 
@@ -86,6 +87,22 @@ TRAITS = {
     "support_rate": ("needs much support", "rarely needs support"),
     "order_interval_days": ("long buying cycle", "buys often"),
     "order_regularity": ("buys irregularly", "buys like clockwork"),
+}
+#: shorter words for a mild difference (|z| from 0.15), used only to tell two same-named clusters apart
+LEANINGS = {
+    "discount_rate": ("more discount", "less discount"),
+    "price_tier": ("mid-to-upper range", "mid-to-lower range"),
+    "credit_share": ("more returns", "fewer returns"),
+    "support_rate": ("more support", "less support"),
+    "order_interval_days": ("slower cycle", "faster cycle"),
+    "order_regularity": ("less regular", "more regular"),
+}
+LEAN = 0.15
+#: why a default input is absent
+ABSENT = {
+    "discount_rate": "not in the unit frame (it needs catalogue list prices)",
+    "price_tier": "not in the unit frame (it needs order lines)",
+    "support_rate": "not in the unit frame (it needs tickets and active_days)",
 }
 #: columns profiled per segment when present (the numbers behind the label)
 DESCRIPTORS = ("credit_share", "order_interval_days", "order_regularity", "orders", "frequency_12m", "avg_order_value_12m",
@@ -195,8 +212,10 @@ class BehaviorSegmenter(BaseEstimator):
         df = frame.copy()
         if "support_rate" not in df.columns and {"tickets", "active_days"} <= set(df.columns):
             df["support_rate"] = support_rate(df["tickets"], df["active_days"], self.prior_years)
+        self._absent = {}
         if self.inputs is None:
             cols = [c for c in STYLE_INPUTS if c in df.columns]
+            self._absent = {c: ABSENT[c] for c in STYLE_INPUTS if c not in df.columns}
             if not cols:
                 raise DataTooThinError(
                     "behavioral: none of the behavior inputs (" + ", ".join(STYLE_INPUTS)
@@ -219,7 +238,7 @@ class BehaviorSegmenter(BaseEstimator):
 
     def _select(self, V: pd.DataFrame) -> pd.DataFrame:
         anyv = V.notna().any(axis=1)
-        self.dropped_ = {}
+        self.dropped_ = dict(self._absent)
         keep = []
         for c in V.columns:
             cov = V.loc[anyv, c].notna().mean() if anyv.any() else 0.0
@@ -330,7 +349,9 @@ class BehaviorSegmenter(BaseEstimator):
             if style_known:
                 styles = self._style(z)
                 name = styles[0][0] if styles and styles[0][1] >= DISTINCT else "routine"
-                rankings.append([name] + [t for t in traits if t])
+                lean = [LEANINGS[c][0 if v > 0 else 1] for c, v in z.abs().sort_values(ascending=False).items()
+                        if c in LEANINGS and LEAN <= abs(z[c]) < DISTINCT for v in [z[c]]]
+                rankings.append([name] + traits + lean)
             else:
                 hi = [item_word(k) for k, v in z.sort_values(ascending=False, kind="mergesort").items() if v >= DISTINCT]
                 lo = [item_word(k) for k, v in z.sort_values(kind="mergesort").items() if v <= -DISTINCT]
