@@ -48,9 +48,9 @@ def test_chosen_k_follows_the_documented_rule():
 
 
 def test_choose_k_tie_break_and_eligibility():
-    t = pd.DataFrame({"k": [2, 3, 4, 5], "stability": [0.95, 0.99, 0.975, 0.80], "eligible": [True] * 4})
+    t = pd.DataFrame({"k": [2, 3, 4, 5], "stability": [0.90, 0.94, 0.925, 0.80], "eligible": [True] * 4})
     assert choose_k(t, 0.0) == 3
-    assert choose_k(t, 0.02) == 4  # 0.975 is within 0.02 of 0.99: the larger k wins
+    assert choose_k(t, 0.02) == 4  # 0.925 is within 0.02 of 0.94: the larger k wins
     t.loc[2, "eligible"] = False
     assert choose_k(t, 0.02) == 3
     t["eligible"] = False
@@ -131,3 +131,18 @@ def test_bad_input_and_parameters():
         StableClusterer().predict(X)
     with pytest.raises(UsageError, match="columns"):
         StableClusterer(k_min=2, k_max=2).fit(X).predict(np.zeros((2, 3)))
+
+
+def test_row_order_does_not_change_the_answer():
+    X, _ = blobs([90, 70, 60], [[0, 0], [3.5, 0], [1.7, 3]], sd=1.1, seed=8)
+    a = StableClusterer(n_bootstrap=6, k_max=5).fit(X)
+    perm = np.random.default_rng(1).permutation(len(X))
+    b = StableClusterer(n_bootstrap=6, k_max=5).fit(X[perm])
+    assert np.array_equal(a.labels_[perm], b.labels_)
+    pd.testing.assert_frame_equal(a.stability_, b.stability_)
+
+
+def test_the_largest_highly_stable_k_wins():
+    t = pd.DataFrame({"k": [2, 3, 4, 5], "stability": [0.93, 0.996, 0.972, 0.85], "eligible": [True] * 4})
+    assert choose_k(t) == 4  # 3 and 4 both reach 0.95
+    assert choose_k(t, high_stability=1.0) == 3  # by the tolerance rule alone, 0.972 is not within 0.02 of 0.996

@@ -167,6 +167,10 @@ class BehaviorSegmenter(BaseEstimator):
         One row per segment: ``segment``, ``cluster``, ``n_units``, ``share``,
         ``description``, ``z_<input>`` and ``mean_<input / descriptor>``, and
         ``stage_<lifecycle stage>`` shares when ``lifecycle_stage`` is given.
+    segment_names_, descriptions_ : list of str
+        Name and plain-word profile of each cluster, by cluster number.
+    z_ : pandas.DataFrame
+        Cluster × input distinctiveness in z units.
     clusterer_ : StableClusterer
     notes_ : list of str
     """
@@ -307,7 +311,7 @@ class BehaviorSegmenter(BaseEstimator):
         self.z_ = z_profile(T[complete], self.clusterer_.labels_, self.inputs_)
         self._name()
         segment = np.full(len(V), NO_DATA, dtype=object)
-        segment[cluster >= 0] = np.asarray(self.labels_, dtype=object)[cluster[cluster >= 0]]
+        segment[cluster >= 0] = np.asarray(self.segment_names_, dtype=object)[cluster[cluster >= 0]]
         self.segments_ = pd.concat(
             [pd.DataFrame({"segment": segment, "cluster": cluster}, index=frame.index), V], axis=1
         )
@@ -363,13 +367,13 @@ class BehaviorSegmenter(BaseEstimator):
         labels = unique_labels(rankings, fallback="average")
         if not style_known:  # "high Grocery and high Milk" reads as "high Grocery and Milk"
             labels = [lab.replace(" and high ", " and ").replace(", high ", ", ") for lab in labels]
-        self.labels_ = labels
+        self.segment_names_ = labels
 
     def _profiles(self, frame: pd.DataFrame, V: pd.DataFrame, cluster: np.ndarray) -> None:
         desc = [c for c in DESCRIPTORS if c in frame.columns and c not in self.inputs_]
         D = frame[desc].apply(pd.to_numeric, errors="coerce") if desc else pd.DataFrame(index=frame.index)
         stage = frame["lifecycle_stage"].astype("string") if "lifecycle_stage" in frame.columns else None
-        groups = [(lab, c, txt) for c, (lab, txt) in enumerate(zip(self.labels_, self.descriptions_))]
+        groups = [(lab, c, txt) for c, (lab, txt) in enumerate(zip(self.segment_names_, self.descriptions_))]
         if self.n_no_data_:
             groups.append((NO_DATA, -1, "too little behavior data to say how the unit buys"))
         rows = []

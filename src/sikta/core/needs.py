@@ -90,6 +90,10 @@ class NeedsSegmenter(BaseEstimator):
         answers`` and ``no answers`` when present: ``segment``, ``cluster``,
         ``n_units``, ``share`` (of all units), ``description``, then ``z_<item>``
         (distinctiveness) and ``mean_<item>`` (average answer) per item.
+    segment_names_, descriptions_ : list of str
+        Name and plain-word profile of each cluster, by cluster number.
+    z_ : pandas.DataFrame
+        Cluster × input distinctiveness in z units.
     clusterer_ : StableClusterer
         The fitted clusterer (``stability_`` per k, ``n_clusters_``).
     n_no_answers_, n_too_few_, n_partial_, n_complete_ : int
@@ -194,7 +198,7 @@ class NeedsSegmenter(BaseEstimator):
             cluster[partial] = self.clusterer_.predict(A.to_numpy()[partial])
         self._name_clusters(A[complete], self.clusterer_.labels_)
         segment = np.where(answered == 0, NO_ANSWERS, TOO_FEW).astype(object)
-        segment[cluster >= 0] = np.asarray(self.labels_, dtype=object)[cluster[cluster >= 0]]
+        segment[cluster >= 0] = np.asarray(self.segment_names_, dtype=object)[cluster[cluster >= 0]]
         self.segments_ = pd.DataFrame(
             {"segment": segment, "cluster": cluster, "n_answered": answered}, index=frame.index
         )
@@ -218,7 +222,7 @@ class NeedsSegmenter(BaseEstimator):
                 rankings.append([])
         labels_ = unique_labels(rankings, fallback="average needs")
         # "values" reads once in front of the phrase: "values support and speed"
-        self.labels_ = [
+        self.segment_names_ = [
             lab if (not r or "matters little" in lab or r[0].startswith(("struggles", "little trouble")))
             else f"values {lab}"
             for lab, r in zip(labels_, rankings)
@@ -238,7 +242,7 @@ class NeedsSegmenter(BaseEstimator):
     def _profiles(self, A: pd.DataFrame, n_units: int) -> None:
         seg = self.segments_
         rows = []
-        for c, (label, text) in enumerate(zip(self.labels_, self.descriptions_)):
+        for c, (label, text) in enumerate(zip(self.segment_names_, self.descriptions_)):
             members = seg.cluster.to_numpy() == c
             row = {"segment": label, "cluster": c, "n_units": int(members.sum()),
                    "share": members.sum() / n_units, "description": text}
