@@ -35,7 +35,7 @@ def test_recovers_planted_k(algorithm, seed):
     t = sc.stability_
     assert t.k.tolist() == [2, 3, 4, 5, 6]
     assert t.loc[t.chosen, "k"].item() == 4
-    assert sc.stability_score_ == pytest.approx(t.stability.max(), abs=0.02)
+    assert sc.stability_score_ == pytest.approx(t.stability.max(), abs=0.03)
     assert sc.stability_score_ > 0.95
 
 
@@ -45,6 +45,7 @@ def test_chosen_k_follows_the_documented_rule():
     t = sc.stability_[sc.stability_.eligible]
     best = t.stability.max()
     assert sc.n_clusters_ == t.k[t.stability >= best - 0.05].max()
+    assert choose_k(sc.stability_, 0.05) == sc.n_clusters_
 
 
 def test_choose_k_tie_break_and_eligibility():
@@ -142,7 +143,3 @@ def test_row_order_does_not_change_the_answer():
     pd.testing.assert_frame_equal(a.stability_, b.stability_)
 
 
-def test_the_largest_highly_stable_k_wins():
-    t = pd.DataFrame({"k": [2, 3, 4, 5], "stability": [0.93, 0.996, 0.972, 0.85], "eligible": [True] * 4})
-    assert choose_k(t) == 4  # 3 and 4 both reach 0.95
-    assert choose_k(t, high_stability=1.0) == 3  # by the tolerance rule alone, 0.972 is not within 0.02 of 0.996

@@ -88,6 +88,13 @@ TRAITS = {
     "order_interval_days": ("long buying cycle", "buys often"),
     "order_regularity": ("buys irregularly", "buys like clockwork"),
 }
+#: inputs a style name already speaks for
+STYLE_OWN = {
+    "price-driven": {"discount_rate", "price_tier", "credit_share"},
+    "quality-driven": {"discount_rate", "price_tier"},
+    "support-driven": {"support_rate"},
+    "routine": set(),
+}
 #: shorter words for a mild difference (|z| from 0.15), used only to tell two same-named clusters apart
 LEANINGS = {
     "discount_rate": ("more discount", "less discount"),
@@ -334,14 +341,13 @@ class BehaviorSegmenter(BaseEstimator):
         }
         return sorted(((k, v) for k, v in styles.items() if v > -math.inf), key=lambda kv: -kv[1])
 
-    def _traits(self, z: pd.Series) -> list[str]:
+    def _traits(self, z: pd.Series) -> list[tuple[str, str]]:
+        """(input, words) of the distinctive inputs, strongest first."""
         strong = z[z.abs() >= DISTINCT].reindex(z.abs().sort_values(ascending=False, kind="mergesort").index).dropna()
         out = []
         for c, v in strong.items():
-            if c in TRAITS:
-                out.append(TRAITS[c][0 if v > 0 else 1])
-            else:
-                out.append(f"{'high' if v > 0 else 'low'} {item_word(c)}")
+            words = TRAITS[c][0 if v > 0 else 1] if c in TRAITS else f"{'high' if v > 0 else 'low'} {item_word(c)}"
+            out.append((c, words))
         return out
 
     def _name(self) -> None:
@@ -353,17 +359,19 @@ class BehaviorSegmenter(BaseEstimator):
             if style_known:
                 styles = self._style(z)
                 name = styles[0][0] if styles and styles[0][1] >= DISTINCT else "routine"
-                lean = [LEANINGS[c][0 if v > 0 else 1] for c, v in z.abs().sort_values(ascending=False).items()
-                        if c in LEANINGS and LEAN <= abs(z[c]) < DISTINCT for v in [z[c]]]
-                rankings.append([name] + traits + lean)
+                # to tell two same-named clusters apart, use what the name does not already say
+                own = STYLE_OWN[name]
+                lean = [LEANINGS[col][0 if z[col] > 0 else 1]
+                        for col in z.abs().sort_values(ascending=False, kind="mergesort").index
+                        if col in LEANINGS and col not in own and LEAN <= abs(z[col]) < DISTINCT]
+                rankings.append([name] + [w for col, w in traits if col not in own] + lean)
             else:
                 hi = [item_word(k) for k, v in z.sort_values(ascending=False, kind="mergesort").items() if v >= DISTINCT]
                 lo = [item_word(k) for k, v in z.sort_values(kind="mergesort").items() if v <= -DISTINCT]
-                rankings.append([f"high {phrase(hi[:1])}"] + [f"high {w}" for w in hi[1:]] if hi
-                                else [f"low {w}" for w in lo])
+                rankings.append([f"high {w}" for w in hi] if hi else [f"low {w}" for w in lo])
             neutral = ("mid-range products at usual terms, average support needs" if style_known
                        else "close to the average on every input")
-            self.descriptions_.append("; ".join(traits[:4]) if traits else neutral)
+            self.descriptions_.append("; ".join(w for _, w in traits[:4]) if traits else neutral)
         labels = unique_labels(rankings, fallback="average")
         if not style_known:  # "high Grocery and high Milk" reads as "high Grocery and Milk"
             labels = [lab.replace(" and high ", " and ").replace(", high ", ", ") for lab in labels]
