@@ -171,7 +171,8 @@ def test_a_healthy_matrix_has_no_warnings():
     s, g = healthy()
     params = pd.DataFrame({"tickets": np.ones(len(s)), "wallet_gap": np.ones(len(s))})
     got = axis_warnings(s, {"pain": 0.5, "potential": 0.5}, params=params,
-                        axis_params={"pain": ["tickets"], "potential": ["wallet_gap"]}, groups=g, expected_groups=GROUPS)
+                        axis_params={"pain": ["tickets"], "potential": ["wallet_gap"]},
+                        groups=g, expected_groups=GROUPS)
     assert got == [] and matrix_verdict(got) == USABLE
 
 

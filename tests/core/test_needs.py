@@ -73,7 +73,8 @@ def test_partial_answers_are_placed_on_what_they_answered():
 
 def test_pain_items_read_as_struggles():
     df, _ = three_groups()
-    df["pain_onboarding"] = np.where(np.arange(len(df)) >= 120, 4.5, 1.5) + np.random.default_rng(1).normal(0, .3, len(df))
+    noise = np.random.default_rng(1).normal(0, .3, len(df))
+    df["pain_onboarding"] = np.where(np.arange(len(df)) >= 120, 4.5, 1.5) + noise
     seg = NeedsSegmenter(n_bootstrap=8).fit(df)
     text = seg.profiles_.set_index("segment").description
     assert any("struggles with onboarding" in t for t in text)

@@ -72,7 +72,7 @@ from scipy.stats import skew
 from sklearn.base import BaseEstimator
 
 from sikta.core.clustering import StableClusterer
-from sikta.core.profiles import DISTINCT, item_word, phrase, unique_labels, z_profile
+from sikta.core.profiles import DISTINCT, item_word, unique_labels, z_profile
 from sikta.errors import DataTooThinError, UsageError
 
 __all__ = ["BehaviorSegmenter", "STYLE_INPUTS", "NO_DATA", "TRAITS", "support_rate"]
@@ -112,7 +112,8 @@ ABSENT = {
     "support_rate": "not in the unit frame (it needs tickets and active_days)",
 }
 #: columns profiled per segment when present (the numbers behind the label)
-DESCRIPTORS = ("credit_share", "order_interval_days", "order_regularity", "orders", "frequency_12m", "avg_order_value_12m",
+DESCRIPTORS = ("credit_share", "order_interval_days", "order_regularity", "orders", "frequency_12m",
+               "avg_order_value_12m",
                "usage_events_90d", "active_users_30d", "revenue_12m")
 SKEWED = 1.0
 #: the log offset as a share of the median positive value
@@ -366,7 +367,8 @@ class BehaviorSegmenter(BaseEstimator):
                         if col in LEANINGS and col not in own and LEAN <= abs(z[col]) < DISTINCT]
                 rankings.append([name] + [w for col, w in traits if col not in own] + lean)
             else:
-                hi = [item_word(k) for k, v in z.sort_values(ascending=False, kind="mergesort").items() if v >= DISTINCT]
+                ranked = z.sort_values(ascending=False, kind="mergesort")
+                hi = [item_word(k) for k, v in ranked.items() if v >= DISTINCT]
                 lo = [item_word(k) for k, v in z.sort_values(kind="mergesort").items() if v <= -DISTINCT]
                 rankings.append([f"high {w}" for w in hi] if hi else [f"low {w}" for w in lo])
             neutral = ("mid-range products at usual terms, average support needs" if style_known

@@ -175,9 +175,8 @@ def _sizes(labels: pd.Series, placed: pd.Series, revenue: pd.Series | None, th: 
         t["revenue_share"] = t.revenue / total if total else math.nan
     t["placed"] = t.segment.map(placed.groupby(labels).all())
     t["actionable"] = t.placed & (t.n_units >= th.min_units) & (t.share >= th.min_share)
-    return t.sort_values(["placed", "n_units", "segment"], ascending=[False, False, True], kind="mergesort").reset_index(
-        drop=True
-    )
+    t = t.sort_values(["placed", "n_units", "segment"], ascending=[False, False, True], kind="mergesort")
+    return t.reset_index(drop=True)
 
 
 def _eta2(x: np.ndarray, g: np.ndarray) -> float:
@@ -213,7 +212,8 @@ def _distinct(frame: pd.DataFrame, labels: pd.Series, placed: pd.Series, variabl
         rows.append({"variable": v, "kind": "categorical", "effect": V, "measure": "cramers_v",
                      "max_abs_d": math.nan, "pair": None, "n": int(ok.sum())})
     cols = ["variable", "kind", "effect", "measure", "max_abs_d", "pair", "n"]
-    return pd.DataFrame(rows, columns=cols).sort_values("effect", ascending=False, kind="mergesort").reset_index(drop=True)
+    out = pd.DataFrame(rows, columns=cols).sort_values("effect", ascending=False, kind="mergesort")
+    return out.reset_index(drop=True)
 
 
 def _match(orig: np.ndarray, new: np.ndarray) -> np.ndarray:
@@ -351,7 +351,8 @@ def diagnose(
         (fatal if placed_share < th.min_coverage else caveats).append(text)
     segs = sizes[sizes.placed]
     if len(segs) < 2:
-        fatal.append("no segment at all" if segs.empty else f"only one segment ({segs.segment.iloc[0]}): nothing to tell apart")
+        fatal.append("no segment at all" if segs.empty
+                     else f"only one segment ({segs.segment.iloc[0]}): nothing to tell apart")
     else:
         small = segs[~segs.actionable]
         if len(small):
@@ -368,7 +369,8 @@ def diagnose(
             if (dist.effect < lo).all():
                 fatal.append(f"segments hardly differ on {names} (largest effect: {top.measure} {top.effect:.3f})")
             elif (dist.effect < hi).all():
-                caveats.append(f"segments differ only a little on {names} (largest effect: {top.measure} {top.effect:.3f})")
+                caveats.append(f"segments differ only a little on {names} "
+                               f"(largest effect: {top.measure} {top.effect:.3f})")
     if stab is not None and not math.isnan(stab):
         text = (f"only {_pct(stab)} of {unit} keep their segment when the data are resampled "
                 f"(mean ARI {ari:.2f})")
@@ -453,7 +455,8 @@ def axis_warnings(
                 out.append(f"{axis} threshold {t:.2f} equals the axis minimum: every unit above the lowest score "
                            f"counts as high {axis}")
             elif t > hi + eps:
-                out.append(f"{axis} threshold {t:.2f} is above the axis maximum {hi:.2f}: no unit counts as high {axis}")
+                out.append(f"{axis} threshold {t:.2f} is above the axis maximum {hi:.2f}: "
+                           f"no unit counts as high {axis}")
         for p in (axis_params or {}).get(axis, ()):
             if params is None or p not in params.columns:
                 raise UsageError(f"diagnostics: no values of parameter {p!r} given")

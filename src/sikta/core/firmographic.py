@@ -239,14 +239,16 @@ class FirmographicSegmenter(BaseEstimator):
         prof["share"] = prof.n_units / n
         prof = prof.sort_values("n_units", ascending=False, kind="mergesort").reset_index()
         prof["description"] = prof.segment.map(self._describe)
-        self.profiles_ = prof[["segment", "n_units", "share", "description", "median_employees", "median_annual_revenue"]]
+        cols = ["segment", "n_units", "share", "description", "median_employees", "median_annual_revenue"]
+        self.profiles_ = prof[cols]
 
     @staticmethod
     def _gaps(tier: pd.Series, dims: dict[str, pd.Series]) -> list[str]:
         out, n = [], len(tier)
         unknown = int((tier == UNKNOWN_SIZE).sum())
         if unknown:
-            out.append(f"{unknown} of {n} units ({unknown / n:.0%}) have neither employees nor annual revenue: '{UNKNOWN_SIZE}'")
+            out.append(f"{unknown} of {n} units ({unknown / n:.0%}) have neither employees nor annual revenue: "
+                       f"'{UNKNOWN_SIZE}'")
         if "vertical" in dims:
             k = int((dims["vertical"] == UNKNOWN_INDUSTRY).sum())
             if k:

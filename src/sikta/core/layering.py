@@ -97,8 +97,8 @@ def layer_table(first: Sequence[object] | pd.Series, second: Sequence[object] | 
     Examples
     --------
     >>> t = layer_table(["SMB", "SMB", "SMB", "enterprise"], ["price", "price", "support", "support"])
-    >>> t.values.tolist()
-    [['SMB', 'price', 2, 0.6666666666666666], ['SMB', 'support', 1, 0.3333333333333333], ['enterprise', 'support', 1, 1.0]]
+    >>> t.round(3).values.tolist()
+    [['SMB', 'price', 2, 0.667], ['SMB', 'support', 1, 0.333], ['enterprise', 'support', 1, 1.0]]
     """
     sa, sb = _align(first, second)
     t = pd.DataFrame({"first": sa, "second": sb}).value_counts().rename("n_units").reset_index()

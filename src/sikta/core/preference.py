@@ -162,7 +162,9 @@ class PreferenceFit(BaseEstimator):
             raise UsageError("preference fit: the input must be a pandas DataFrame with one row per unit")
         share, channels, regions, countries, weights = self._check()
         n = len(frame)
-        col = lambda c: frame[c] if c in frame.columns else pd.Series(None, index=frame.index, dtype=object)  # noqa: E731
+        def col(c: str) -> pd.Series:
+            return frame[c] if c in frame.columns else pd.Series(None, index=frame.index, dtype=object)
+
         comp = pd.DataFrame(np.nan, index=frame.index, columns=[f"{c}_fit" for c in COMPONENTS])
         reasons: list[list[str]] = [[] for _ in range(n)]
         offered = phrase(channels) + (" only" if channels and len(channels) == 1 else "") if channels else ""

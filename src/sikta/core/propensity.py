@@ -175,7 +175,9 @@ class PropensityModel(BaseEstimator):
         if isinstance(y, pd.Series) and not ys.index.equals(frame.index):
             ys = ys.reindex(frame.index)
         if ys.isna().any():
-            raise UsageError(f"opportunity: the target is missing for {int(ys.isna().sum())} units; say yes or no for each")
+            raise UsageError(
+                f"opportunity: the target is missing for {int(ys.isna().sum())} units; say yes or no for each"
+            )
         return ys.astype(bool).to_numpy()
 
     def _columns(self, frame: pd.DataFrame, yv: np.ndarray) -> tuple[pd.DataFrame, list[str], list[str]]:
@@ -226,7 +228,8 @@ class PropensityModel(BaseEstimator):
             return True
         if s.dtype != object:
             return False
-        return bool(s.dropna().map(lambda v: isinstance(v, (list, tuple, np.ndarray, dict)) or hasattr(v, "isoformat")).any())
+        odd = s.dropna().map(lambda v: isinstance(v, (list, tuple, np.ndarray, dict)) or hasattr(v, "isoformat"))
+        return bool(odd.any())
 
     @staticmethod
     def _single_auc(x: np.ndarray, y: np.ndarray) -> float:
@@ -270,7 +273,10 @@ class PropensityModel(BaseEstimator):
         yv = self._target(frame, y)
         pos, neg = int(yv.sum()), int((~yv).sum())
         if pos < self.min_positives or neg < self.min_positives:
-            few, what = (pos, "units with the target (buyers)") if pos < self.min_positives else (neg, "units without it")
+            if pos < self.min_positives:
+                few, what = pos, "units with the target (buyers)"
+            else:
+                few, what = neg, "units without it"
             raise DataTooThinError(
                 f"opportunity: only {few} {what}; a propensity model needs at least {self.min_positives} "
                 f"of each ({pos} buyers, {neg} others)"
