@@ -12,9 +12,10 @@ from sklearn.metrics import adjusted_rand_score
 
 from sikta.core.behavioral import NO_DATA, BehaviorSegmenter, support_rate
 from sikta.errors import DataTooThinError, UsageError
+from tests.conftest import SHARED_DATA
 from tests.core import _synthetic as syn
 
-WHOLESALE = Path("/work/shared/data/wholesale_customers.parquet")
+WHOLESALE = SHARED_DATA / "wholesale_customers.parquet"
 SPEND = ["Fresh", "Milk", "Grocery", "Frozen", "Detergents_Paper", "Delicassen"]
 
 
@@ -119,7 +120,7 @@ def purity(truth, labels):
     return pd.crosstab(labels, truth).max(axis=1).sum() / len(truth)
 
 
-@pytest.mark.skipif(not WHOLESALE.exists(), reason="wholesale_customers.parquet is not on this machine")
+@pytest.mark.skipif(not WHOLESALE.exists(), reason="shared/data/wholesale_customers.parquet is not beside the repo")
 def test_wholesale_spend_clusters_separate_the_channels_far_better_than_chance():
     w = pd.read_parquet(WHOLESALE)
     seg = BehaviorSegmenter(inputs=SPEND).fit(w)
