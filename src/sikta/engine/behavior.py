@@ -1,0 +1,253 @@
+"""Per-unit purchase-behavior inputs for the behavioral scheme (SPEC §4.4, seed 004), built in the engine.
+
+The standard feature table says how much and how often a unit buys, not
+*how*: whether it buys the cheap or the premium products of a line, at list
+price or at a discount, whether it sends goods back, how regular its buying
+cycle is and how much support it needs. Those are the traits that make a
+customer price-, quality- or support-driven, and they need the order lines
+and the catalogue, so they are aggregated here, in the engine; Python then
+sees one row per unit.
+
+All history up to ``as_of`` is used (``lookback_months`` limits it): a
+buying style is a trait, and more lines measure it more precisely.
+
+Columns (one row per unit that has any order, subscription or ticket):
+
+``order_lines``
+    order lines with amount > 0.
+``orders``
+    distinct orders with a line > 0.
+``discount_rate``
+    ``1 - Σ amount / Σ (quantity × list_price)`` over lines > 0 whose
+    product has a list price > 0 and whose quantity is > 0; null without
+    such lines (no catalogue prices).
+``price_tier``
+    mean over lines > 0 of the product's **price position within its
+    product line**, 0 = cheapest, 1 = most premium: the mid-rank percentile
+    ``(n_cheaper + n_cheaper_or_equal) / 2 / n`` of its reference price among
+    the line's products. The reference price is the catalogue list price,
+    else the mean unit price paid (``amount / quantity``) over all units'
+    lines > 0 - so it works on transaction-only data too. Orders without a
+    product line are ranked among all products without one.
+``credit_share``
+    credit notes (``-Σ amount`` of lines < 0) over ``Σ amount`` of lines > 0.
+``order_interval_days``
+    mean days between consecutive distinct order dates (the buying cycle);
+    null with fewer than 2 dates.
+``order_regularity``
+    coefficient of variation (SD / mean, population SD) of those gaps:
+    0 = like clockwork; null with fewer than 3 dates.
+``tickets``
+    support tickets opened in the period.
+``active_days``
+    days from the unit's first activity (order line > 0, subscription start
+    or ticket) to its last (order line > 0, ticket, or a subscription running
+    up to its end or ``as_of``), inclusive: the exposure for rates such as
+    tickets per year.
+
+Examples
+--------
+>>> import datetime as dt, ibis, pandas as pd
+>>> con = ibis.duckdb.connect()
+>>> orders = con.create_table("orders", pd.DataFrame({
+...     "account_id": ["A", "A", "A", "B"], "order_id": ["1", "2", "3", "4"],
+...     "order_date": pd.to_datetime(["2024-01-01", "2024-01-31", "2024-03-01", "2024-02-01"]).date,
+...     "product_id": ["cheap", "dear", "cheap", "dear"], "product_line": ["L"] * 4,
+...     "quantity": [1.0, 1.0, -1.0, 2.0], "amount": [8.0, 100.0, -8.0, 180.0]}))
+>>> products = con.create_table("products", pd.DataFrame({
+...     "product_id": ["cheap", "dear"], "product_line": ["L", "L"], "list_price": [10.0, 100.0]}))
+>>> h = con.create_table("h", pd.DataFrame({"account_id": ["A", "B"], "ultimate_parent_id": ["A", "B"],
+...     "account_unit_id": ["A", "B"]}))
+>>> b = behavior_inputs({"orders": orders, "products": products}, h, grain="account", as_of=dt.date(2024, 6, 30))
+>>> r = con.to_pandas(b.order_by("unit_id")).set_index("unit_id")
+>>> r[["discount_rate", "price_tier", "credit_share"]].round(4).loc["A"].tolist()
+[0.0182, 0.5, 0.0741]
+>>> int(r.loc["B", "order_lines"]), round(float(r.loc["B", "discount_rate"]), 4), float(r.loc["B", "price_tier"])
+(1, 0.1, 0.75)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+
+import ibis
+import ibis.expr.types as ir
+
+from sikta.engine.contract import GRAINS
+from sikta.engine.features import as_date, unit_map
+from sikta.engine.features_parts import ORDER_COLS, SUB_COLS, TICKET_COLS, ensure, minus_months
+from sikta.errors import InputError, UsageError
+
+__all__ = ["behavior_inputs", "BEHAVIOR_COLUMNS"]
+
+#: output columns after ``unit_id``
+BEHAVIOR_COLUMNS = (
+    "order_lines",
+    "orders",
+    "discount_rate",
+    "price_tier",
+    "credit_share",
+    "order_interval_days",
+    "order_regularity",
+    "tickets",
+    "active_days",
+)
+_NO_LINE = "(no product line)"
+
+
+def _reference_prices(o: ir.Table, products: ir.Table | None) -> ir.Table:
+    """product_id, line, ref_price, tier: price position of every product within its line."""
+    paid = o.filter((o.amount > 0) & (o.quantity > 0))
+    paid = paid.group_by("product_id").aggregate(
+        paid_price=(paid.amount / paid.quantity).mean(), paid_line=paid.product_line.min()
+    )
+    if products is not None and "product_id" in products.columns:
+        p = ensure(products, {"product_id": "string", "product_line": "string", "list_price": "float64"})
+        p = p.group_by("product_id").aggregate(
+            list_price=p.list_price.max(where=p.list_price > 0), cat_line=p.product_line.min()
+        )
+        j = paid.outer_join(p, paid.product_id == p.product_id)
+        ref = j.select(
+            product_id=ibis.coalesce(j.product_id, j.product_id_right),
+            line=ibis.coalesce(j.cat_line, j.paid_line, ibis.literal(_NO_LINE)),
+            ref_price=ibis.coalesce(j.list_price, j.paid_price),
+            list_price=j.list_price,
+        )
+    else:
+        ref = paid.select(
+            "product_id",
+            line=ibis.coalesce(paid.paid_line, ibis.literal(_NO_LINE)),
+            ref_price=paid.paid_price,
+            list_price=ibis.null("float64"),
+        )
+    ref = ref.filter(ref.product_id.notnull() & ref.ref_price.notnull())
+    w = ibis.window(group_by=ref.line, order_by=ref.ref_price)
+    n = ref.product_id.count().over(ibis.window(group_by=ref.line))
+    # rank() is the 0-based min rank (= products strictly cheaper); cume_dist × n = products cheaper or equal
+    tier = (ibis.rank().over(w) + ibis.cume_dist().over(w) * n) / 2.0 / n
+    return ref.mutate(tier=tier.cast("float64"))
+
+
+def behavior_inputs(
+    tables: Mapping[str, ir.Table],
+    hierarchy: ir.Table,
+    *,
+    grain: str,
+    as_of: dt.date | str,
+    lookback_months: int | None = None,
+) -> ir.Table:
+    """Purchase-behavior inputs per unit at ``grain``, from events up to ``as_of`` (lazy).
+
+    Parameters
+    ----------
+    tables
+        Contract tables by name; ``orders`` gives the purchase columns,
+        ``products`` the list prices (optional), ``subscriptions`` and
+        ``tickets`` the exposure and the ticket count (optional).
+    hierarchy
+        The ingest hierarchy table (``account_id``, ``ultimate_parent_id``,
+        ``account_unit_id``).
+    grain
+        ``ultimate_parent``, ``account`` or ``department``.
+    as_of
+        Nothing dated after it is read.
+    lookback_months
+        Only events in the last this many months (default: all history).
+
+    Returns
+    -------
+    ibis.expr.types.Table
+        ``unit_id`` then :data:`BEHAVIOR_COLUMNS` (see the module notes);
+        units without any order, subscription or ticket have no row.
+    """
+    if grain not in GRAINS:
+        raise UsageError(f"unknown grain {grain!r}; use one of {', '.join(GRAINS)}")
+    if lookback_months is not None and (not isinstance(lookback_months, int) or lookback_months < 1):
+        raise UsageError(f"lookback_months must be a positive integer, not {lookback_months!r}")
+    if "orders" not in tables and "subscriptions" not in tables:
+        raise InputError("behavior inputs need an orders or a subscriptions table")
+    as_of = as_date(as_of)
+    start = minus_months(as_of, lookback_months) if lookback_months else None
+    units = unit_map(hierarchy, grain)
+    lit = lambda d: ibis.literal(d, type="date")  # noqa: E731
+    parts: list[ir.Table] = []
+    spans: list[ir.Table] = []
+
+    if "orders" in tables:
+        o = ensure(tables["orders"], ORDER_COLS | {"quantity": "float64"})
+        o = o.filter(o.account_id.notnull(), o.order_date <= lit(as_of))
+        if start is not None:
+            o = o.filter(o.order_date > lit(start))
+        o = o.join(units, "account_id")
+        ref = _reference_prices(o, tables.get("products"))
+        j = o.left_join(ref, o.product_id == ref.product_id)
+        pos = j.amount > 0
+        priced = pos & (j.quantity > 0) & j.list_price.notnull()
+        agg = j.group_by("unit_id").aggregate(
+            order_lines=j.amount.count(where=pos),
+            orders=j.order_id.nunique(where=pos),
+            _paid=j.amount.sum(where=priced),
+            _list=(j.quantity * j.list_price).sum(where=priced),
+            price_tier=j.tier.mean(where=pos),
+            _credit=(-j.amount).sum(where=j.amount < 0),
+            _gross=j.amount.sum(where=pos),
+        )
+        agg = agg.select(
+            "unit_id",
+            "order_lines",
+            "orders",
+            "price_tier",
+            discount_rate=ibis.ifelse(agg._list > 0, 1.0 - agg._paid / agg._list, ibis.null("float64")),
+            credit_share=ibis.ifelse(agg._gross > 0, ibis.coalesce(agg._credit, 0.0) / agg._gross, ibis.null("float64")),
+        )
+        parts.append(agg)
+        # buying cycle: gaps between consecutive distinct order dates
+        days = o.filter(o.amount > 0).select("unit_id", "order_date").distinct()
+        prev = days.order_date.lag().over(ibis.window(group_by=days.unit_id, order_by=days.order_date))
+        gaps = days.mutate(gap=days.order_date.delta(prev, unit="day").cast("float64"))
+        cyc = gaps.group_by("unit_id").aggregate(
+            order_interval_days=gaps.gap.mean(), _sd=gaps.gap.std(how="pop"), _n=gaps.gap.count()
+        )
+        cyc = cyc.select(
+            "unit_id",
+            "order_interval_days",
+            order_regularity=ibis.ifelse(
+                (cyc._n >= 2) & (cyc.order_interval_days > 0), cyc._sd / cyc.order_interval_days, ibis.null("float64")
+            ),
+        )
+        parts.append(cyc)
+        pos_o = o.filter(o.amount > 0)
+        spans.append(pos_o.group_by("unit_id").aggregate(first=pos_o.order_date.min(), last=pos_o.order_date.max()))
+
+    if "subscriptions" in tables:
+        s = ensure(tables["subscriptions"], SUB_COLS)
+        s = s.filter(s.account_id.notnull(), s.start_date <= lit(as_of)).join(units, "account_id")
+        end = ibis.least(ibis.coalesce(s.end_date, lit(as_of)), lit(as_of))
+        if start is not None:
+            s = s.filter(end > lit(start))
+        first = ibis.greatest(s.start_date, lit(start)) if start is not None else s.start_date
+        spans.append(s.group_by("unit_id").aggregate(first=first.min(), last=end.max()))
+
+    if "tickets" in tables:
+        t = ensure(tables["tickets"], TICKET_COLS)
+        opened = t.opened_at.date()
+        t = t.mutate(opened=opened).filter(t.account_id.notnull(), opened <= lit(as_of))
+        if start is not None:
+            t = t.filter(t.opened > lit(start))
+        t = t.join(units, "account_id")
+        parts.append(t.group_by("unit_id").aggregate(tickets=t.count()))
+        spans.append(t.group_by("unit_id").aggregate(first=t.opened.min(), last=t.opened.max()))
+
+    span = ibis.union(*spans, distinct=False)
+    span = span.group_by("unit_id").aggregate(first=span["first"].min(), last=span["last"].max())
+    out = span.select("unit_id", active_days=span["last"].delta(span["first"], unit="day") + 1)
+    for p in parts:
+        out = out.left_join(p, out.unit_id == p.unit_id).drop("unit_id_right")
+    cols = {c: (out[c] if c in out.columns else ibis.null("float64")) for c in BEHAVIOR_COLUMNS}
+    for c in ("order_lines", "orders", "tickets"):
+        if c in out.columns:
+            cols[c] = ibis.coalesce(out[c], 0)
+        else:
+            cols[c] = ibis.null("int64")
+    return out.select("unit_id", **cols)

@@ -1,0 +1,131 @@
+"""Behavior inputs per unit (engine): every column checked against a hand-computed value."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import ibis
+import pandas as pd
+import pytest
+
+from sikta.engine.behavior import BEHAVIOR_COLUMNS, behavior_inputs
+from sikta.errors import InputError, UsageError
+
+AS_OF = dt.date(2024, 12, 31)
+
+
+@pytest.fixture
+def con():
+    return ibis.duckdb.connect()
+
+
+def _d(*days):
+    return pd.to_datetime(list(days)).date
+
+
+@pytest.fixture
+def world(con):
+    # C is a company with one department D: at account grain D rolls into C.
+    hierarchy = pd.DataFrame({
+        "account_id": ["C", "D", "S", "P"], "ultimate_parent_id": ["C", "C", "S", "P"],
+        "account_unit_id": ["C", "C", "S", "P"],
+    })
+    products = pd.DataFrame({
+        "product_id": ["a1", "a2", "a3", "a4", "b1", "b2"],
+        "product_line": ["A", "A", "A", "A", "B", "B"],
+        "list_price": [10.0, 20.0, 20.0, 40.0, 100.0, 300.0],
+    })
+    orders = pd.DataFrame({
+        "account_id": ["C", "C", "C", "D", "S", "S", "S", "S", "S"],
+        "order_id": ["o1", "o2", "o2-CN", "o3", "s1", "s2", "s3", "s4", "s5"],
+        "order_date": _d("2024-01-01", "2024-01-11", "2024-01-20", "2024-01-31",
+                         "2024-02-01", "2024-03-02", "2024-04-01", "2024-05-01", "2025-02-01"),
+        "product_id": ["a1", "b2", "b2", "a4", "a2", "a3", "a2", "x9", "a1"],
+        "product_line": ["A", "B", "B", "A", "A", "A", "A", None, "A"],
+        "quantity": [10.0, 1.0, -1.0, 2.0, 1.0, 1.0, 1.0, 3.0, 1.0],
+        "amount": [80.0, 300.0, -300.0, 80.0, 20.0, 20.0, 20.0, 15.0, 5.0],
+    })
+    tickets = pd.DataFrame({
+        "ticket_id": ["t1", "t2", "t3", "t4"], "account_id": ["C", "D", "S", "P"],
+        "opened_at": pd.to_datetime(["2024-02-15 10:00", "2024-06-30 09:00", "2024-03-01 00:00", "2024-07-01 00:00"]),
+    })
+    subs = pd.DataFrame({
+        "subscription_id": ["u1"], "account_id": ["S"], "product_line": ["B"],
+        "start_date": _d("2023-12-01"), "end_date": pd.Series([None], dtype="datetime64[s]"), "mrr": [50.0],
+    })
+    t = {n: con.create_table(n, df) for n, df in
+         {"orders": orders, "products": products, "tickets": tickets, "subscriptions": subs}.items()}
+    return t, con.create_table("hierarchy", hierarchy)
+
+
+def run(con, tables, h, grain="account", **kw):
+    return con.to_pandas(behavior_inputs(tables, h, grain=grain, as_of=AS_OF, **kw)).set_index("unit_id").sort_index()
+
+
+def test_columns_by_hand(con, world):
+    tables, h = world
+    r = run(con, tables, h)
+    assert list(r.columns) == list(BEHAVIOR_COLUMNS)
+    assert sorted(r.index) == ["C", "P", "S"]
+    c = r.loc["C"]
+    # C + its department D: lines > 0 are a1 ×10 @8 (list 10), b2 ×1 @300 (list 300), a4 ×2 @40 (list 40)
+    assert c.order_lines == 3 and c.orders == 3
+    assert c.discount_rate == pytest.approx(1 - (80 + 300 + 80) / (100 + 300 + 80))
+    # tiers: line A prices 10, 20, 20, 40 -> a1 (0+1)/2/4, a4 (3+4)/2/4; line B 100, 300 -> b2 (1+2)/2/2
+    assert c.price_tier == pytest.approx((1 / 8 + 7 / 8 + 3 / 4) / 3)
+    assert c.credit_share == pytest.approx(300 / 460)
+    # order dates 01-01, 01-11, 01-31: gaps 10 and 20 days
+    assert c.order_interval_days == pytest.approx(15.0)
+    assert c.order_regularity == pytest.approx(5 / 15)
+    # tickets t1 (C) and t2 (D); activity 2024-01-01 .. 2024-06-30 (the last ticket)
+    assert c.tickets == 2 and c.active_days == 182
+
+
+def test_prices_without_a_catalogue_entry_and_subscriptions(con, world):
+    tables, h = world
+    s = run(con, tables, h).loc["S"]
+    # the 2025 order is after as_of; x9 has no list price: it counts as a line but not for the discount
+    assert s.order_lines == 4
+    assert s.discount_rate == pytest.approx(0.0)  # a2, a3, a2 paid at list price
+    # a2 and a3 (20 in line A: 1 cheaper, 3 cheaper or equal) -> (1 + 3) / 2 / 4; x9 (no line) is
+    # ranked among products without a line by its paid price: alone -> (0 + 1) / 2 / 1
+    assert s.price_tier == pytest.approx((0.5 + 0.5 + 0.5 + 0.5) / 4)
+    assert s.credit_share == 0.0
+    assert s.order_interval_days == pytest.approx(30.0)  # 02-01, 03-02 (leap year), 04-01, 05-01
+    assert s.order_regularity == pytest.approx(0.0)
+    # the open subscription runs from 2023-12-01 to as_of
+    assert s.active_days == (AS_OF - dt.date(2023, 12, 1)).days + 1
+    p = run(con, tables, h).loc["P"]  # a prospect with a ticket only
+    assert p.order_lines == 0 and pd.isna(p.discount_rate) and p.tickets == 1 and p.active_days == 1
+
+
+def test_department_grain_keeps_accounts_apart(con, world):
+    tables, h = world
+    r = run(con, tables, h, grain="department")
+    assert r.loc["D", "order_lines"] == 1 and r.loc["D", "discount_rate"] == pytest.approx(0.0)
+    assert pd.isna(r.loc["D", "order_interval_days"])  # one order date: no cycle
+    assert r.loc["C", "order_interval_days"] == pytest.approx(10.0)
+    assert pd.isna(r.loc["C", "order_regularity"])  # two dates, one gap: no spread to measure
+
+
+def test_without_products_tier_comes_from_paid_prices(con, world):
+    tables, h = world
+    r = run(con, {k: v for k, v in tables.items() if k != "products"}, h)
+    assert r.discount_rate.isna().all()
+    # paid unit prices up to as_of: line A a1 8, a2 20, a3 20, a4 40 (same order as the list prices);
+    # line B: only b2 was bought, so it is alone in its line -> 0.5
+    assert r.loc["C", "price_tier"] == pytest.approx((1 / 8 + 7 / 8 + 0.5) / 3)
+
+
+def test_lookback_and_missing_tables(con, world):
+    tables, h = world
+    r = run(con, tables, h, lookback_months=9)  # from 2024-04-01 on (exclusive of 03-31)
+    assert r.loc["S", "order_lines"] == 2 and r.loc["C", "tickets"] == 1
+    no_tickets = run(con, {k: v for k, v in tables.items() if k != "tickets"}, h)
+    assert no_tickets.tickets.isna().all()  # no table is not zero tickets
+    with pytest.raises(UsageError, match="grain"):
+        behavior_inputs(tables, h, grain="team", as_of=AS_OF)
+    with pytest.raises(UsageError, match="lookback_months"):
+        behavior_inputs(tables, h, grain="account", as_of=AS_OF, lookback_months=0)
+    with pytest.raises(InputError, match="orders or a subscriptions"):
+        behavior_inputs({"tickets": tables["tickets"]}, h, grain="account", as_of=AS_OF)
