@@ -103,7 +103,7 @@ def list_accounts(
     q: Annotated[str | None, Query(max_length=200, description="part of the unit id or name, any case")] = None,
     sort: Annotated[Sort, Query(description="a column; '-' first for descending")] = "-revenue_12m",
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=s.MAX_OFFSET)] = 0,
 ) -> Response:
     """One page of a run's accounts with group, scores and revenue (stable paging, ties by unit id)."""
     with run_reader(request) as reader:
@@ -141,7 +141,7 @@ def get_groups(request: Request, _: Viewer, run: RunRef = "latest") -> dict[str,
 def get_analysis(
     request: Request, part: Literal[PARTS], token: Viewer,  # type: ignore[valid-type]
     grain: Literal[GRAINS] = "account",  # type: ignore[valid-type]
-    as_of: Annotated[date | None, Query(description="default: the latest revenue date")] = None,
+    as_of: Annotated[date | None, Query(ge=s.FIRST_DATE, le=s.LAST_DATE, description="default: the latest revenue date")] = None,
     period: Literal[PERIODS] = "month",  # type: ignore[valid-type]
     window_months: Annotated[int, Query(ge=1, le=120)] = 12,
     limit: Annotated[int, Query(ge=1, le=1000, description="rows of each ranked table")] = 20,

@@ -65,7 +65,8 @@ def validate_model(request: Request, text: ModelText, _: Analyst) -> dict[str, A
 @router.post("/runs", response_model=s.JobOut, status_code=202, tags=["runs"], responses=responses(401, 403, 422))
 def start_run(
     request: Request, response: Response, text: ModelText, token: Analyst,
-    as_of: Annotated[date | None, Query(description="score data up to this date (default: the latest revenue date)")] = None,
+    as_of: Annotated[date | None, Query(ge=s.FIRST_DATE, le=s.LAST_DATE,
+                                        description="score data up to this date (default: the latest revenue date)")] = None,
 ) -> dict[str, Any]:
     """Check the model, then score it in the background; poll the returned job."""
     with workspace(request) as ws:

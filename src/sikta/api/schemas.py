@@ -14,6 +14,13 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from sikta.api.errors import ErrorDetail
 from sikta.service.runs import GROUPS
 
+#: dates a request may name: wide enough for any real data, narrow enough that a date a month or a
+#: year before or after it still exists (0001-01-02 or 9999-12-31 would overflow date arithmetic)
+FIRST_DATE, LAST_DATE = date(1900, 1, 1), date(2199, 12, 31)
+#: the largest offset a page may start at (more rows than any workspace holds; a 64-bit index
+#: overflows at 2**63)
+MAX_OFFSET = 1_000_000_000
+
 Role = Literal["viewer", "analyst", "admin"]
 Group = Literal[GROUPS]  # type: ignore[valid-type]
 #: the workspace stores naive UTC; JSON gets an explicit offset, as RFC 3339 wants
