@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import ibis
 import pandas as pd
 
+from sikta.engine.csvsafe import safe_table
 from sikta.errors import NotFoundError, UsageError
 from sikta.service import runs as runs_svc
 
@@ -100,7 +101,7 @@ def export_run(
     partial = path.with_name(path.name + ".partial")
     # written aside and renamed, so a reader never sees half a file
     if fmt == "csv":
-        ws.store.con.to_csv(t, partial)
+        ws.store.con.to_csv(safe_table(t), partial)  # names a spreadsheet would run as formulas get an apostrophe
     else:
         ws.store.con.to_parquet(t, partial)
     os.replace(partial, path)
