@@ -59,6 +59,14 @@ class NotFoundError(WorkspaceError):
     """A named object (table, run, account) does not exist in the workspace."""
 
 
+class WorkspaceLockedError(WorkspaceError):
+    """Another process holds the workspace file (a writer, or readers when this one wants to write)."""
+
+
+class ReadOnlyWorkspaceError(WorkspaceError):
+    """The workspace was opened read-only and something tried to write to it."""
+
+
 class DataTooThinError(SiktaError):
     """There is not enough data for a meaningful answer (e.g. too few accounts)."""
 
@@ -74,5 +82,7 @@ __all__ = [
     "ContractError",
     "WorkspaceError",
     "NotFoundError",
+    "WorkspaceLockedError",
+    "ReadOnlyWorkspaceError",
     "DataTooThinError",
 ]

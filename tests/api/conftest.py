@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -40,15 +41,24 @@ class Api:
         self.path = path
         self.tokens: dict[str, str] = {}
         self.ids: dict[str, str] = {}
-        for role in tokens.ROLES:
-            self.tokens[role], info = tokens.create_token(self.ws, role, name=f"test {role}")
-            self.ids[role] = info["token_id"]
-        self.tokens["revoked"], info = tokens.create_token(self.ws, "admin", name="revoked")
-        tokens.revoke_token(self.ws, info["token_id"])
+        with self.writing() as ws:
+            for role in tokens.ROLES:
+                self.tokens[role], info = tokens.create_token(ws, role, name=f"test {role}")
+                self.ids[role] = info["token_id"]
+            self.tokens["revoked"], info = tokens.create_token(ws, "admin", name="revoked")
+            tokens.revoke_token(ws, info["token_id"])
 
     @property
     def ws(self) -> Workspace:
+        """The app's workspace: read-only, except inside :meth:`writing`."""
         return self.app.state.sikta.ws
+
+    @contextmanager
+    def writing(self) -> Iterator[Workspace]:
+        """The app's workspace opened for writing (as the app does for its own writes), lock held."""
+        st = self.app.state.sikta
+        with st.writing(), st.lock:
+            yield st.ws
 
     def sql(self, query: str, params: list | None = None) -> list[tuple]:
         """Read the workspace directly (under the app's lock), as an independent reference."""

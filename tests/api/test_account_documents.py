@@ -124,7 +124,7 @@ def test_a_new_ingest_drops_the_feature_documents_with_the_features(api, tmp_pat
 
     assert any(t.startswith("_sikta_doc_features_") for t in _docs(api))
     generate(tmp_path / "data", accounts=300, seed=8, lines_per_account=10, years=2)
-    with api.app.state.sikta.lock:
-        api.ws.ingest(tmp_path / "data")
+    with api.writing() as ws:
+        ws.ingest(tmp_path / "data")
     assert not any(t.startswith("_sikta_doc_features_") for t in _docs(api))
     assert any(t.startswith("_sikta_doc_run__") for t in _docs(api))  # runs stay as they were

@@ -57,8 +57,9 @@ exports and webhooks. Errors always have the shape `{"error": {"type": ..., "mes
 
 
 def create_app(workspace_path: str | Path, *, prepare: bool = True,
-               webhook_options: dict[str, Any] | None = None, threads: int | None = None) -> FastAPI:
-    """Build the app over one workspace (opened now, closed on shutdown).
+               webhook_options: dict[str, Any] | None = None, threads: int | None = None,
+               local_secret: str | None = None, wait: float | None = None) -> FastAPI:
+    """Build the app over one workspace (opened now, read-only between its own writes; closed on shutdown).
 
     Parameters
     ----------
@@ -74,17 +75,23 @@ def create_app(workspace_path: str | Path, *, prepare: bool = True,
         Worker threads for requests (default: two per CPU). At 1M accounts with 20 clients on
         2 CPUs, 4 threads answer one account in p95 38 ms / p99 44 ms, 40 (the size of
         FastAPI's pool) in 47 / 79 ms (bench/results/api_latency.md).
+    local_secret
+        Accept this secret as an admin for this process (``sikta serve`` shares it with the CLI
+        through its server file; see :class:`sikta.api.deps.AppState`).
+    wait
+        Seconds to wait for the workspace while another process holds it (default
+        ``$SIKTA_LOCK_WAIT`` or 30).
     """
     if threads is not None and threads < 1:
         raise UsageError(f"threads must be at least 1, not {threads}")
     pool = threads or 2 * (os.cpu_count() or 1)
-    st = AppState(workspace_path)
+    st = AppState(workspace_path, wait=wait, local_secret=local_secret)
 
     def on_run(run_id: str) -> None:
         with st.lock:
             st.reader.refresh()  # the job prepared the new run's index and documents itself
 
-    jobs = Jobs(st.path, on_run=on_run, lock=st.lock, webhook_options=webhook_options)
+    jobs = Jobs(st.path, on_run=on_run, lock=st.lock, writing=st.writing, webhook_options=webhook_options)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -107,8 +114,10 @@ def create_app(workspace_path: str | Path, *, prepare: bool = True,
     app.include_router(write_router)
     if prepare:
         with st.lock:
-            indexed = st.reader.prepare()
-        if indexed:
+            pending = st.reader.pending()
+        if pending:  # once per table: the indexes and documents stay in the workspace
+            with st.writing(), st.lock:
+                indexed = st.reader.prepare()
             log.info("indexed %s", ", ".join(indexed))
     _include_web(app)
     return app

@@ -150,8 +150,8 @@ def revoke_token(ws: Workspace, token_id: str) -> dict[str, Any]:
     if not hits:
         raise NotFoundError(f"no token {token_id!r} (see 'sikta token list')")
     if hits[0]["revoked_at"] is None:
-        ws.store.raw.execute(f'UPDATE "{TOKENS}" SET revoked_at = ? WHERE token_id = ? AND revoked_at IS NULL',
-                             [_now(), token_id])
+        ws.store.execute(f'UPDATE "{TOKENS}" SET revoked_at = ? WHERE token_id = ? AND revoked_at IS NULL',
+                         [_now(), token_id])
         _changed()
         hits = _rows(ws, "WHERE token_id = ?", [token_id])
     return _public(hits[0])

@@ -120,7 +120,7 @@ def remove_webhook(ws: Workspace, webhook_id: str) -> dict[str, Any]:
     hits = [h for h in _hooks(ws) if h["webhook_id"] == webhook_id]
     if not hits:
         raise NotFoundError(f"no webhook {webhook_id!r}")
-    ws.store.raw.execute(f'DELETE FROM "{WEBHOOKS}" WHERE webhook_id = ?', [webhook_id])
+    ws.store.execute(f'DELETE FROM "{WEBHOOKS}" WHERE webhook_id = ?', [webhook_id])
     return _public(hits[0])
 
 
