@@ -73,9 +73,11 @@ def page(browser):
     p = context.new_page()
     errors: list[str] = []
     p.on("pageerror", lambda exc: errors.append(str(exc)))
+    # the pages' Content-Security-Policy must not refuse anything they need (plotly, Swagger UI)
+    p.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
     yield p
     context.close()
-    assert not errors, f"JavaScript errors on the page: {errors}"
+    assert not errors, f"JavaScript errors or CSP refusals on the page: {errors}"
 
 
 def shot(page, name: str) -> None:

@@ -132,6 +132,8 @@ class AppState:
         self.cache: dict[tuple, Any] = {}  # small results that only an ingest could change (analysis)
         #: verified tokens by SHA-256, with the token generation they were checked at
         self.token_cache: dict[str, tuple[dict[str, Any] | None, int]] = {}
+        #: whether a token id is active, with the token generation it was checked at (web sessions)
+        self.active_cache: dict[str, tuple[bool, int]] = {}
         self.opened = {"read_only": 1, "write": 0}  # how often the file was (re)opened, for the tests
 
     # -- read-only between writes ------------------------------------------------
@@ -252,6 +254,20 @@ def _verify(st: AppState, token: str) -> dict[str, Any] | None:
     return found
 
 
+def token_active(st: AppState, token_id: str) -> bool:
+    """Whether ``token_id`` is still active: cached until this process creates or revokes a token."""
+    generation = tokens.generation()
+    hit = st.active_cache.get(token_id)
+    if hit is not None and hit[1] == generation:
+        return hit[0]
+    with st.lock:
+        active = tokens.is_active(st.ws, token_id)
+        if len(st.active_cache) > 10_000:
+            st.active_cache.clear()
+        st.active_cache[token_id] = (active, generation)
+    return active
+
+
 def _known(st: AppState, token: str) -> tuple[bool, dict[str, Any] | None]:
     """(whether the cache knows the token, its record) without touching the workspace."""
     hit = st.token_cache.get(hashlib.sha256(token.encode("utf-8")).hexdigest())
@@ -303,4 +319,4 @@ def new_local_secret() -> str:
 
 
 __all__ = ["AppState", "Gate", "bearer", "state", "workspace", "writing", "run_reader", "current_token", "require", "bearer_token",
-           "lock_wait", "new_local_secret", "LOCAL_CLI"]
+           "lock_wait", "new_local_secret", "LOCAL_CLI", "token_active"]

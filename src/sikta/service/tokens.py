@@ -157,6 +157,12 @@ def revoke_token(ws: Workspace, token_id: str) -> dict[str, Any]:
     return _public(hits[0])
 
 
+def is_active(ws: Workspace, token_id: str) -> bool:
+    """Whether the token ``token_id`` exists and is not revoked (a web session lives only as long)."""
+    hits = _rows(ws, "WHERE token_id = ?", [token_id])
+    return bool(hits) and hits[0]["revoked_at"] is None
+
+
 def verify_token(ws: Workspace, token: str | None) -> dict[str, Any] | None:
     """The token's ``token_id``, ``name`` and ``role``; ``None`` when unknown or revoked."""
     if not token or not token.startswith(PREFIX) or len(token) > 200:
@@ -168,4 +174,5 @@ def verify_token(ws: Workspace, token: str | None) -> dict[str, Any] | None:
     return {k: hits[0][k] for k in ("token_id", "name", "role")}
 
 
-__all__ = ["ROLES", "generation", "create_token", "list_tokens", "revoke_token", "role_allows", "verify_token"]
+__all__ = ["ROLES", "generation", "create_token", "list_tokens", "revoke_token", "role_allows", "verify_token",
+           "is_active"]
