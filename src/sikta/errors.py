@@ -64,7 +64,14 @@ class WorkspaceLockedError(WorkspaceError):
 
 
 class ReadOnlyWorkspaceError(WorkspaceError):
-    """The workspace was opened read-only and something tried to write to it."""
+    """The workspace was opened read-only and something tried to write to it.
+
+    ``reason`` says why it was opened read-only (None: by choice, and it could be opened for writing).
+    """
+
+    def __init__(self, message: str, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class DataTooThinError(SiktaError):

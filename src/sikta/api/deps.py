@@ -33,7 +33,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import os
 import secrets
 import threading
 import time
@@ -49,6 +48,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sikta.errors import ReadOnlyWorkspaceError, UsageError, WorkspaceLockedError
 from sikta.service import tokens
 from sikta.service.segments import RunReader
+from sikta.service.serving import lock_wait
 from sikta.service.workspace import Workspace
 
 log = logging.getLogger("sikta.api")
@@ -56,14 +56,6 @@ bearer = HTTPBearer(auto_error=False, description="A token from 'sikta token cre
 T = TypeVar("T")
 #: the identity of the server's own CLI secret (see :attr:`AppState.local_secret`)
 LOCAL_CLI = {"token_id": "local-cli", "name": "sikta CLI on the server's machine", "role": "admin"}
-
-
-def lock_wait() -> float:
-    """Seconds to wait for a workspace another process holds: ``$SIKTA_LOCK_WAIT`` or 30."""
-    try:
-        return max(0.0, float(os.environ.get("SIKTA_LOCK_WAIT", "30")))
-    except ValueError:
-        raise UsageError(f"SIKTA_LOCK_WAIT={os.environ['SIKTA_LOCK_WAIT']!r} is not a number of seconds") from None
 
 
 class Gate:

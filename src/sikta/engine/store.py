@@ -109,7 +109,7 @@ class Store:
         """Raise :class:`ReadOnlyWorkspaceError` when this store may not write."""
         if self.read_only:
             why = f": {self.read_only_reason}" if self.read_only_reason else ""
-            raise ReadOnlyWorkspaceError(f"workspace {self.path} is open read-only{why}")
+            raise ReadOnlyWorkspaceError(f"workspace {self.path} is open read-only{why}", self.read_only_reason)
 
     def execute(self, sql: str, params: list | None = None) -> None:
         """Run one parameterized write statement (an UPDATE or DELETE of a metadata table)."""
