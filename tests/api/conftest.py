@@ -36,7 +36,8 @@ class Api:
     """An app over a private copy of the base workspace, with one token per role."""
 
     def __init__(self, path: Path) -> None:
-        self.app = create_app(path, webhook_options={"retries": 2, "backoff": 0.05, "timeout": 2.0})
+        self.app = create_app(path, webhook_options={"backoff": 0.05, "max_interval": 0.2, "period": 30.0,
+                                                          "timeout": 2.0})
         self.client = TestClient(self.app)
         self.path = path
         self.tokens: dict[str, str] = {}

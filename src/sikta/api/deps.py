@@ -127,6 +127,7 @@ class AppState:
         #: whether a token id is active, with the token generation it was checked at (web sessions)
         self.active_cache: dict[str, tuple[bool, int]] = {}
         self.opened = {"read_only": 1, "write": 0}  # how often the file was (re)opened, for the tests
+        self.workers: list[Any] = []  # background threads to stop before the workspace closes
 
     # -- read-only between writes ------------------------------------------------
     def _reopen(self, *, read_only: bool) -> bool:
@@ -184,7 +185,20 @@ class AppState:
         with self.writing() as ws, self.lock:
             return work(ws)
 
+    def read(self, work: Callable[[Workspace], T]) -> T:
+        """``work(ws)`` with the workspace as it is (read-only between writes), the lock held."""
+        with self.lock:
+            return work(self.ws)
+
+    def write(self, work: Callable[[Workspace], T]) -> T:
+        """``work(ws)`` with the workspace opened for writing (see :meth:`writing`)."""
+        with self.writing(), self.lock:
+            return work(self.ws)
+
     def close(self) -> None:
+        """Stop the background workers registered in ``workers``, then close the workspace."""
+        for worker in self.workers:
+            worker.close()
         with self.lock:
             self._closed = True
             self.ws.close()

@@ -8,7 +8,9 @@ CLI commands wait meanwhile), on a connection of its own to the same workspace
 server's reads keep being answered while a run scores a million accounts; the
 new run becomes visible when it commits and the readers' caches are refreshed. Job records live in memory:
 they describe this server process, while the runs they create stay in the
-workspace. After a run, its ``run.completed`` event goes to the webhooks.
+workspace. After a run, its ``run.completed`` event goes into the webhook
+outbox (in the same write session) and the app's sender delivers it from a
+thread of its own: a slow or dead receiver never holds up the next run.
 """
 
 from __future__ import annotations
@@ -52,18 +54,17 @@ class Jobs:
         The app's workspace lock.
     writing
         The app's write session (:meth:`sikta.api.deps.AppState.writing`).
-    webhook_options
-        Passed to :func:`sikta.service.webhooks.deliver` (retries, backoff, timeout).
+    sender
+        The app's :class:`sikta.service.webhooks.Sender`, told when new events are in the outbox.
     """
 
     def __init__(self, workspace_path: str | Path, on_run: Callable[[str], None], lock: threading.RLock,
-                 writing: Callable[[], AbstractContextManager[Any]],
-                 webhook_options: dict[str, Any] | None = None) -> None:
+                 writing: Callable[[], AbstractContextManager[Any]], sender: webhooks.Sender | None = None) -> None:
         self.path = Path(workspace_path)
         self.lock = lock
         self.writing = writing
         self.on_run = on_run
-        self.webhook_options = webhook_options or {}
+        self.sender = sender
         self._queue: queue.Queue = queue.Queue()
         self._jobs: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._mutex = threading.Lock()
@@ -114,11 +115,13 @@ class Jobs:
                     try:
                         summary = runs_svc.create_run(ws, model, as_of=as_of)
                         RunReader(ws).prepare(summary.run_id)  # index it here, off the readers' lock
-                        delivered = self._notify(ws, summary.run_id)
+                        queued = self._enqueue(ws, summary.run_id)
                     finally:
                         ws.close()  # before the write session ends: the app then reopens read-only
+                if queued and self.sender is not None:
+                    self.sender.poke()
                 self.on_run(summary.run_id)
-                self._set(job_id, status="done", run_id=summary.run_id, finished_at=_now(), webhooks=delivered)
+                self._set(job_id, status="done", run_id=summary.run_id, finished_at=_now(), webhooks=queued)
             except SiktaError as exc:
                 self._set(job_id, status="failed", finished_at=_now(),
                           error={"type": type(exc).__name__, "message": str(exc)})
@@ -129,11 +132,11 @@ class Jobs:
                           error={"type": "InternalError", "message": "the run failed unexpectedly: see the server log"})
                 continue
 
-    def _notify(self, ws: Workspace, run_id: str) -> list[dict[str, Any]]:
+    def _enqueue(self, ws: Workspace, run_id: str) -> list[dict[str, Any]]:
         try:
-            return webhooks.notify_run(ws, run_id, **self.webhook_options)
-        except Exception:  # noqa: BLE001 - the run stands even if telling others about it fails
-            log.exception("webhooks for %s failed", run_id)
+            return webhooks.enqueue_run(ws, run_id)
+        except Exception:  # noqa: BLE001 - the run stands even if queueing its event fails; the log has it
+            log.exception("queueing the webhooks of %s failed", run_id)
             return []
 
     def close(self, timeout: float = 30.0) -> None:

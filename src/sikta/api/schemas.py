@@ -213,15 +213,23 @@ class ModelCheck(_Out):
 
 
 class Delivery(_Out):
+    """One event to one webhook, from the outbox (the same ``delivery_id`` on every attempt)."""
+
     delivery_id: str
     webhook_id: str
     event_id: str
+    event: str
     run_id: str
-    ok: bool
+    state: Literal["pending", "delivered", "failed"] = Field(
+        description="pending: tried again at next_attempt_at; delivered: a 2xx answer; failed: a final answer, "
+                    "or the retry period ended")
+    ok: bool = Field(description="delivered")
     attempts: int
-    status_code: int | None
+    status_code: int | None = Field(description="the last attempt's HTTP status (null: no answer)")
     error: str | None
-    finished_at: Timestamp
+    created_at: Timestamp
+    next_attempt_at: Timestamp | None
+    finished_at: Timestamp | None
 
 
 class JobOut(_Out):

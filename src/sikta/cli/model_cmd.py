@@ -110,8 +110,9 @@ def run(
               f"({summary.model_sha256[:12]}), {summary.grain} grain, as of {summary.as_of}, {summary.units:,} units")
     out.print(_groups_table("The matrix", summary.groups))
     if deliveries:
-        ok = sum(1 for d in deliveries if d["ok"])
-        out.print(f"webhooks: {ok} of {len(deliveries)} delivered (see GET /api/v1/webhooks/deliveries)")
+        states = [d["state"] for d in deliveries]
+        out.print(f"webhooks: {states.count('delivered')} delivered, {states.count('pending')} pending (the server "
+                  f"tries again for 24 h), {states.count('failed')} failed; see GET /api/v1/webhooks/deliveries")
 
 
 @app.command("runs")

@@ -43,6 +43,9 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port.", min=1, max=65535)] = 8000,
     log_level: Annotated[str, typer.Option(help="uvicorn log level: critical, error, warning, info, debug.")] = "info",
     threads: Annotated[int | None, typer.Option(help="Worker threads for requests (default: two per CPU).", min=1)] = None,
+    webhook_retry_hours: Annotated[float, typer.Option(
+        help="How long an undelivered webhook event is tried again (backoff doubling from 10 s to 1 h).",
+        min=0.0)] = 24.0,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Serve the REST API (docs at /docs) and web UI over the workspace, until Ctrl-C."""
@@ -67,7 +70,8 @@ def serve(
     if not _loopback(host):
         err.print(f"[yellow]listening on {host}[/]: tokens travel in clear text; put a TLS proxy in front.")
     secret = new_local_secret()
-    app_ = create_app(path, threads=threads, local_secret=secret)
+    app_ = create_app(path, threads=threads, local_secret=secret,
+                      webhook_options={"period": webhook_retry_hours * 3600})
     serving.write_server_file(path, url=serving.local_url(host, port), secret=secret)
     out.print(f"serving {path} on http://{host}:{port} (API docs: http://{host}:{port}/docs)")
     try:
