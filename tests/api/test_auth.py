@@ -35,12 +35,30 @@ ENDPOINTS = [
     ("POST", "/api/v1/exports", {"json": {"run": "latest", "format": "csv", "groups": ["invest"]}}, "admin", 201),
     ("GET", "/api/v1/exports", {}, "admin", 200),
     ("GET", "/api/v1/exports/{export}/file", {}, "admin", 200),
+    ("DELETE", "/api/v1/exports/{export}", {}, "admin", 200),
     ("POST", "/api/v1/webhooks", {"json": {"url": "http://127.0.0.1:9/hook"}}, "admin", 201),
     ("GET", "/api/v1/webhooks", {}, "admin", 200),
     ("GET", "/api/v1/webhooks/deliveries", {}, "admin", 200),
     ("DELETE", "/api/v1/webhooks/{fresh_webhook}", {}, "admin", 200),
 ]
 CALLERS = ["missing", "wrong", "revoked", "malformed", "viewer", "analyst", "admin"]
+
+
+def test_the_table_covers_every_operation(api):
+    """A new endpoint must be added to ENDPOINTS (and so be checked for every caller)."""
+    spec = api.client.get("/openapi.json").json()
+    documented = {(m.upper(), p) for p, ops in spec["paths"].items() for m in ops if p != "/api/v1/health"}
+    placeholders = {"{uid}": "{unit_id}", "{fresh_token}": "{token_id}", "{fresh_webhook}": "{webhook_id}",
+                    "{export}": "{export_id}", "job_000000000000": "{job_id}", "latest/diff/latest": "{run_a}/diff/{run_b}",
+                    "previous/diff/latest": "{run_a}/diff/{run_b}", "runs/latest": "runs/{run_id}",
+                    "analysis/pareto": "analysis/{part}"}
+    covered = set()
+    for method, path, *_ in ENDPOINTS:
+        path = path.split("?")[0]
+        for k, v in placeholders.items():
+            path = path.replace(k, v)
+        covered.add((method, path))
+    assert documented == covered, documented ^ covered
 
 
 def _ids(v):

@@ -392,3 +392,68 @@ def test_the_old_token_cookie_signs_nobody_in(as_role, site):
     c.cookies.set("sikta_token", site["tokens"]["admin"])
     r = c.get("/", follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"].startswith("/signin")
+
+
+# -- one table: every page x every kind of caller ------------------------------------------------------
+PAGES = [  # (path, lowest role, status when allowed)
+    ("/", "viewer", 200), ("/accounts", "viewer", 200), ("/groups/invest", "viewer", 200),
+    ("/accounts.csv", "viewer", 200), ("/accounts/{unit}", "viewer", 200), ("/runs", "viewer", 200),
+    ("/runs/compare", "viewer", 200), ("/model", "analyst", 200), ("/jobs/job_nope", "analyst", 404),
+]
+PUBLIC = {"/signin", "/static/plotly.min.js", "/static/sikta.css", "/static/sikta-charts.js"}
+PAGE_CALLERS = ["none", "wrong", "revoked", "viewer", "analyst", "admin"]
+
+
+def _client_as(site, caller: str) -> TestClient:
+    c = TestClient(site["app"])
+    if caller in tokens.ROLES:
+        sign_in(c, site["tokens"][caller])
+    elif caller == "wrong":
+        form = c.get("/signin")
+        r = c.post("/signin", data={"token": "sk_" + "x" * 43, "csrf": csrf_of(form.text), "next": "/"},
+                   follow_redirects=False)
+        assert r.status_code == 401
+    elif caller == "revoked":
+        st = site["app"].state.sikta
+        with st.writing() as ws:
+            token, info = tokens.create_token(ws, "admin", name="revoked soon")
+        sign_in(c, token)
+        assert c.get("/runs").status_code == 200
+        with st.writing() as ws:
+            tokens.revoke_token(ws, info["token_id"])
+    return c
+
+
+def test_the_page_table_covers_every_page():
+    from sikta.web.pages import router
+
+    def paths(routes):
+        for r in routes:
+            inner = getattr(r, "original_router", None)
+            yield from paths(inner.routes) if inner is not None else [(r.path, m) for m in r.methods]
+
+    gets = {p for p, m in paths(router.routes) if m == "GET"}
+    table = {p.replace("{unit}", "{unit_id:path}").replace("job_nope", "{job_id}").replace("/invest", "/{group}")
+             for p, _, _ in PAGES}
+    assert gets - PUBLIC == table
+    assert {p for p, m in paths(router.routes) if m == "POST"} == {"/signin", "/signout", "/model"}
+
+
+@pytest.mark.parametrize("caller", PAGE_CALLERS)
+def test_every_page_for_every_caller(site, caller):
+    c = _client_as(site, caller)
+    for path, needed, ok in PAGES:
+        r = c.get(path.replace("{unit}", site["unit"]), follow_redirects=False)
+        if caller in ("none", "wrong", "revoked"):
+            assert r.status_code == 303 and r.headers["location"].startswith("/signin?next="), (path, r.status_code)
+        elif not tokens.role_allows(caller, needed):
+            assert r.status_code == 403 and f"needs the {needed} role" in r.text, path
+        else:
+            assert r.status_code == ok, (path, r.status_code)
+    # the state-changing forms: refused without a session, and without the session's CSRF token
+    r = c.post("/model", data={"text": "name: x", "csrf": "forged", "action": "validate"}, follow_redirects=False)
+    assert r.status_code in ((303,) if caller in ("none", "wrong", "revoked") else (403,)), r.status_code
+    r = c.post("/signout", data={"csrf": "forged"}, follow_redirects=False)
+    assert r.status_code == (303 if caller in ("none", "wrong", "revoked") else 403)
+    for public in PUBLIC:
+        assert c.get(public).status_code == 200, public

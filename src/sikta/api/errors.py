@@ -23,6 +23,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from sikta.errors import (
     DataTooThinError,
@@ -85,6 +86,26 @@ def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {code: {"model": ErrorOut, "description": words.get(code, "Error")} for code in sorted({*codes, 422})}
 
 
+def allowed_methods(request: Request) -> str:
+    """Every method some route of the app answers on this request's path (the ``Allow`` of a 405).
+
+    Starlette names only the methods of the first route that matched the path; a path served by
+    several routes (``GET`` and ``POST /api/v1/runs``) needs them all.
+    """
+    methods: set[str] = set()
+
+    def walk(routes: list) -> None:
+        for route in routes:
+            included = getattr(route, "original_router", None)  # FastAPI >= 0.13x wraps included routers
+            if included is not None:
+                walk(included.routes)
+            elif getattr(route, "methods", None) and route.matches(request.scope)[0] is not Match.NONE:
+                methods.update(route.methods)
+
+    walk(request.app.router.routes)
+    return ", ".join(sorted(methods))
+
+
 def _validation_message(exc: RequestValidationError) -> str:
     parts = []
     for err in exc.errors()[:3]:
@@ -107,6 +128,13 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         message = exc.detail if isinstance(exc.detail, str) else "request failed"
+        if exc.status_code == 400 and message == "There was an error parsing the body":
+            # a body that is not JSON (or not UTF-8) does not fit the schema: the same 422 as any other misfit
+            return error_response(422, "ValidationError", "body: not valid JSON in UTF-8")
+        if exc.status_code == 405:
+            allow = allowed_methods(request)
+            return error_response(405, "MethodNotAllowed", f"{request.method} is not allowed here: use {allow}",
+                                  {"Allow": allow})
         return error_response(exc.status_code, HTTP_TYPES.get(exc.status_code, "HTTPError"), message,
                               getattr(exc, "headers", None))
 

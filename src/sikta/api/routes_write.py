@@ -119,7 +119,8 @@ def revoke_token(request: Request, token_id: IdPath, _: Admin) -> dict[str, Any]
 @router.post("/exports", response_model=s.ExportOut, status_code=201, tags=["admin"],
              responses=responses(400, 401, 403, 404, 503))
 def create_export(request: Request, body: s.ExportCreate, token: Admin) -> dict[str, Any]:
-    """Write a run's segment list (no personal data) as CSV or Parquet beside the workspace."""
+    """Write a run's segment list (no personal data) as CSV or Parquet beside the workspace; the oldest
+    exports beyond the retention (SIKTA_EXPORTS_KEEP files, SIKTA_EXPORTS_MAX_MB) are deleted."""
     with writing(request) as ws:
         return exports.export_run(ws, body.run, fmt=body.format, groups=body.groups,
                                   created_by=token["name"] or token["token_id"])
@@ -127,9 +128,17 @@ def create_export(request: Request, body: s.ExportCreate, token: Admin) -> dict[
 
 @router.get("/exports", response_model=s.ExportList, tags=["admin"], responses=responses(401, 403))
 def list_exports(request: Request, _: Admin) -> dict[str, Any]:
-    """Every export, newest first."""
+    """Every export kept, newest first (the oldest go beyond SIKTA_EXPORTS_KEEP files or SIKTA_EXPORTS_MAX_MB)."""
     with workspace(request) as ws:
         return {"exports": exports.list_exports(ws)}
+
+
+@router.delete("/exports/{export_id}", response_model=s.ExportOut, tags=["admin"],
+               responses=responses(401, 403, 404, 503))
+def delete_export(request: Request, export_id: IdPath, _: Admin) -> dict[str, Any]:
+    """Delete an export's file and record."""
+    with writing(request) as ws:
+        return exports.delete_export(ws, export_id)
 
 
 @router.get("/exports/{export_id}/file", tags=["admin"], response_class=FileResponse,

@@ -287,6 +287,7 @@ class ExportOut(_Out):
     groups: list[str]
     path: str
     rows: int
+    size_bytes: int | None = Field(None, description="the file's size (null: the file is gone)")
     created_at: Timestamp
     created_by: str | None
 
