@@ -8,7 +8,7 @@ session (only its id), so a stolen cookie is worth one session, not an API
 token, and the REST API does not accept the cookie at all.
 
 A session ends when its user signs out, after :data:`IDLE` without a request,
-:data:`LIFETIME` after sign-in (``$SIKTA_SESSION_HOURS``), when its token is
+:func:`session_lifetime` after sign-in (``$SIKTA_SESSION_HOURS``, default 8 hours), when its token is
 revoked (checked on every request), or when the server stops (sessions live
 in its memory: sign in again after a restart).
 
@@ -39,7 +39,7 @@ IDLE = 3600.0
 MAX_SESSIONS = 10_000
 
 
-def lifetime() -> float:
+def session_lifetime() -> float:
     """Seconds a session lasts at most: ``$SIKTA_SESSION_HOURS`` (default 8) hours."""
     raw = os.environ.get("SIKTA_SESSION_HOURS", "8")
     try:
@@ -47,9 +47,6 @@ def lifetime() -> float:
     except ValueError:
         raise UsageError(f"SIKTA_SESSION_HOURS={raw!r} is not a number of hours") from None
     return max(hours, 0.0) * 3600
-
-
-LIFETIME = lifetime()
 
 
 @dataclass
@@ -69,7 +66,7 @@ class Sessions:
 
     def __init__(self, *, idle: float = IDLE, lifetime: float | None = None) -> None:
         self.idle = idle
-        self.lifetime = LIFETIME if lifetime is None else lifetime
+        self.lifetime = session_lifetime() if lifetime is None else lifetime
         self._by_key: dict[str, Session] = {}
         self._mutex = threading.Lock()
 
@@ -127,4 +124,4 @@ class Sessions:
             del self._by_key[k]
 
 
-__all__ = ["IDLE", "LIFETIME", "MAX_SESSIONS", "Session", "Sessions", "lifetime"]
+__all__ = ["IDLE", "MAX_SESSIONS", "Session", "Sessions", "session_lifetime"]
