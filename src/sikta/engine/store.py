@@ -94,6 +94,16 @@ class Store:
         while True:
             try:
                 return ibis.duckdb.connect(self.path, read_only=read_only, **config)
+            except duckdb.ConnectionException as exc:
+                if "different configuration" not in str(exc):
+                    raise WorkspaceError(f"cannot open workspace {self.path}: {str(exc).splitlines()[0]}") from None
+                if read_only:
+                    # this process has the file open for writing already (a notebook's Workspace):
+                    # DuckDB shares one database per process, so read through that one
+                    self.read_only = False
+                    return ibis.duckdb.connect(self.path, read_only=False, **config)
+                raise WorkspaceLockedError(f"workspace {self.path} is open read-only in this process: close that "
+                                           "first to write to it") from None
             except duckdb.IOException as exc:
                 msg = str(exc)
                 if "lock" not in msg.lower():
