@@ -232,3 +232,22 @@ def test_webhook_urls_must_be_http(api):
     assert assert_error(r, 400)["type"] == "UsageError"
     r = api.client.post("/api/v1/webhooks", headers=api.headers("admin"), json={"url": "http://x", "secret": "short"})
     assert_error(r, 422)
+
+
+def test_the_app_holds_the_file_read_only_and_writes_briefly(api):
+    """Another process can read the workspace while the app serves it; a write of the app opens the file
+    for writing for that write only."""
+    import subprocess
+    import sys
+
+    st = api.app.state.sikta
+    assert st.ws.store.read_only
+    reader = subprocess.run([sys.executable, "-c", f"import duckdb; c = duckdb.connect({str(api.path)!r}, read_only=True); "
+                             "print(c.execute('SELECT count(*) FROM _sikta_runs').fetchone()[0])"],
+                            capture_output=True, text=True, timeout=120)
+    assert reader.returncode == 0, reader.stderr
+    assert int(reader.stdout) == len(api.get("/api/v1/runs").json()["runs"])
+    before = dict(st.opened)
+    r = api.client.post("/api/v1/tokens", headers=api.headers("admin"), json={"role": "viewer"})
+    assert r.status_code == 201
+    assert st.ws.store.read_only and st.opened == {"read_only": before["read_only"] + 1, "write": before["write"] + 1}
