@@ -246,7 +246,7 @@ def features(
     as_json: JsonOpt = False,
 ) -> None:
     """Build the per-unit feature table at a grain and store it in the workspace."""
-    with _open(workspace) as ws:
+    with _open(workspace, write=True) as ws:
         with _progress() as bar:
             bar.add_task(f"building features at {grain} grain", total=None)
             build = ws.build_features(grain, as_of, window_months=window_months)
