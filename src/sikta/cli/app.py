@@ -10,7 +10,7 @@ import json
 import shutil
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -23,7 +23,10 @@ from sikta.cli.errors import WRITE_AGAIN, handles_errors
 from sikta.engine.contract import GRAINS
 from sikta.errors import UsageError, WorkspaceError, WorkspaceLockedError
 from sikta.service.serving import describe, lock_wait, running_server
-from sikta.service.workspace import Workspace, default_workspace
+from sikta.service.locations import default_workspace
+
+if TYPE_CHECKING:
+    from sikta.service.workspace import Workspace
 
 app = typer.Typer(
     name="sikta",
@@ -61,6 +64,8 @@ def _open(workspace: Path | None, *, must_exist: bool = True, write: bool = Fals
     has it alone. A read-only command that turns out to write runs again for writing
     (:func:`sikta.cli.errors.handles_errors`), unless a server holds the workspace.
     """
+    from sikta.service.workspace import Workspace
+
     path = Path(workspace or default_workspace())
     if must_exist and not path.exists():
         raise WorkspaceError(f"workspace {path} does not exist: run 'sikta ingest PATH --workspace {path}' first")
