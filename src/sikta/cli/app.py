@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -252,9 +253,11 @@ def features(
 ) -> None:
     """Build the per-unit feature table at a grain and store it in the workspace."""
     with _open(workspace, write=True) as ws:
+        started = time.perf_counter()
         with _progress() as bar:
             bar.add_task(f"building features at {grain} grain", total=None)
             build = ws.build_features(grain, as_of, window_months=window_months)
+        seconds = round(time.perf_counter() - started, 3)
         table = ws.store.table(build.table)
         totals = ws.store.frame(table.aggregate(
             revenue_12m=table.revenue_12m.sum(), customers=(table.status == "customer").sum(),
@@ -267,7 +270,7 @@ def features(
         "table": build.table, "revenue_12m": float(row["revenue_12m"] or 0),
         "status": {k: int(row[k] or 0) for k in ("customers", "prospects", "former")},
         "units_per_grain": units, "missing": build.missing, "window_months": build.window_months,
-        "notes": build.notes,
+        "notes": build.notes, "seconds": seconds,
     }
     if as_json:
         _json(doc)
