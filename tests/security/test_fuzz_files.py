@@ -124,6 +124,8 @@ def check_one(tmp: Path, data: bytes, regular: bool) -> str:
 @given(export=exports())
 @example(export=(b"order_id,account_id,order_date,amount\nO1,A1,2025-01-05,1e19\n", True))
 @example(export=(b"order_id,account_id\n\xff\xfe\x00garbage", False))
+@example(export=(b"\n\n   \norder_id,account_id,order_date,amount\r\n", False))  # found by --long: blank lines above the header
+@example(export=(b"\n\norder_id,account_id,order_date,amount\nO1,A1,2025-01-05,1\nO2,A1,x,1\n", True))
 @example(export=('order_id;account_id;order_date;amount\r\nO1;A1;05.01.2025;"1,5"\r\n'.encode("cp1252"), False))
 def test_fuzzed_exports_never_lose_a_row(tmp_path_factory, export):
     data, regular = export
