@@ -84,9 +84,10 @@ def exports(draw) -> tuple[bytes, bool]:
 def _records(data: bytes) -> int:
     """Data records a plain reader sees: every non-blank record after the header."""
     text = data.decode("utf-8-sig")
-    first = text.split("\n", 1)[0]
+    first = next((ln for ln in text.splitlines() if ln.strip()), "")
     delim = max(",;\t|", key=first.count)
-    return sum(1 for r in list(csv.reader(io.StringIO(text), delimiter=delim))[1:] if r)
+    records = [r for r in csv.reader(io.StringIO(text), delimiter=delim) if r]
+    return len(records) - 1  # the first is the header
 
 
 def check_one(tmp: Path, data: bytes, regular: bool) -> str:
