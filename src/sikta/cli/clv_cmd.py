@@ -47,8 +47,11 @@ def _render(doc: dict, top: pd.DataFrame) -> None:
     t.add_column("log-likelihood", justify="right")
     t.add_row(_NAMES[m], ", ".join(f"{k} {_n(v)}" for k, v in doc[m].items()), f"{doc['log_likelihood']:,.2f}")
     gg, check = doc["gamma_gamma"], doc["gamma_gamma_check"]
-    t.add_row("Gamma-Gamma", ", ".join(f"{k} {_n(v)}" for k, v in gg.items()),
-              f"{check['customers']:,} repeat units; r(frequency, spend) = {_n(check['correlation'], 2)}")
+    if gg:
+        t.add_row("Gamma-Gamma", ", ".join(f"{k} {_n(v)}" for k, v in gg.items()),
+                  f"{check['customers']:,} repeat units; r(frequency, spend) = {_n(check['correlation'], 2)}")
+    else:
+        t.add_row("mean spend", f"{_money(check['mean_spend'])} per purchase", f"{check['customers']:,} repeat units")
     out.print(t)
     if check["warning"]:
         out.print(f"[yellow]warning[/] {escape(check['warning'])}")

@@ -235,10 +235,7 @@ def compute(
     tick(f"fitting {'BG/NBD' if s.model == 'bgnbd' else 'Pareto/NBD'} on {len(summary):,} {grain}s", 1, _STEPS)
     purchase = (BetaGeo() if s.model == "bgnbd" else ParetoNBD()).fit(x, tx, T)
     tick("fitting Gamma-Gamma on the repeat customers' spend", 2, _STEPS)
-    try:
-        spend_model = GammaGamma().fit(x, summary["monetary_value"].to_numpy(float))
-    except DataTooThinError as exc:
-        raise DataTooThinError(f"spend per purchase: {exc}") from None
+    spend_model = _spend_model(x, summary["monetary_value"].to_numpy(float))
 
     tick("CLV per unit", 3, _STEPS)
     notes: list[str] = []
@@ -248,6 +245,8 @@ def compute(
     frame["expected_purchases"] = purchase.expected_purchases(s.horizon * per, x, tx, T)
     frame["p_purchase"] = purchase.p_purchase(s.horizon * per, x, tx, T) if hasattr(purchase, "p_purchase") else np.nan
     frame["expected_spend"] = spend_model.expected_spend(x, summary["monetary_value"].to_numpy(float))
+    if isinstance(spend_model, _MeanSpend):
+        notes.append(spend_model.note)
     margin, margin_doc = _margin(ws, days, summary, cal, s, notes)
     frame["margin_rate"] = margin
     frame["clv"] = customer_lifetime_value(purchase, x, tx, T, frame["expected_spend"].to_numpy(), periods=s.horizon,
@@ -271,6 +270,36 @@ def compute(
     result = _store(ws, grain, key, cal, end, s, frame, doc)
     tick("done", _STEPS, _STEPS)
     return result
+
+
+class _MeanSpend:
+    """Every unit spends the population's mean per purchase: the Gamma-Gamma limit q → ∞ (no spread)."""
+
+    params_ = None
+    log_likelihood_ = None
+    correlation_ = None
+    correlation_warning_ = None
+
+    def __init__(self, x: np.ndarray, m: np.ndarray, why: str) -> None:
+        keep = (x > 0) & (m > 0)
+        self.n_customers_ = int(keep.sum())
+        self.n_excluded_ = int(((x > 0) & ~keep).sum())
+        self.mean_ = float((x[keep] * m[keep]).sum() / x[keep].sum())
+        self.note = (f"Gamma-Gamma cannot be fitted ({why}): the repeat customers' spends per purchase do not "
+                     f"differ beyond chance, so every unit gets their mean spend per purchase, {self.mean_:,.2f}")
+
+    def expected_spend(self, x, m) -> np.ndarray:
+        return np.full(len(np.atleast_1d(x)), self.mean_)
+
+
+def _spend_model(x: np.ndarray, m: np.ndarray) -> GammaGamma | _MeanSpend:
+    """Gamma-Gamma; when spends show no spread between customers (the fit runs off), their mean."""
+    try:
+        return GammaGamma().fit(x, m)
+    except DataTooThinError as exc:
+        if ((x > 0) & (m > 0)).sum() < 2:
+            raise DataTooThinError(f"spend per purchase: {exc}") from None
+        return _MeanSpend(x, m, str(exc).split(" (")[0])
 
 
 def _margin(ws: Workspace, days: ir.Table, summary: pd.DataFrame, cal: date, s: ClvSettings,
@@ -313,8 +342,9 @@ def _cac(ws: Workspace, grain: str, cal: date, s: ClvSettings, frame: pd.DataFra
             raise UsageError(f"clv.cac.by: unknown feature {cac.by!r}{_closest(cac.by, f.columns)}")
         seg = ws.store.frame(f.select("unit_id", segment=f[cac.by].cast("string")))
         frame["segment"] = frame[["unit_id"]].merge(seg, on="unit_id", how="left")["segment"].to_numpy()
-        costs = [cac.for_segment(None if pd.isna(v) else v) for v in frame["segment"]]
-        lacking = sorted({str(v) for v, c in zip(frame["segment"], costs, strict=True) if c is None})
+        segments = [None if pd.isna(v) else str(v) for v in frame["segment"]]
+        costs = [cac.for_segment(v) for v in segments]
+        lacking = sorted({v or "(no value)" for v, c in zip(segments, costs, strict=True) if c is None})
         if lacking:
             more = f" and {len(lacking) - 3} more" if len(lacking) > 3 else ""
             raise UsageError(f"clv.cac: no cost for {cac.by} {', '.join(lacking[:3])}{more}; "
@@ -397,7 +427,7 @@ def _summary(grain, cal, end, s: ClvSettings, purchase, spend_model, frame: pd.D
     return {
         "model": s.model,
         s.model: dict(purchase.params_),
-        "gamma_gamma": dict(spend_model.params_),
+        "gamma_gamma": dict(spend_model.params_) if spend_model.params_ else None,
         "log_likelihood": float(purchase.log_likelihood_),
         "customers": int(purchase.n_customers_),
         "holdout": hold_doc,
@@ -408,7 +438,8 @@ def _summary(grain, cal, end, s: ClvSettings, purchase, spend_model, frame: pd.D
         "horizon_months": s.horizon,
         "discount": s.discount,
         "gamma_gamma_check": {"customers": int(spend_model.n_customers_), "excluded": int(spend_model.n_excluded_),
-                              "correlation": spend_model.correlation_, "warning": spend_model.correlation_warning_},
+                              "correlation": spend_model.correlation_, "warning": spend_model.correlation_warning_,
+                              "mean_spend": getattr(spend_model, "mean_", None)},
         "margin": margin_doc,
         "cac": cac_doc,
         "totals": {
