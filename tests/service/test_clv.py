@@ -170,3 +170,23 @@ def test_settings_validate_like_the_file():
     with pytest.raises(UsageError, match="--horizon"):
         ClvSettings().with_options(horizon=0)
     assert ClvSettings().with_options(discount=0.0).monthly_discount() == 0.0
+
+
+def test_suggest_proposes_clv_and_p_alive_on_transaction_only_data(sample):
+    from sikta.service import runs
+    from sikta.service.model import model_from_text
+    from sikta.service.suggest import suggest
+
+    ws, _, _, _ = sample
+    s = suggest(ws, grain="account", as_of=OBS)
+    potential = {p.name: p for p in s.potential}
+    pain = {p.name: p for p in s.pain}
+    assert "clv" in potential and "wallet_gap" not in potential  # no firmographics: no lookalike wallets
+    assert pain["p_alive"].source == {"direction": "lower"}
+    assert "2,357 customers" in potential["clv"].evidence and "P(alive) < 0.5" in pain["p_alive"].evidence
+    model = model_from_text(s.text, source="suggested.yaml")
+    assert model.clv is not None
+    run = runs.create_run(ws, model, as_of=OBS)
+    rows = ws.run_rows(run.run_id).to_pandas()
+    assert rows["clv__p_alive"].notna().all()  # every in-scope unit bought (CDNOW has no prospects)
+    np.testing.assert_allclose(rows["pain__p_alive__value"], rows["clv__p_alive"])

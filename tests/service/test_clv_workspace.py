@@ -273,3 +273,18 @@ def test_spends_without_spread_fall_back_to_their_mean(tmp_path):
     assert (u.expected_spend == 40.0).all()
     assert res.gamma_gamma is None and res.summary["gamma_gamma_check"]["mean_spend"] == 40.0
     assert any("Gamma-Gamma cannot be fitted" in n for n in res.notes)
+
+
+def test_outflow_ranked_by_alive_value(made):
+    ws, _ = made
+    by_risk = ws.analyze(grain="account", as_of=AS_OF).outflow()
+    by_value = ws.analyze(grain="account", as_of=AS_OF, outflow_rank="alive_value").outflow()
+    assert len(by_risk) > 5 and sorted(by_value.unit_id) == sorted(by_risk.unit_id)  # same customers, another order
+    u = ws.clv("account", as_of=AS_OF).units().to_pandas().set_index("unit_id")
+    v = by_value.set_index("unit_id")
+    known = v.index.intersection(u.index)
+    np.testing.assert_allclose(v.loc[known, "alive_value"], u.loc[known, "p_alive"] * u.loc[known, "clv"])
+    values = by_value.alive_value.dropna().to_numpy()
+    assert (np.diff(values) <= 0).all() and by_value.alive_value.notna().sum() == len(known)
+    with pytest.raises(UsageError, match="outflow rank"):
+        ws.analyze(outflow_rank="clv")

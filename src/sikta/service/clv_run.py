@@ -115,3 +115,56 @@ def for_run(ws: Workspace, model: Model, as_of: date) -> RunClv | None:
     if summary.get("holdout"):
         summary["holdout"] = {k: v for k, v in summary["holdout"].items() if k != "tracking"}
     return RunClv(values, tiers, summary)
+
+
+def suggestions(ws: Workspace, grain: str, as_of: date) -> tuple[Any, Any, str | None]:
+    """``sikta suggest``'s CLV proposals: potential ``clv`` and pain ``p_alive`` (lower is more), with evidence.
+
+    Returns ``(potential, pain, note)``: two :class:`sikta.service.suggest.Parameter` (None when the
+    workspace has no orders or they do not support a fit; the note then says why).
+    """
+    from sikta.errors import SiktaError
+    from sikta.service.suggest import Parameter
+
+    if not ws.store.has("orders"):
+        return None, None, None
+    try:
+        res = compute(ws, grain, calibration_end=as_of, as_of=as_of)
+    except SiktaError as exc:
+        return None, None, f"clv: no CLV built-ins proposed - {exc}"
+    u = res.units().to_pandas()
+    clv = u["clv"].clip(lower=0).sort_values(ascending=False)
+    top = clv.head(max(1, -(-len(clv) // 5))).sum() / clv.sum() if clv.sum() > 0 else 0.0
+    gone = int((u["p_alive"] < 0.5).sum())
+    fit = f"BG/NBD × Gamma-Gamma on {res.customers:,} customers' purchases to {as_of}"
+    potential = Parameter("potential", "clv", {},
+                          f"built-in: customer lifetime value ({fit}); the top 20 % by CLV carry {top:.0%} of it; "
+                          "units without a purchase (prospects) have none")
+    pain = Parameter("pain", "p_alive", {"direction": "lower"},
+                     f"built-in: the chance a customer still buys ({fit}); {gone:,} of {len(u):,} "
+                     f"({gone / len(u):.0%}) are more likely gone than not (P(alive) < 0.5): a churn risk")
+    return potential, pain, None
+
+
+def firmographic(ws: Workspace, grain: str, as_of: date) -> bool:
+    """Whether most units have an industry or a head count (else the data are transaction-only)."""
+    f = ws.features(grain, as_of)
+    cols = [c for c in ("industry", "employees") if c in f.columns]
+    if not cols:
+        return False
+    row = ws.store.frame(f.aggregate(n=f.count(), **{c: f[c].count() for c in cols})).iloc[0]
+    return bool(row["n"]) and max(int(row[c]) for c in cols) / int(row["n"]) > 0.5
+
+
+def rank_by_alive_value(ws: Workspace, grain: str, as_of: date, outflow) -> Any:
+    """The outflow list with ``p_alive``, ``clv`` and ``alive_value`` = P(alive) × CLV, ordered by it.
+
+    A customer who is probably gone (low P(alive)) is not worth the save effort however much it
+    bought; one likely still there with a high CLV is. Units without a CLV come last.
+    """
+    res = compute(ws, grain, calibration_end=as_of, as_of=as_of)
+    u = res.units().select("unit_id", "p_alive", "clv").to_pandas()
+    out = outflow.merge(u, on="unit_id", how="left")
+    out["alive_value"] = out["p_alive"] * out["clv"]
+    return out.sort_values(["alive_value", "revenue_at_risk", "unit_id"], ascending=[False, False, True],
+                           na_position="last", kind="mergesort").reset_index(drop=True)
