@@ -121,8 +121,12 @@ def test_pareto_nbd_through_the_service(sample):
     u = res.units().to_pandas().set_index("unit_id").loc[ref.index]
     np.testing.assert_allclose(
         u.p_alive, oracle.conditional_probability_alive(ref.frequency_cal, ref.recency_cal, ref.T_cal), rtol=1e-5)
-    assert u.p_purchase.isna().all()  # defined for BG/NBD only, and the notes say so
-    assert any("Pareto/NBD" in n for n in res.notes)
+    horizon = 36 * WEEKS_PER_MONTH
+    oracle_at_ours = ParetoNBDFitter()
+    oracle_at_ours.params_ = pd.Series(res.params)[names]
+    no_purchase = oracle_at_ours.conditional_probability_of_n_purchases_up_to_time(
+        0, horizon, ref.frequency_cal, ref.recency_cal, ref.T_cal)
+    np.testing.assert_allclose(u.p_purchase, 1 - no_purchase, rtol=1e-8)
 
 
 def test_the_result_is_stored_under_its_settings_and_reused(sample):

@@ -243,7 +243,7 @@ def compute(
     frame = summary[["unit_id", "first_purchase", "frequency", "recency", "T", "monetary_value"]].copy()
     frame["p_alive"] = purchase.p_alive(x, tx, T)
     frame["expected_purchases"] = purchase.expected_purchases(s.horizon * per, x, tx, T)
-    frame["p_purchase"] = purchase.p_purchase(s.horizon * per, x, tx, T) if hasattr(purchase, "p_purchase") else np.nan
+    frame["p_purchase"] = purchase.p_purchase(s.horizon * per, x, tx, T)
     frame["expected_spend"] = spend_model.expected_spend(x, summary["monetary_value"].to_numpy(float))
     if isinstance(spend_model, _MeanSpend):
         notes.append(spend_model.note)
@@ -254,8 +254,6 @@ def compute(
     cac_doc = _cac(ws, grain, cal, s, frame, notes)
     tier_frame = value_tier_frame(ws, grain, cal, by=s.tiers.by, a=s.tiers.a, b=s.tiers.b, clv=frame)
     frame = frame.merge(tier_frame, on="unit_id", how="left")
-    if s.model == "paretonbd":
-        notes.append("P(at least one purchase) is given for BG/NBD only; it is empty with Pareto/NBD")
     if spend_model.correlation_warning_:
         notes.append(spend_model.correlation_warning_)
     if spend_model.n_excluded_:
