@@ -14,6 +14,7 @@ from rich.table import Table
 from sikta.cli.app import JsonOpt, WorkspaceOpt, _json, _open, _progress, app, out
 from sikta.cli.errors import handles_errors
 from sikta.engine.contract import GRAINS
+from sikta.engine.csvsafe import write_frame_csv
 from sikta.errors import UsageError
 
 _NAMES = {"bgnbd": "BG/NBD", "paretonbd": "Pareto/NBD"}
@@ -119,12 +120,12 @@ def _render_contract(doc: dict, curves: pd.DataFrame) -> None:
 
 
 def _write(folder: Path, tables: dict[str, pd.DataFrame], doc: dict) -> list[Path]:
-    """Every table as Parquet and CSV, and the summary as JSON."""
+    """Every table as Parquet and CSV (through the one CSV writer, :mod:`sikta.engine.csvsafe`), the summary as JSON."""
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for name, frame in tables.items():
         frame.to_parquet(folder / f"{name}.parquet", index=False)
-        frame.to_csv(folder / f"{name}.csv", index=False)
+        write_frame_csv(frame, folder / f"{name}.csv")  # text cells a spreadsheet would run are neutralized
         written += [folder / f"{name}.parquet", folder / f"{name}.csv"]
     (folder / "clv.json").write_text(json.dumps(doc, indent=2, default=str) + "\n")
     return [*written, folder / "clv.json"]

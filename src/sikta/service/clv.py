@@ -215,6 +215,7 @@ def compute(
     key = _key(grain, cal, end, s)
     if not refresh and (hit := stored(ws, grain, key)) is not None:
         return hit
+    ws.store.writable()  # a new result is stored: say so before the work (the CLI then reopens for writing)
     if not ws.store.has("orders"):
         raise DataTooThinError("the workspace has no orders: non-contractual CLV needs orders "
                                "(for subscriptions use 'sikta clv --contractual')")
@@ -494,7 +495,7 @@ def _prune(ws: Workspace, grain: str, keep_table: str) -> None:
             kept += 1
         if r["table"] != keep_table and (not current or (r["grain"] == grain and kept > KEEP)):
             ws.store.drop(r["table"])
-            ws.store.raw.execute(f'DELETE FROM "{REGISTRY}" WHERE "table" = ?', [r["table"]])
+            ws.store.execute(f'DELETE FROM "{REGISTRY}" WHERE "table" = ?', [r["table"]])
 
 
 @dataclass(frozen=True)

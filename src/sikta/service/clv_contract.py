@@ -148,6 +148,7 @@ def compute(ws: Workspace, grain: str = "account", *, as_of: str | date | None =
     ws._require_data()
     s = settings or ClvSettings()
     end = parse_date(as_of, "--as-of") or ws.default_as_of()
+    ws.store.writable()  # the per-unit table is stored
     if not ws.store.has("subscriptions"):
         raise DataTooThinError("the workspace has no subscriptions: contractual CLV needs them "
                                "(for orders use 'sikta clv' without --contractual)")
