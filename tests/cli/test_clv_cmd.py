@@ -82,7 +82,7 @@ def test_model_file_settings(wsfile, tmp_path):
     [
         (["--time-unit", "year"], 2, "--time-unit"),
         (["--model", "bgnbd2"], 2, "--model"),
-        (["--calibration-end", "1998-07-01", "--as-of", OBS], 2, "after --as-of"),
+        (["--calibration-end", "1998-07-01", "--as-of", OBS], 2, "after the as-of date"),
         (["--calibration-end", "30.09.1997"], 2, "is not a date"),
         (["--horizon", "0"], 2, "--horizon"),
         (["--calibration-end", "1997-01-01"], 5, "needs repeat purchases"),

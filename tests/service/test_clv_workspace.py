@@ -159,7 +159,7 @@ def test_degenerate_data_give_one_clear_line(made):
     ws, _ = made
     with pytest.raises(DataTooThinError, match="nothing to fit"):
         ws.clv(calibration_end="2022-12-31", as_of=AS_OF)
-    with pytest.raises(UsageError, match="after --as-of"):
+    with pytest.raises(UsageError, match="after the as-of date"):
         ws.clv(calibration_end="2025-07-01", as_of=AS_OF)
 
 

@@ -148,7 +148,7 @@ def _dates(ws: Workspace, settings: ClvSettings, calibration_end, as_of) -> tupl
     end = parse_date(as_of, "--as-of") or ws.default_as_of()
     cal = parse_date(calibration_end, "--calibration-end") or settings.calibration_end or end
     if cal > end:
-        raise UsageError(f"--calibration-end {cal} is after --as-of {end}: the holdout period would run backwards")
+        raise UsageError(f"the calibration end {cal} is after the as-of date {end}: the holdout period would run backwards")
     return cal, end
 
 
@@ -167,6 +167,28 @@ def stored(ws: Workspace, grain: str | None = None, key: str | None = None) -> C
         if ws.store.has(row["table"]):
             return ClvResult(json.loads(row["summary"]), row["table"], row["key"], ws)
     return None
+
+
+#: per-unit columns an account document shows (with the result's dates and model)
+UNIT_FIELDS = ("clv", "clv_minus_cac", "cac", "p_alive", "expected_purchases", "p_purchase", "expected_spend",
+               "margin_rate", "frequency", "recency", "T", "value_tier")
+
+
+def unit_document(query: Callable[[str, list], list[dict]], result: ClvResult | None, unit_id: str) -> dict | None:
+    """One unit's CLV values from a stored result (None when it has none: no purchase, or no result).
+
+    ``query(sql, params)`` runs one parameterized read (the run reader's per-thread cursor). The
+    per-unit table is stored sorted by unit id, so the point read skips most of it.
+    """
+    if result is None:
+        return None
+    cols = ", ".join(f'"{c}"' for c in UNIT_FIELDS)
+    hit = query(f'SELECT {cols} FROM "{result.table}" WHERE unit_id = ?', [str(unit_id)])
+    if not hit:
+        return None
+    s = result.summary
+    return {"model": s["model"], "calibration_end": s["calibration_end"], "as_of": s["as_of"],
+            "horizon_months": s["horizon_months"], "time_unit": s["time_unit"], **hit[0]}
 
 
 def compute(
