@@ -65,7 +65,7 @@ from sikta.service.clv_settings import ClvSettings
 if TYPE_CHECKING:
     from sikta.service.workspace import Workspace
 
-__all__ = ["REGISTRY", "Clv", "ClvResult", "compute", "stored", "value_tier_frame"]
+__all__ = ["REGISTRY", "Clv", "ClvResult", "compute", "stored", "stored_all", "unit_document", "value_tier_frame"]
 
 REGISTRY = "_sikta_clv"
 REGISTRY_SCHEMA = {
@@ -152,10 +152,10 @@ def _dates(ws: Workspace, settings: ClvSettings, calibration_end, as_of) -> tupl
     return cal, end
 
 
-def stored(ws: Workspace, grain: str | None = None, key: str | None = None) -> ClvResult | None:
-    """The newest stored result made from the current data (of ``grain``, or with ``key``), if any."""
+def stored_all(ws: Workspace, grain: str | None = None, key: str | None = None) -> list[ClvResult]:
+    """The stored results made from the current data (of ``grain``, or with ``key``), newest first."""
     if not ws.store.has(REGISTRY):
-        return None
+        return []
     t = ws.store.table(REGISTRY)
     ingest = (ws.last_ingest() or {}).get("ingest_id")
     q = t.filter(t.ingest_id == ingest) if ingest is not None else t
@@ -163,10 +163,18 @@ def stored(ws: Workspace, grain: str | None = None, key: str | None = None) -> C
         q = q.filter(q.grain == grain)
     if key is not None:
         q = q.filter(q.key == key)
+    out, seen = [], set()
     for row in ws.store.frame(q.order_by(q.created_at.desc())).to_dict("records"):
-        if ws.store.has(row["table"]):
-            return ClvResult(json.loads(row["summary"]), row["table"], row["key"], ws)
-    return None
+        if row["table"] not in seen and ws.store.has(row["table"]):
+            seen.add(row["table"])
+            out.append(ClvResult(json.loads(row["summary"]), row["table"], row["key"], ws))
+    return out
+
+
+def stored(ws: Workspace, grain: str | None = None, key: str | None = None) -> ClvResult | None:
+    """The newest stored result made from the current data (of ``grain``, or with ``key``), if any."""
+    found = stored_all(ws, grain, key)
+    return found[0] if found else None
 
 
 #: per-unit columns an account document shows (with the result's dates and model)
