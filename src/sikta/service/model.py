@@ -39,6 +39,8 @@ Schema
       percentile: 0.75
       peers: [industry, size_band]
       min_peers: 5
+    clv:                             # optional: CLV settings (sikta.service.clv_settings, docs/clv.md)
+      horizon: 36
 
 Built-ins are listed in :mod:`sikta.engine.wallet` (plus ``rule``). Every
 error names the file and line (:mod:`sikta.engine.yamlspec`); expressions are
