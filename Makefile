@@ -33,6 +33,8 @@ demo: setup
 	$(SIKTA) features --grain account --workspace $(DEMO_WS)
 	$(SIKTA) status --workspace $(DEMO_WS)
 	$(SIKTA) analyze --workspace $(DEMO_WS) --limit 5 --out $(DEMO)/analysis
+	$(SIKTA) clv --workspace $(DEMO_WS) --calibration-end 2025-06-30 --limit 5 --out $(DEMO)/clv
+	$(SIKTA) clv --contractual --by industry --workspace $(DEMO_WS)
 	$(SIKTA) suggest --workspace $(DEMO_WS) --out $(DEMO)/model.yaml
 	$(SIKTA) run --model $(DEMO)/model.yaml --workspace $(DEMO_WS)
 	$(SIKTA) model init --out $(DEMO)/starter.yaml

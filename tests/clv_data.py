@@ -34,3 +34,13 @@ def cdnow_master() -> pd.DataFrame:
     raw = pd.read_csv(lifetimes_file("CDNOW_master.txt"), sep=r"\s+", dtype={"customer_id": str, "date": str})
     raw["order_date"] = pd.to_datetime(raw["date"], format="%Y%m%d")
     return raw
+
+
+@cache
+def cdnow_sample() -> pd.DataFrame:
+    """CDNOW_sample.txt: the 6,919 purchase lines of the 2,357 customers behind the published fits."""
+    raw = pd.read_csv(lifetimes_file("CDNOW_sample.txt"), sep=r"\s+", header=None,
+                      names=["master_id", "customer_id", "date", "number_of_cds", "dollar_value"],
+                      dtype={"master_id": str, "customer_id": str, "date": str})
+    raw["order_date"] = pd.to_datetime(raw["date"], format="%Y%m%d")
+    return raw

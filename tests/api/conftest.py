@@ -29,6 +29,7 @@ def base_workspace(tmp_path_factory) -> Path:
         ws.ingest(d / "data")
         runs.create_run(ws, model_from_text(starter_model_text()))
         runs.create_run(ws, model_from_text(SECOND_MODEL))
+        ws.clv("account")  # a stored CLV result for GET /api/v1/clv and the account documents
     return path
 
 

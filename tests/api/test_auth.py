@@ -24,6 +24,8 @@ ENDPOINTS = [
     ("GET", "/api/v1/accounts/{uid}/contacts", {}, "viewer", 200),
     ("GET", "/api/v1/groups", {}, "viewer", 200),
     ("GET", "/api/v1/analysis/pareto", {}, "viewer", 200),
+    ("GET", "/api/v1/clv", {}, "viewer", 200),
+    ("GET", "/api/v1/clv?horizon=12", {}, "analyst", 200),  # a new fit: a write
     ("POST", "/api/v1/models/validate", YAML, "analyst", 200),
     ("POST", "/api/v1/runs", YAML, "analyst", 202),
     ("POST", "/api/v1/runs", BAD_YAML, "analyst", 422),  # allowed in, then the model is refused

@@ -96,3 +96,29 @@ def test_a_customer_seen_on_the_last_day_is_alive():
     # t_x = T: A0 = 0 exactly, nobody can have died unseen
     assert m.p_alive([3], [38.86], [38.86])[0] == 1.0
     assert 0 < m.p_alive([3], [5.0], [38.86])[0] < m.p_alive([3], [30.0], [38.86])[0] < 1
+
+
+def test_p_purchase_equals_lifetimes_probability_of_no_purchase(oracle, data):
+    """P(≥1 purchase in t) = 1 − lifetimes' P(X(t) = 0), its own closed form (Fader & Hardie's note on P(X(t) = x))."""
+    x, tx, T = data
+    m = ParetoNBD.from_params(**oracle.params_.to_dict())
+    rows = np.unique(np.column_stack([x, tx, T]), axis=0)[::7]  # a few hundred distinct customers
+    for t in (1.0, 39.0, 104.0):
+        ref = 1.0 - oracle.conditional_probability_of_n_purchases_up_to_time(0, t, rows[:, 0], rows[:, 1], rows[:, 2])
+        np.testing.assert_allclose(m.p_purchase(t, rows[:, 0], rows[:, 1], rows[:, 2]), ref, rtol=1e-9, atol=1e-12)
+
+
+def test_p_purchase_limits():
+    # without deaths (beta huge) the first purchase alone decides: 1 - ((a+T)/(a+T+t))^(r+x)
+    m = ParetoNBD.from_params(r=0.55, alpha=10.58, s=0.61, beta=1e12)
+    x, T, t = np.array([0.0, 3.0, 40.0]), np.array([38.0, 38.0, 38.0]), 26.0
+    np.testing.assert_allclose(m.p_purchase(t, x, [0.0, 30.0, 37.0], T),
+                               m.p_alive(x, [0.0, 30.0, 37.0], T) * (1 - ((10.58 + T) / (10.58 + T + t)) ** (0.55 + x)),
+                               rtol=1e-9)
+    # a very frequent buyer alive at T buys almost at once: 1 - s E[u] / (beta + T), E[u] = (a+T)/(r+x-1)
+    m = ParetoNBD.from_params(r=0.55, alpha=10.58, s=0.61, beta=11.67)
+    got = m.p_purchase(1000.0, [3000.0], [10.0], [10.0])[0] / m.p_alive([3000.0], [10.0], [10.0])[0]
+    assert got == pytest.approx(1 - 0.61 * (20.58 / 2999.55) / 21.67, abs=1e-7)
+    p = m.p_purchase(5.0, [2, 2], [30.0, 30.0], [38.0, 38.0])
+    assert (p <= m.p_alive([2, 2], [30.0, 30.0], [38.0, 38.0])).all()
+    assert (np.diff([m.p_purchase(t, [2], [30.0], [38.0])[0] for t in (1, 5, 50, 500)]) > 0).all()

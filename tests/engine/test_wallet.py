@@ -140,4 +140,17 @@ def test_bad_requests():
     with pytest.raises(UsageError, match="percentile"):
         add_builtins(f, ["wallet_gap"], percentile=1.0)
     assert set(BUILTINS) == {"estimated_wallet", "wallet_gap", "growth", "need_score", "ticket_load",
-                             "usage_decline", "onboarding_struggle"}
+                             "usage_decline", "onboarding_struggle",
+                             "clv", "clv_minus_cac", "p_alive", "expected_purchases", "value_tier"}
+
+
+def test_fitted_builtins_pass_through_and_are_never_invented():
+    from sikta.engine.wallet import FITTED_BUILTINS
+
+    assert set(FITTED_BUILTINS) <= set(BUILTINS)
+    f = table([_u("A", "customer", "it", 5, 1.0)])
+    with pytest.raises(UsageError, match="clv needs a fitted CLV model"):
+        add_builtins(f, ["clv"])
+    with_clv = f.mutate(clv=ibis.literal(123.5), p_alive=ibis.literal(0.25))
+    out = ibis.duckdb.connect().to_pandas(add_builtins(with_clv, ["clv", "p_alive", "growth"]))
+    assert out[["clv", "p_alive"]].values.tolist() == [[123.5, 0.25]]

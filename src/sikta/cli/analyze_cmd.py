@@ -43,7 +43,8 @@ def _table(title: str, frame: pd.DataFrame, columns: dict[str, str], limit: int)
         for col in columns:
             v = row.get(col)
             if isinstance(v, float):
-                cells.append(_pct(v) if ("rate" in col or "share" in col) else _money(v))
+                cells.append(f"{v:.2f}" if col.startswith("p_") and not pd.isna(v)
+                             else _pct(v) if ("rate" in col or "share" in col) else _money(v))
             else:
                 cells.append("" if v is None else str(v))
         t.add_row(*cells)
@@ -100,8 +101,11 @@ def render(report: AnalysisReport, limit: int) -> None:
     if "outflow" in r and not r["outflow"].empty:
         o = r["outflow"]
         out.print(f"\n[bold]Unwanted outflow[/]: {len(o):,} customers, {_money(o['revenue_at_risk'].sum())} revenue at risk")
-        out.print(_table("Top by revenue at risk", o, {"unit_id": "unit", "name": "name", "revenue_12m": "revenue 12m",
-                                                         "revenue_at_risk": "at risk", "signals": "signals"}, limit))
+        by_value = "alive_value" in o.columns
+        out.print(_table("Top by P(alive) × CLV" if by_value else "Top by revenue at risk", o,
+                         {"unit_id": "unit", "name": "name", "revenue_12m": "revenue 12m", "revenue_at_risk": "at risk",
+                          **({"p_alive": "P(alive)", "alive_value": "P(alive) × CLV"} if by_value else {}),
+                          "signals": "signals"}, limit))
     if "whitespace" in r and not r["whitespace"].empty:
         w = r["whitespace"]
         out.print(f"\n[bold]Cross-sell whitespace[/]: {len(w):,} unit × line gaps, expected value {_money(w['expected_value'].sum())}")
@@ -135,6 +139,9 @@ def analyze(
     best_by: Annotated[str, typer.Option(help="Best customers by revenue, margin, growth or any numeric feature.")] = "revenue",
     top_share: Annotated[float, typer.Option(help="Best customers: this top share of customers.", min=0.01, max=0.9)] = 0.1,
     top_n: Annotated[int | None, typer.Option(help="Best customers: the top N instead of a share.", min=1)] = None,
+    rank_by: Annotated[str, typer.Option(
+        "--rank-by", help="Outflow order: revenue_at_risk, or alive_value (P(alive) × CLV, fits the CLV models).")
+    ] = "revenue_at_risk",
     limit: Annotated[int, typer.Option(help="Rows shown per list.", min=1)] = 10,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Write every result table as Parquet and CSV here.")] = None,
     workspace: WorkspaceOpt = None,
@@ -145,7 +152,8 @@ def analyze(
         raise UsageError(f"part {part!r} is not one of {', '.join(PARTS)} (or all)")
     parts = PARTS if part == "all" else (part,)
     with _open(workspace) as ws:
-        analysis = ws.analyze(grain=grain, as_of=as_of, window_months=window_months, period=period)
+        analysis = ws.analyze(grain=grain, as_of=as_of, window_months=window_months, period=period,
+                              outflow_rank=rank_by)
         with _progress() as bar:
             bar.add_task(f"analysing ({', '.join(parts)})", total=None)
             report = analysis.run(parts, by=best_by, top_share=top_share, top_n=top_n)

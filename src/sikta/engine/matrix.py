@@ -81,7 +81,7 @@ import ibis
 import ibis.expr.types as ir
 
 from sikta.engine.expressions import compile_expression, parse
-from sikta.engine.wallet import BUILTINS, add_builtins, builtin_inputs
+from sikta.engine.wallet import BUILTINS, FITTED_BUILTINS, add_builtins, builtin_inputs
 from sikta.errors import InputError, ModelError
 
 __all__ = [
@@ -247,6 +247,7 @@ def score(f: ir.Table, model) -> ir.Table:
     # table has a hundred columns, and carrying them makes a 1M-unit run several times slower.
     rule_reads = {c for r in model.deprioritize for c in parse(r.when).columns}
     keep = {"unit_id", "status", *read, *rule_reads, *(builtin_inputs(f.columns, w.peers) if wanted else ())}
+    keep |= {n for n in wanted if n in FITTED_BUILTINS}  # joined on by the service before scoring
     f = f.select(*[c for c in f.columns if c in keep])
     f = add_builtins(f, wanted, percentile=w.percentile, by=tuple(w.peers), min_peers=w.min_peers)
     t = f.filter(f.status.isin(list(model.customer.statuses)))

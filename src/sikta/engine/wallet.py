@@ -80,6 +80,7 @@ from sikta.errors import UsageError
 
 __all__ = [
     "BUILTINS",
+    "FITTED_BUILTINS",
     "PAIN_BUILTINS",
     "POTENTIAL_BUILTINS",
     "add_builtins",
@@ -97,6 +98,16 @@ BUILTINS: dict[str, str] = {
     "usage_decline": "max(-usage_trend, 0)",
     "onboarding_struggle": "0 / 0.5 / 1: low usage, many tickets while onboarding",
 }
+#: built-ins that need a fitted CLV model (docs/clv.md): the service computes them before scoring and
+#: joins them onto the feature table as columns of these names; :func:`add_builtins` passes them through
+FITTED_BUILTINS: dict[str, str] = {
+    "clv": "customer lifetime value: discounted expected margin over the horizon (BG/NBD × Gamma-Gamma)",
+    "clv_minus_cac": "clv minus the cost to acquire (clv.cac of the model file)",
+    "p_alive": "probability (0..1) that the customer is still buying (BG/NBD or Pareto/NBD)",
+    "expected_purchases": "purchases expected over the CLV horizon",
+    "value_tier": "value tier by cumulative share of CLV, revenue or margin: 3 = A, 2 = B, 1 = C",
+}
+BUILTINS.update(FITTED_BUILTINS)
 POTENTIAL_BUILTINS = ("estimated_wallet", "wallet_gap", "growth")
 PAIN_BUILTINS = ("need_score", "ticket_load", "usage_decline", "onboarding_struggle")
 
@@ -255,6 +266,11 @@ def add_builtins(
         raise UsageError(f"unknown built-in {', '.join(unknown)}; built-ins are {', '.join(BUILTINS)}")
     if not 0 < percentile < 1:
         raise UsageError("the wallet percentile must be between 0 and 1 (exclusive)")
+    lacking = [n for n in names if n in FITTED_BUILTINS and n not in f.columns]
+    if lacking:
+        raise UsageError(f"built-in {lacking[0]} needs a fitted CLV model: 'sikta run' computes it before scoring "
+                         "(docs/clv.md); a bare feature table does not have it")
+    names = [n for n in names if n not in FITTED_BUILTINS]
     if not names:
         return f
     original = [c for c in f.columns if c not in names]

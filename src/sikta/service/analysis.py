@@ -46,6 +46,8 @@ if TYPE_CHECKING:
 
 #: with more product lines than fit in columns, whitespace and up-sell keep each unit's best lines only
 PER_UNIT = 10
+#: how the outflow list is ordered (``alive_value`` = P(alive) × CLV, see docs/clv.md)
+OUTFLOW_RANKS = ("revenue_at_risk", "alive_value")
 
 
 def _period_start(day: date, period: str) -> date:
@@ -197,6 +199,7 @@ class Analysis:
     as_of: date | None = None
     window_months: int = 12
     period: str = "month"
+    outflow_rank: str = "revenue_at_risk"  # or "alive_value": P(alive) × CLV (docs/clv.md)
 
     def __call__(self, **settings: Any) -> Analysis:
         from sikta.service.workspace import parse_date
@@ -210,6 +213,8 @@ class Analysis:
             raise UsageError(f"period {new.period!r} is not one of {', '.join(PERIODS)}")
         if not 1 <= new.window_months <= 120:
             raise UsageError("window_months must be between 1 and 120")
+        if new.outflow_rank not in OUTFLOW_RANKS:
+            raise UsageError(f"outflow rank {new.outflow_rank!r} is not one of {', '.join(OUTFLOW_RANKS)}")
         return new
 
     # -- inputs ------------------------------------------------------------
@@ -309,8 +314,14 @@ class Analysis:
         return FlowResult(period, periods, sub_frame, nrr, grr, start_arr)
 
     def outflow(self) -> pd.DataFrame:
-        """Customers whose revenue is falling or whose activity stopped, by revenue at risk."""
-        return self.ws.store.frame(opp.outflow(self.features(), window_months=self.window_months))
+        """Customers whose revenue is falling or whose activity stopped, by revenue at risk
+        (or, with ``outflow_rank="alive_value"``, by P(alive) × CLV: the value still there to keep)."""
+        frame = self.ws.store.frame(opp.outflow(self.features(), window_months=self.window_months))
+        if self.outflow_rank == "alive_value":
+            from sikta.service.clv_run import rank_by_alive_value
+
+            frame = rank_by_alive_value(self.ws, self.grain, self.date, frame)
+        return frame
 
     def whitespace(self) -> pd.DataFrame:
         """Product lines a customer does not buy that its lookalikes do, with expected value."""

@@ -39,6 +39,8 @@ Schema
       percentile: 0.75
       peers: [industry, size_band]
       min_peers: 5
+    clv:                             # optional: CLV settings (sikta.service.clv_settings, docs/clv.md)
+      horizon: 36
 
 Built-ins are listed in :mod:`sikta.engine.wallet` (plus ``rule``). Every
 error names the file and line (:mod:`sikta.engine.yamlspec`); expressions are
@@ -86,6 +88,7 @@ from sikta.engine.matrix import GROUPS, MAX_PARAMETERS, SCALINGS, STATUSES
 from sikta.engine.wallet import BUILTINS
 from sikta.engine.yamlspec import line_index, nearest_line, load_yaml_file, load_yaml_model
 from sikta.errors import ModelError
+from sikta.service.clv_settings import ClvSettings
 
 __all__ = [
     "Model",
@@ -292,6 +295,7 @@ class Model(_Strict):
     deprioritize: list[Rule] = []
     groups: Groups = Groups()
     wallet: Wallet = Wallet()
+    clv: ClvSettings | None = None  # customer lifetime value settings (sikta.service.clv_settings)
 
     _text: str | None = PrivateAttr(default=None)
     _source: str = PrivateAttr(default="<model>")
@@ -426,6 +430,9 @@ def validate(model: Model, columns: Iterable[str] | Mapping[str, Any]) -> None:
         who = f"deprioritization rule '{r.name}'"
         e = _parse(r.when, kinds, f"{who}: when", at("deprioritize", i, "when"))
         _kind(e.kind, ("boolean",), f"{at('deprioritize', i, 'when')}: {who}: when '{r.when}'")
+    for loc, col in (("cac", model.clv.cac.by), ("contract", model.clv.contract.by)) if model.clv else ():
+        if col is not None and col not in kinds:
+            raise ModelError(f"{at('clv', loc, 'by')}: clv {loc} by: unknown feature '{col}'{_closest(col, kinds)}")
     missing = [c for c in model.wallet.peers if c not in kinds and c != "size_band"]
     if missing and any(p.source in ("estimated_wallet", "wallet_gap") for _, _, p in model.parameters()):
         raise ModelError(f"{at('wallet', 'peers')}: wallet peers: unknown feature '{missing[0]}'{_closest(missing[0], kinds)}")

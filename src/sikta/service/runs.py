@@ -42,6 +42,7 @@ RUNS_SCHEMA = {
     "model_file": "string", "ingest_id": "string", "inputs": "string", "sikta_version": "string",
     "units": "int64", "groups": "string", "features": "string",
 }
+RUNS_SCHEMA["clv"] = "string"  # the CLV fit's summary when the model used CLV (sikta.service.clv_run)
 #: columns every run table has, whatever its model's parameters
 CORE = ("unit_id", "group", "potential_score", "pain_score", "deprioritized_by", "revenue_12m", "name")
 
@@ -89,7 +90,14 @@ def create_run(ws: Workspace, model: Model, *, as_of: date | None = None, model_
     as_of_d = pd.Timestamp(build["as_of"]).date()
     used = {"table": build["table"], "as_of": str(as_of_d), "window_months": int(build["window_months"]),
             "built_at": str(build["built_at"])[:19], "units": int(build["units"])}
+    from sikta.service import clv_run
+
+    clv_part = clv_run.for_run(ws, model, as_of_d)  # CLV built-ins, when the model uses them
+    if clv_part is not None:
+        f = clv_part.features(f)
     scored = score(f, model)
+    if clv_part is not None:
+        scored = clv_part.add_columns(scored)
     keep = [c for c in ("name", "revenue_12m", "status") if c in f.columns and c not in scored.columns]
     if keep:
         extra = f.select("unit_id", *keep)
@@ -111,6 +119,7 @@ def create_run(ws: Workspace, model: Model, *, as_of: date | None = None, model_
             "model_text": model.text, "model_file": model_file, "ingest_id": last.get("ingest_id"),
             "inputs": json.dumps(inputs.to_dict("records")), "sikta_version": __version__, "units": units,
             "groups": json.dumps(groups), "features": json.dumps(used),
+            "clv": clv_part.to_json() if clv_part is not None else None,
         }])
 
         def _log() -> None:

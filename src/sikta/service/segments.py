@@ -58,6 +58,7 @@ from sikta.engine.matrix import explain_row
 from sikta.engine.opportunity import outflow
 from sikta.engine.store import DOC_PREFIX
 from sikta.errors import NotFoundError, UsageError
+from sikta.service import clv as clv_svc
 from sikta.service import runs as runs_svc
 
 if TYPE_CHECKING:
@@ -127,6 +128,7 @@ class RunReader:
         self._local = threading.local()
         self._connection = 0  # which connection of ``ws`` the threads' cursors belong to
         self._docs: dict[str, str | None] = {}
+        self._clv: dict[str, Any] = {}  # grain → the newest stored CLV result (sikta.service.clv)
 
     # -- plumbing ------------------------------------------------------------
     def _query(self, sql: str, params: list | None = None) -> list[dict[str, Any]]:
@@ -156,6 +158,7 @@ class RunReader:
         self._runs = None
         self._builds.clear()
         self._docs.clear()
+        self._clv.clear()
         if prepare:
             self.prepare()
 
@@ -364,7 +367,8 @@ class RunReader:
         return {"meta": meta, "model": self._models[meta["run_id"]], "build": build,
                 "same": [r for r in self.runs() if r["grain"] == meta["grain"]][:history],
                 "run_doc": self._doc(runs_svc.run_table(meta["run_id"])),
-                "features_doc": None if build is None else self._doc(f"features_{meta['grain']}")}
+                "features_doc": None if build is None else self._doc(f"features_{meta['grain']}"),
+                "clv": self._clv_result(meta["grain"])}
 
     def account_read(self, ctx: dict[str, Any], unit_id: str, *, features_json: bool = False) -> dict[str, Any]:
         """One account from a context of :meth:`account_context`: only reads of immutable tables, on
@@ -389,7 +393,14 @@ class RunReader:
             "features_as_of": None if features is None else str(ctx["build"]["as_of"])[:10],
             "history": [{"run_id": r["run_id"], "created_at": _utc(r["created_at"]), "as_of": str(r["as_of"])[:10],
                          "group": history.get(r["run_id"])} for r in ctx["same"]],
+            "clv": plain(clv_svc.unit_document(self._query, ctx.get("clv"), unit_id)),
         }
+
+    def _clv_result(self, grain: str) -> Any:
+        """The newest stored CLV result of ``grain`` from the current data, cached until :meth:`refresh`."""
+        if grain not in self._clv:
+            self._clv[grain] = clv_svc.stored(self.ws, grain)
+        return self._clv[grain]
 
     def _read_documents(self, ctx: dict[str, Any], unit_id: str) -> tuple[dict | None, str | None, dict[str, str]]:
         """The run row, the features' JSON text and the group in each run, in one statement of index

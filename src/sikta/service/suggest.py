@@ -130,11 +130,23 @@ def suggest(
     potential = _potential(best)
     pain = _pain(best)
     notes: list[str] = []
-    if len(potential) < 3:
+    from sikta.service import clv_run  # CLV built-ins when the orders support a fit (docs/clv.md)
+
+    clv_potential, clv_pain, clv_note = clv_run.suggestions(ws, grain, analysis.date)
+    notes += [clv_note] if clv_note else []
+    only_orders = clv_potential is not None and not clv_run.firmographic(ws, grain, analysis.date)
+    if only_orders and len(potential) < 3:
+        potential.append(clv_potential)  # transaction-only data: CLV is the potential, not lookalike wallets
+        clv_potential = None
+    if clv_pain is not None and len(pain) < 3:
+        pain.append(clv_pain)
+    if len(potential) < 3 and not only_orders:
         potential.append(Parameter(
             "potential", "wallet_gap", {},
             "built-in, not from the best customers: what lookalike customers spend (p75) minus what this "
             "account spends with us, so prospects get a potential too"))
+    if clv_potential is not None and len(potential) < 3:
+        potential.append(clv_potential)
     if not pain:
         pain.append(Parameter("pain", "need_score", {},
                               "built-in fallback: no need or support signal separates the best customers "
@@ -186,6 +198,9 @@ def render(grain: str, as_of: date, potential: list[Parameter], pain: list[Param
         "  potential: {quantile: 0.7}   # the top 30 % by potential count as high",
         "  pain: {quantile: 0.5}",
     ]
+    if {"clv", "p_alive"} & {p.name for p in [*potential[:3], *pain[:3]]}:
+        lines += ["clv:                             # settings of the clv / p_alive built-ins (docs/clv.md)",
+                  "  horizon: 36                    # months of future purchases; model, discount, cac, tiers, ..."]
     rules = []
     if {"status", "months_since_last_order"} <= set(f.columns):
         rules.append(("long gone", "status == 'former' and months_since_last_order > 36"))

@@ -40,6 +40,7 @@ from sikta.service.locations import DEFAULT_WORKSPACE, default_workspace
 
 if TYPE_CHECKING:
     from sikta.service.analysis import Analysis
+    from sikta.service.clv import Clv
     from sikta.service.model import Model
     from sikta.service.runs import RunSummary
     from sikta.service.suggest import Suggestion
@@ -209,6 +210,14 @@ class Workspace:
         """
         self._require_data()
         return fs.features(self, grain, parse_date(as_of, "as_of"), window_months)
+
+    @property
+    def clv(self) -> Clv:
+        """Customer lifetime value: ``ws.clv(grain=..., calibration_end=..., as_of=...)``,
+        ``ws.clv.contractual()``, ``ws.clv.value_tiers()`` (see :mod:`sikta.service.clv`, docs/clv.md)."""
+        from sikta.service.clv import Clv
+
+        return Clv(self)
 
     # -- segmentation (see sikta.service.runs and docs/model.md) ---------------
     def run(self, model: str | Path | Model, *, as_of: str | date | None = None) -> RunSummary:

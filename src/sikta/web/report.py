@@ -10,7 +10,8 @@ profiles are aggregated in the engine, and the opportunity tables keep the
 top ``top_n`` rows.
 
 Sections: revenue concentration, revenue bridge, the pain × potential matrix,
-group profiles, migrations against the previous run, and the top
+group profiles, migrations against the previous run, customer lifetime value
+(the newest stored result: distribution, tiers, holdout check), and the top
 opportunities (outflow, whitespace, reactivation). Without a run the report
 shows the analysis alone. A part without enough data is left out with the
 reason. Segmentation schemes (their profiles and diagnostics) and the
@@ -38,11 +39,11 @@ from sikta.errors import DataTooThinError, ModelError
 from sikta.service import runs
 from sikta.service.run_views import PROFILE_FEATURES, group_profiles, matrix_rows
 from sikta.service.model import model_from_text
-from sikta.web import charts
+from sikta.web import charts, charts_clv
 
 __all__ = ["SECTIONS", "build_report", "group_profiles", "matrix_rows", "write_report"]
 
-SECTIONS = ("pareto", "bridge", "matrix", "profiles", "migrations", "outflow", "whitespace", "reactivation")
+SECTIONS = ("pareto", "bridge", "matrix", "profiles", "migrations", "clv", "outflow", "whitespace", "reactivation")
 NOT_YET = ("Segmentation schemes, their diagnostics and the coverage gap are not in this report yet; "
            "it shows what the workspace holds today.")
 
@@ -301,6 +302,8 @@ def _gather(ws: Any, run_id: str | None, *, max_points: int, top_n: int, periods
         attempt("matrix", "The pain × potential matrix", lambda: _matrix(ws, meta, model, max_points))
         attempt("profiles", "Group profiles", lambda: _profiles(ws, meta, model, features))
         attempt("migrations", "Migrations since the previous run", lambda: _migrations(ws, meta, model, top_n))
+    attempt("clv", "Customer lifetime value", lambda: charts_clv.report_section(  # docs/clv.md
+        ws, analysis.grain, top_n=top_n, to_div=charts.to_div, table=_table, section=_section))
     sections += _opportunities(analysis, features, top_n)
     run = None
     if meta is not None:

@@ -5,6 +5,7 @@ how many purchases a customer will make and P(alive), :class:`GammaGamma` for
 the spend per purchase, :func:`customer_lifetime_value` for the discounted
 margin and :func:`clv_minus_cac`. Contractual (subscriptions):
 :class:`ShiftedBetaGeometric` for retention and discounted expected lifetime.
+Value tiers (A/B/C by cumulative share): :func:`value_tiers`.
 :func:`holdout_check` and :func:`tracking_curve` compare a fit with what
 happened after the calibration period.
 
@@ -34,10 +35,13 @@ from sikta.core.clv.holdout import TOLERANCE, HoldoutCheck, holdout_check, track
 from sikta.core.clv.paretonbd import ParetoNBD
 from sikta.core.clv.sbg import ShiftedBetaGeometric
 from sikta.core.clv.simulate import simulate_bgnbd, simulate_spend
+from sikta.core.clv.tiers import TIER_SCORE, TIERS, tier_summary, value_tiers
 from sikta.core.clv.value import clv_minus_cac, customer_lifetime_value
 
 __all__ = [
     "CORRELATION_THRESHOLD",
+    "TIERS",
+    "TIER_SCORE",
     "TIME_UNITS",
     "TOLERANCE",
     "BetaGeo",
@@ -50,5 +54,7 @@ __all__ = [
     "holdout_check",
     "simulate_bgnbd",
     "simulate_spend",
+    "tier_summary",
     "tracking_curve",
+    "value_tiers",
 ]
