@@ -44,20 +44,37 @@ def model_check(
 
     model = load_model(model_file)
     checked_columns = False
+    matrix = None
     if workspace is not None or default_workspace().exists():  # $SIKTA_WORKSPACE or ./sikta.duckdb
         with _open(workspace) as ws:
             f = ws.features(model.customer.grain)
             validate_against(model, f.columns)
             checked_columns = True
+            from sikta.service.matrix_checks import check_model
+
+            matrix = check_model(ws, model)  # a degenerate matrix is valid YAML, but not without a word
     doc = {"file": str(model_file), "name": model.name, "version": str(model.version), "sha256": model.sha256,
            "grain": model.customer.grain, "potential": [p.label for p in model.potential],
-           "pain": [p.label for p in model.pain], "checked_against_features": checked_columns}
+           "pain": [p.label for p in model.pain], "checked_against_features": checked_columns,
+           "schemes": model.schemes.names(), "matrix": matrix}
     if as_json:
         _json(doc)
         return
     out.print(f"{model_file}: ok — model {model.name!r} v{model.version}, {model.customer.grain} grain; "
               f"potential: {', '.join(doc['potential'])}; pain: {', '.join(doc['pain'])}"
+              + (f"; schemes: {', '.join(doc['schemes'])}" if doc["schemes"] else "")
               + ("" if checked_columns else " (no workspace: expressions checked for syntax only)"))
+    _matrix_warnings(matrix)
+
+
+def _matrix_warnings(matrix: dict | None) -> None:
+    """The matrix verdict and its reasons, when there is anything to warn about."""
+    if matrix and matrix.get("reasons"):
+        from sikta.cli.schemes_cmd import verdict_text
+
+        out.print(f"[yellow]warning[/]: the matrix is {verdict_text(matrix['verdict'])}:")
+        for r in matrix["reasons"]:
+            out.print(f"  - {r}")
 
 
 def _groups_table(title: str, groups: dict[str, dict[str, float]]) -> Table:
@@ -100,6 +117,12 @@ def run(
         out.print(f"[dim]scored features {used['table']} (as of {used['as_of']}, {used['window_months']}-month window, "
                   f"built {used['built_at']})[/]")
     out.print(_groups_table("The matrix", summary.groups))
+    _matrix_warnings(summary.diagnostics)
+    if summary.schemes:
+        from sikta.cli.schemes_cmd import render_schemes_line
+
+        out.print("schemes (details: 'sikta diagnose'):")
+        render_schemes_line(summary.schemes)
     if deliveries:
         ok = sum(1 for d in deliveries if d["ok"])
         out.print(f"webhooks: {ok} of {len(deliveries)} delivered (see GET /api/v1/webhooks/deliveries)")
