@@ -219,6 +219,19 @@ def final_columns(
     c["tenure_days"] = days_since(start)
     c["lifecycle_stage"] = stage
 
+    # purchase signals
+    h1, h2 = add("o_fh1", "int64"), add("o_fh2", "int64")
+    c["frequency_trend"] = ratio((h2 - h1).cast("float64"), (h1 + h2).cast("float64"))
+    if has_o:
+        span = j.o_last.delta(j.o_first, unit="day").cast("float64")
+        gaps = (add("o_orders", "int64") - 1).cast("float64")
+        c["recency_overdue"] = ibis.ifelse((gaps > 0) & (span > 0), c["recency_days"] * gaps / span,
+                                           null("float64"))
+    else:
+        c["recency_overdue"] = null("float64")
+    c["return_rate_12m"] = ratio(add("o_credit12"), add("o_rev12") + add("o_credit12"))
+    c["products_12m"] = add("o_prod12", "int64")
+
     return {name: expr.cast(attributes.get(name) or dtype_of(name)) for name, expr in c.items()}
 
 

@@ -205,9 +205,10 @@ def clean_orders(orders: ir.Table, products: ir.Table | None, as_of: dt.date) ->
             "order_date",
             "amount",
             "cost",
+            "product_id",
             product_line=ibis.coalesce(j.product_line, j._cat_line),
         )
-    return o.select("account_id", "order_id", "order_date", "amount", "cost", "product_line")
+    return o.select("account_id", "order_id", "order_date", "amount", "cost", "product_id", "product_line")
 
 
 def orders_part(
@@ -216,6 +217,7 @@ def orders_part(
     """Account-level order aggregates; ``lines`` get per-line window and lifetime sums."""
     o = clean_orders(orders, products, w.as_of)
     d, a = o.order_date, o.amount
+    mid = w.w0 + (w.as_of - w.w0) / 2  # the window's middle day: its halves for frequency_trend
     in_w = d > _d(w.w0)
     in_p = (d > _d(w.p0)) & (d <= _d(w.w0))
     pos = a > 0
@@ -235,6 +237,10 @@ def orders_part(
         "o_pos_ever": o.order_id.count(where=pos),
         "o_first": d.min(where=pos),
         "o_last": d.max(where=pos),
+        # purchase signals: orders in each half of the window, and the assortment bought in it
+        "o_fh1": o.order_id.nunique(where=in_w & pos & (d <= _d(mid))),
+        "o_fh2": o.order_id.nunique(where=(d > _d(mid)) & pos),
+        "o_prod12": o.product_id.nunique(where=in_w & pos),
     }
     for i, line in enumerate(lines):
         is_line = o.product_line == line
