@@ -241,4 +241,5 @@ def suggest(
         out.print(t)
     for note in s.notes:
         out.print(f"note: {note}")
+    _matrix_warnings(s.matrix)
     out.print(f"wrote {out_file}: review it, then 'sikta run --model {out_file}'")

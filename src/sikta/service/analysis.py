@@ -113,6 +113,8 @@ class BestResult:
     base_rate: float
     explanation: str
     rule_objects: list = field(default_factory=list)  # sikta.core.drivers.Rule, one per driver with a rule
+    rule_table: pd.DataFrame | None = None  # holdout shares of best and other customers meeting each rule
+    n_holdout: int = 0  # customers in the holdout (best and others) the AUC and rules were checked on
 
     def to_dict(self, limit: int = 20) -> dict:
         return {
@@ -377,6 +379,7 @@ class Analysis:
             drivers=list(selector.features_), rules=list(selector.rules_), holdout_auc=float(selector.holdout_auc_),
             holdout_capture=float(selector.holdout_capture_), base_rate=float(selector.base_rate_),
             explanation=selector.explain(), rule_objects=list(selector.rule_objects_),
+            rule_table=selector.rule_table_, n_holdout=int(selector.n_holdout_),
         )
 
     def run(self, parts: tuple[str, ...] = PARTS, **best_options: Any) -> AnalysisReport:

@@ -85,6 +85,7 @@ def _axis(model: Model, axis: str, rows: pd.DataFrame, unit: str) -> dict[str, A
         "min": float(score.min()) if len(score) else None, "median": float(score.median()) if len(score) else None,
         "max": float(score.max()) if len(score) else None, "threshold": cut, "threshold_kind": how,
         "high_share": float(high.mean()) if len(score) else None,
+        "at_min_share": float((score <= score.min() + 1e-9).mean()) if len(score) else None,
     }
     parts = []
     for p in out_params:
