@@ -204,7 +204,8 @@ def diff(
 @handles_errors
 def suggest(
     out_file: Annotated[Path, typer.Option("--out", help="Where to write the suggested model.")] = Path("model.yaml"),
-    best_by: Annotated[str, typer.Option("--best", help="Best customers by revenue | margin | growth | a numeric feature.")] = "revenue",
+    best_by: Annotated[str, typer.Option("--best", help="Best customers by revenue | margin | growth | a numeric feature | a rule "
+                                         "(\"revenue_12m > 50000 and gross_margin_12m > 0.3\").")] = "revenue",
     top_share: Annotated[float | None, typer.Option(help="Best = this share of the customers.", min=0.0, max=1.0)] = 0.1,
     top_n: Annotated[int | None, typer.Option(help="Best = the top N customers (instead of --top-share).", min=1)] = None,
     grain: Annotated[str, typer.Option(help="ultimate_parent | account | department")] = "account",

@@ -210,6 +210,14 @@ _CATALOG: tuple[tuple[str, str, str, str], ...] = (
         "inbound / interactions with a direction, in the window; null if none have one",
     ),
     ("days_since_last_interaction", "interactions", "int64", "as_of - last interaction date; null if none"),
+    (
+        "competitive_interactions_12m",
+        "interactions",
+        "int64",
+        "interactions in the window whose type contains 'compet' or 'lost' (a competitor mentioned, a competitive "
+        "bid, a lost deal), case-insensitive; null for every unit when no interaction type in the data does (no "
+        "source)",
+    ),
     # tenure
     (
         "tenure_days",

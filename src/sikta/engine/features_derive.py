@@ -197,6 +197,12 @@ def final_columns(
         c[f"interactions_{key}_12m"] = add(f"i_ch_{i}", "int64")
     c["inbound_share_12m"] = ratio(add("i_in12", "int64"), add("i_dir12", "int64"))
     c["days_since_last_interaction"] = days_since(raw("i_last", "date"))
+    if "i" in present:  # null for everybody when no interaction type names a competitor or a lost deal: no source
+        comp = add("i_comp12", "int64")
+        c["competitive_interactions_12m"] = ibis.ifelse(add("i_comp_all", "int64").sum().over(ibis.window()) > 0, comp,
+                                                        null("int64"))
+    else:
+        c["competitive_interactions_12m"] = null("int64")
 
     # tenure
     if has_o or has_s:

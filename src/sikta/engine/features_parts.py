@@ -188,7 +188,10 @@ TICKET_COLS = {
     "csat": "float64",
 }
 SURVEY_COLS = {"account_id": "string", "answered_at": "date", "item": "string", "value": "float64"}
-INTERACTION_COLS = {"account_id": "string", "date": "date", "channel": "string", "direction": "string"}
+INTERACTION_COLS = {"account_id": "string", "date": "date", "channel": "string", "direction": "string",
+                    "type": "string"}
+#: an interaction whose type contains one of these (lower-case) says a competitor is involved or a deal was lost
+COMPETITIVE_TYPES = ("compet", "lost")
 
 
 def clean_orders(orders: ir.Table, products: ir.Table | None, as_of: dt.date) -> ir.Table:
@@ -350,6 +353,14 @@ def surveys_part(survey: ir.Table, w: Windows, needs: Groups) -> tuple[ir.Table,
     return q.group_by("account_id").aggregate(**aggs), {k: "sum" for k in aggs}
 
 
+def _competitive(kind: ir.StringValue) -> ir.BooleanValue:
+    low = kind.lower()
+    hit = low.contains(COMPETITIVE_TYPES[0])
+    for word in COMPETITIVE_TYPES[1:]:
+        hit = hit | low.contains(word)
+    return hit.fill_null(False)
+
+
 def interactions_part(inter: ir.Table, w: Windows, channels: Groups) -> tuple[ir.Table, Rolls]:
     """Account-level interaction counts in the window, per channel and inbound."""
     x = ensure(inter, INTERACTION_COLS)
@@ -360,6 +371,8 @@ def interactions_part(inter: ir.Table, w: Windows, channels: Groups) -> tuple[ir
         "i_in12": x.account_id.count(where=in_w & (x.direction == "inbound")),
         "i_dir12": x.account_id.count(where=in_w & x.direction.notnull()),
         "i_last": x.date.max(),
+        "i_comp12": x.account_id.count(where=in_w & _competitive(x.type)),
+        "i_comp_all": x.account_id.count(where=_competitive(x.type)),  # any such type at all: is there a source?
     }
     for i, (_, values) in enumerate(channels):
         aggs[f"i_ch_{i}"] = x.account_id.count(where=in_w & x.channel.isin(values))

@@ -365,6 +365,9 @@ def _describe(axis: str, p, row: dict) -> str:
     elif p.kind == "scheme" and "=" in p.scheme:
         scheme, _, segment = (x.strip() for x in p.scheme.partition("="))
         what = f"{p.label} (segment '{segment}' of scheme {scheme}): {'yes' if value == 1 else 'no'}"
+    elif p.kind == "builtin" and p.name == "industry_fit" and not _missing(value):
+        what = (f"{p.label} {_num(value)} (its industry, size band and region make a best customer {_num(value)}× as "
+                "likely as for an average customer)")
     elif p.kind == "builtin" or p.source in (p.name, p.label):
         what = f"{p.label} {_num(value)}"
     else:

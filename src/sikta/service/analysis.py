@@ -382,6 +382,14 @@ class Analysis:
             rule_table=selector.rule_table_, n_holdout=int(selector.n_holdout_),
         )
 
+    def industry_fit(self) -> pd.DataFrame:
+        """What the ``industry_fit`` built-in learned: the lift of each industry, size band and region among the
+        best customers (see :mod:`sikta.engine.fit_builtins`), largest first."""
+        from sikta.engine.fit_builtins import industry_fit_table
+
+        t = self.ws.store.frame(industry_fit_table(self.features()))
+        return t.sort_values(["dimension", "lift"], ascending=[True, False], kind="mergesort").reset_index(drop=True)
+
     def run(self, parts: tuple[str, ...] = PARTS, **best_options: Any) -> AnalysisReport:
         """Run several parts; a part without enough data is skipped with the reason."""
         report = AnalysisReport(self.grain, self.date, self.window_months, notes=self.notes())

@@ -242,6 +242,12 @@ def suggest(
     return Suggestion(grain, analysis.date, potential, pain, _summary(best), text, notes, matrix)
 
 
+def _who(by: str) -> str:
+    from sikta.engine.best import is_rule
+
+    return f"the customers meeting {by}" if is_rule(by) else f"top customers by {by}"
+
+
 def _summary(best: BestResult) -> str:
     """What the best customers have in common - unless it is no better than chance on the holdout."""
     from sikta.core.diagnostics import auc_beats_chance
@@ -305,7 +311,7 @@ def render(grain: str, as_of: date, potential: list[Parameter], pain: list[Param
     f = ws.features(grain, as_of)
     lines = [
         "# Sikta segmentation model, suggested by `sikta suggest` from the best-customer analysis",
-        f"# ({grain} grain, data to {as_of}; best = top customers by {best.by}: {best.best} of {best.best + best.rest}).",
+        f"# ({grain} grain, data to {as_of}; best = {_who(best.by)}: {best.best} of {best.best + best.rest}).",
         f"# {_summary(best)}",
         "# Edit freely: 1-3 parameters per axis are the watersheds that decide; keep this file under version control.",
         "name: suggested",
