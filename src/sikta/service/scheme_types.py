@@ -226,7 +226,8 @@ def opportunity(spec, frame: pd.DataFrame, target: pd.Series, target_columns: li
         "low propensity": "the rest",
     }))
     units = pm.segments_.rename(columns={"target": "positive"})
-    return Computed(units, prof, list(pm.notes_), ["propensity"], [], {}, number="propensity", extra=extra)
+    return Computed(units, prof, list(pm.notes_), ["propensity"], [], {}, number="propensity", extra=extra,
+                    frame=frame.join(units[["propensity"]]))
 
 
 # -- preference -------------------------------------------------------------------------------------
