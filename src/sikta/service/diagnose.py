@@ -24,7 +24,7 @@ from sikta.errors import NotFoundError, UsageError
 if TYPE_CHECKING:
     from sikta.service.workspace import Workspace
 
-__all__ = ["diagnose_run", "pick"]
+__all__ = ["diagnose_run", "diagnosis_of", "pick"]
 
 
 def _matrix(ws: Workspace, meta: dict) -> dict[str, Any]:
@@ -44,9 +44,14 @@ def _matrix(ws: Workspace, meta: dict) -> dict[str, Any]:
 def diagnose_run(ws: Workspace, run: str | None = None) -> dict[str, Any]:
     """``{"run_id", "model", "grain", "as_of", "schemes": {name: diagnosis}, "matrix": diagnosis}``."""
     from sikta.service.runs import get_run
+
+    return diagnosis_of(ws, get_run(ws, run))
+
+
+def diagnosis_of(ws: Workspace, meta: dict[str, Any]) -> dict[str, Any]:
+    """:func:`diagnose_run` for a run's metadata (as :func:`sikta.service.runs.get_run` gives it)."""
     from sikta.service.schemes import stored
 
-    meta = get_run(ws, run)
     raw = meta.get("schemes")
     old = raw is None or (isinstance(raw, float) and math.isnan(raw))
     doc = {"run_id": meta["run_id"], "model": meta["model_name"], "grain": meta["grain"],

@@ -139,8 +139,10 @@ def matrix_diagnosis(rows: pd.DataFrame, model: Model, *, unit: str | None = Non
     else:
         reasons = ["no unit is in the matrix (every unit in scope is deprioritized)"]
     verdict = matrix_verdict(reasons) if len(inside) else "not usable"
-    return {"verdict": verdict, "reasons": reasons, "units": n, "in_matrix": int(len(inside)), "groups": groups,
-            "axes": {a: _axis(model, a, inside, unit) for a in AXES}}
+    from sikta.service.schemes import _jsonable
+
+    return _jsonable({"verdict": verdict, "reasons": reasons, "units": n, "in_matrix": int(len(inside)),
+                      "groups": groups, "axes": {a: _axis(model, a, inside, unit) for a in AXES}})
 
 
 def check_model(ws: Workspace, model: Model, as_of=None) -> dict[str, Any]:

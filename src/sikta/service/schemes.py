@@ -170,8 +170,10 @@ class SchemeResult:
 
 
 def _write_csv(frame: pd.DataFrame, path: Path) -> None:
-    """The CSV of a scheme's units (one writer, so that the project's CSV rules apply in one place)."""
-    frame.to_csv(path, index=False)
+    """The CSV of a scheme's units, through the project's one CSV writer (text a spreadsheet would run is neutralized)."""
+    from sikta.engine.csvsafe import write_frame_csv
+
+    write_frame_csv(frame, path)
 
 
 class SchemeContext:
