@@ -40,7 +40,7 @@ from sikta.engine.features_parts import slug
 from sikta.engine.matrix import scheme_param_column
 from sikta.errors import DataTooThinError, ModelError, UsageError
 from sikta.service import scheme_types as st
-from sikta.service.scheme_spec import DEFAULT_SCOPE, NUMBERS, TYPES, SchemeSet, scheme_ref
+from sikta.service.scheme_spec import TYPES, SchemeSet, scheme_ref
 
 if TYPE_CHECKING:
     from sikta.service.model import Model
