@@ -111,6 +111,8 @@ def run(
         summary = runs_svc.RunSummary(meta["run_id"], meta["as_of"], meta["grain"], meta["model_name"],
                                       str(meta["model_version"]), meta["model_sha256"], int(meta["units"]),
                                       meta["groups"])
+        diagnosis = remote.call(server, "GET", f"/api/v1/runs/{meta['run_id']}/diagnostics")
+        summary.schemes, summary.diagnostics = diagnosis["schemes"], diagnosis["matrix"]
         deliveries = meta["webhooks"]
     else:
         with _open(workspace, write=True) as ws:
