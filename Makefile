@@ -53,11 +53,12 @@ test: setup browser
 
 bench: bench-s bench-m
 
+# The suite: every stage as a process with its peak memory, next to hand SQL and the pandas + lifetimes notebook
 bench-s: setup
-	$(VENV)/bin/python bench/bench_foundation.py --size S
+	$(VENV)/bin/python bench/run.py --size S
 
 bench-m: setup
-	$(VENV)/bin/python bench/bench_foundation.py --size M
+	$(VENV)/bin/python bench/run.py --size M
 
 # REST latency at 1M accounts; wrk (Debian) is the load generator that leaves the server its cores
 bench-api: setup

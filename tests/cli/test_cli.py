@@ -115,3 +115,15 @@ def test_commands_before_ingest_say_what_to_do(wsfile):
 
 def test_version():
     assert run("--version").stdout.startswith("sikta ")
+
+
+def test_the_cli_starts_without_the_heavy_modules():
+    """`sikta --help` and `--version` stay instant: the engine, pandas, the server and the charts load
+    only when a command needs them."""
+    import subprocess
+    import sys
+
+    code = ("import sys, sikta.cli; heavy = ('ibis', 'pandas', 'duckdb', 'numpy', 'fastapi', 'plotly', 'pyarrow', "
+            "'sklearn', 'scipy', 'uvicorn'); print(sorted(m for m in heavy if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

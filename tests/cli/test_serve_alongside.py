@@ -154,7 +154,7 @@ def test_a_bad_model_through_the_server_is_one_line(served, tmp_path):
 
 @pytest.mark.parametrize(("args", "words"), [
     (["ingest", "{data}"], ("stop the server", "kill")),
-    (["features", "--grain", "department"], ("stop the server", "feature build")),
+    (["features", "--grain", "department"], ("stop the server", "this command writes")),
 ])
 def test_other_writes_say_what_to_do_in_one_line(served, args, words):
     args = [a.replace("{data}", str(served["dir"] / "data")) for a in args]

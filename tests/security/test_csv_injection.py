@@ -132,6 +132,8 @@ def test_every_csv_writer_goes_through_csvsafe():
             if isinstance(node, ast.Attribute) and node.attr in ("to_csv", "CSVWriter", "writer", "DictWriter"):
                 writers.append(f"{rel}:{node.lineno} {node.attr}")
     allowed = {w for w in writers if "service/exports.py" in w}  # to_csv of safe_table(...): checked below
+    # the ingest's scratch copy of a user's own file (re-encoded for the engine) must stay exact: it is input
+    allowed |= {w for w in writers if "engine/textfiles.py" in w}
     assert set(writers) == allowed, writers
     text = (SRC / "service" / "exports.py").read_text(encoding="utf-8")
     assert "to_csv(safe_table(" in text

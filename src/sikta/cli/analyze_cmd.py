@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import pandas as pd
 import typer
 from rich.table import Table
 
@@ -13,15 +12,26 @@ from sikta.cli.app import JsonOpt, WorkspaceOpt, _json, _open, _progress, app, o
 from sikta.cli.errors import handles_errors
 from sikta.engine.contract import GRAINS
 from sikta.errors import UsageError
-from sikta.service.analysis import PARTS, PERIODS, AnalysisReport, BestResult, FlowResult
+from sikta.service.locations import PARTS, PERIODS
+
+if TYPE_CHECKING:
+    import pandas as pd  # noqa: F401
+
+    from sikta.service.analysis import AnalysisReport, BestResult, FlowResult
+
+
+
+def _isna(x) -> bool:
+    """Missing (None or NaN) without importing pandas at start-up."""
+    return x is None or (isinstance(x, float) and x != x)
 
 
 def _money(x: float | None) -> str:
-    return "–" if x is None or pd.isna(x) else f"{x:,.0f}"
+    return "–" if x is None or _isna(x) else f"{x:,.0f}"
 
 
 def _pct(x: float | None) -> str:
-    return "–" if x is None or pd.isna(x) else f"{100 * x:.1f} %"
+    return "–" if x is None or _isna(x) else f"{100 * x:.1f} %"
 
 
 def _table(title: str, frame: pd.DataFrame, columns: dict[str, str], limit: int) -> Table:
@@ -70,7 +80,7 @@ def _render_best(best: BestResult, limit: int) -> None:
         t.add_column(label)
     for r in best.effects.head(min(limit, 10)).to_dict("records"):
         t.add_row(str(r["feature"]), str(r["kind"]), f"{r['effect']:+.2f}",
-                  *[("" if pd.isna(r.get(c)) else f"{r[c]:,.2f}") if isinstance(r.get(c), float) else str(r.get(c, "")) for c in extra])
+                  *[("" if _isna(r.get(c)) else f"{r[c]:,.2f}") if isinstance(r.get(c), float) else str(r.get(c, "")) for c in extra])
     out.print(t)
 
 

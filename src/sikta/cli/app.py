@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -23,7 +24,10 @@ from sikta.cli.errors import WRITE_AGAIN, handles_errors
 from sikta.engine.contract import GRAINS
 from sikta.errors import UsageError, WorkspaceError, WorkspaceLockedError
 from sikta.service.serving import describe, lock_wait, running_server
-from sikta.service.workspace import Workspace, default_workspace
+from sikta.service.locations import default_workspace
+
+if TYPE_CHECKING:
+    from sikta.service.workspace import Workspace
 
 app = typer.Typer(
     name="sikta",
@@ -61,6 +65,8 @@ def _open(workspace: Path | None, *, must_exist: bool = True, write: bool = Fals
     has it alone. A read-only command that turns out to write runs again for writing
     (:func:`sikta.cli.errors.handles_errors`), unless a server holds the workspace.
     """
+    from sikta.service.workspace import Workspace
+
     path = Path(workspace or default_workspace())
     if must_exist and not path.exists():
         raise WorkspaceError(f"workspace {path} does not exist: run 'sikta ingest PATH --workspace {path}' first")
@@ -246,10 +252,12 @@ def features(
     as_json: JsonOpt = False,
 ) -> None:
     """Build the per-unit feature table at a grain and store it in the workspace."""
-    with _open(workspace) as ws:
+    with _open(workspace, write=True) as ws:
+        started = time.perf_counter()
         with _progress() as bar:
             bar.add_task(f"building features at {grain} grain", total=None)
             build = ws.build_features(grain, as_of, window_months=window_months)
+        seconds = round(time.perf_counter() - started, 3)
         table = ws.store.table(build.table)
         totals = ws.store.frame(table.aggregate(
             revenue_12m=table.revenue_12m.sum(), customers=(table.status == "customer").sum(),
@@ -262,7 +270,7 @@ def features(
         "table": build.table, "revenue_12m": float(row["revenue_12m"] or 0),
         "status": {k: int(row[k] or 0) for k in ("customers", "prospects", "former")},
         "units_per_grain": units, "missing": build.missing, "window_months": build.window_months,
-        "notes": build.notes,
+        "notes": build.notes, "seconds": seconds,
     }
     if as_json:
         _json(doc)

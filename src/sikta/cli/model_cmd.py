@@ -12,9 +12,15 @@ from sikta.cli import remote
 from sikta.cli.app import JsonOpt, WorkspaceOpt, _json, _open, _progress, app, out
 from sikta.cli.errors import handles_errors
 from sikta.errors import UsageError
-from sikta.service import runs as runs_svc
 from sikta.service import serving
-from sikta.service.workspace import default_workspace
+from sikta.service.locations import default_workspace
+
+
+def _runs():
+    """The runs service, imported when a command needs it (the CLI starts without the engine)."""
+    from sikta.service import runs
+
+    return runs
 
 model_app = typer.Typer(help="Write and check segmentation model files (YAML under version control).", no_args_is_help=True)
 app.add_typer(model_app, name="model")
@@ -83,9 +89,9 @@ def _groups_table(title: str, groups: dict[str, dict[str, float]]) -> Table:
     t = Table(title=title, title_justify="left")
     for c, j in (("group", "left"), ("accounts", "right"), ("revenue 12m", "right"), ("what it means", "left")):
         t.add_column(c, justify=j)  # type: ignore[arg-type]
-    for g in runs_svc.GROUPS:
+    for g in _runs().GROUPS:
         v = groups.get(g, {"accounts": 0, "revenue": 0})
-        t.add_row(g, f"{int(v['accounts']):,}", f"{v['revenue']:,.0f}", runs_svc.GROUP_SUMMARY[g])
+        t.add_row(g, f"{int(v['accounts']):,}", f"{v['revenue']:,.0f}", _runs().GROUP_SUMMARY[g])
     return t
 
 
@@ -108,7 +114,7 @@ def run(
         with _progress() as bar:
             bar.add_task(f"scoring on {serving.describe(server)}", total=None)
             meta = remote.run_job(server, model.text, as_of=None if as_of_d is None else str(as_of_d))
-        summary = runs_svc.RunSummary(meta["run_id"], meta["as_of"], meta["grain"], meta["model_name"],
+        summary = _runs().RunSummary(meta["run_id"], meta["as_of"], meta["grain"], meta["model_name"],
                                       str(meta["model_version"]), meta["model_sha256"], int(meta["units"]),
                                       meta["groups"])
         diagnosis = remote.call(server, "GET", f"/api/v1/runs/{meta['run_id']}/diagnostics")
@@ -118,7 +124,7 @@ def run(
         with _open(workspace, write=True) as ws:
             with _progress() as bar:
                 bar.add_task("scoring", total=None)
-                summary = runs_svc.create_run(ws, model, as_of=as_of_d, model_file=str(model_file))
+                summary = _runs().create_run(ws, model, as_of=as_of_d, model_file=str(model_file))
             from sikta.service.webhooks import notify_run
 
             deliveries = notify_run(ws, summary.run_id)  # the same run.completed event the API's runs send
@@ -149,7 +155,7 @@ def run(
 def runs_list(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
     """List the stored runs, newest first."""
     with _open(workspace) as ws:
-        frame = runs_svc.list_runs(ws)
+        frame = _runs().list_runs(ws)
     if as_json:
         _json(frame.to_dict("records"))
         return
@@ -175,7 +181,7 @@ def explain(
 ) -> None:
     """Why an account landed in its group: every parameter, score, weight, threshold and rule."""
     with _open(workspace) as ws:
-        doc = runs_svc.explain(ws, unit_id, run_id)
+        doc = _runs().explain(ws, unit_id, run_id)
     if as_json:
         _json(doc)
         return
@@ -195,7 +201,7 @@ def diff(
 ) -> None:
     """Which accounts changed group between two runs, and why."""
     with _open(workspace) as ws:
-        doc = runs_svc.diff(ws, run_a, run_b, limit=limit or None)
+        doc = _runs().diff(ws, run_a, run_b, limit=limit or None)
     if as_json:
         _json(doc)
         return

@@ -19,7 +19,7 @@ from sikta.cli.app import JsonOpt, WorkspaceOpt, _json, _open, app, out
 from sikta.cli.errors import handles_errors
 from sikta.errors import UsageError, WorkspaceError
 from sikta.service import serving
-from sikta.service.workspace import default_workspace
+from sikta.service.locations import default_workspace
 
 token_app = typer.Typer(help="Create, list and revoke API tokens (the workspace keeps only their hashes).",
                         no_args_is_help=True)

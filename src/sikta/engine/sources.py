@@ -245,7 +245,9 @@ def _excel_to_arrow(path: Path) -> tuple[pa.Table, list[str]]:
     return pa.table(arrays), names
 
 
-def _csv_scan(path: Path, dialect: TextDialect, view: str, scratch: Path) -> tuple[str, PendingRejects]:
+def _csv_scan(
+    path: Path, dialect: TextDialect, view: str, scratch: Path, strict: bool = True
+) -> tuple[str, PendingRejects]:
     """A scan ``c0..cn`` + ``__row`` over a CSV; lines that do not split into the header's columns are set aside.
 
     The scan is lazy: DuckDB notes the bad lines in a rejects table while the
@@ -256,9 +258,10 @@ def _csv_scan(path: Path, dialect: TextDialect, view: str, scratch: Path) -> tup
     cols = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(dialect.header))) + "}"
     rej = f"{view}__rejects"
     scan = (
-        f"read_csv({_q(str(src))}, auto_detect=false, header=false, skip={1 if dialect.has_header else 0}, "
+        f"read_csv({_q(str(src))}, auto_detect=false, header=false, skip={dialect.skip}, "
         f"delim={_q(delim)}, quote='\"', escape='\"', columns={cols}, store_rejects=true, "
-        f"rejects_table={_q(rej)}, rejects_scan={_q(rej + '_scan')}, max_line_size=10000000)"
+        f"rejects_table={_q(rej)}, rejects_scan={_q(rej + '_scan')}, max_line_size=10000000"
+        f"{'' if strict else ', strict_mode=false'})"
     )
     rel = f"(SELECT *, CAST(row_number() OVER () AS BIGINT) AS __row FROM {scan})"
     return rel, PendingRejects(path, src, delim, dialect, rej)
@@ -284,7 +287,7 @@ def bad_lines(store: Store, pending: list[PendingRejects], table: str) -> list[B
         store.raw.execute(f'DROP TABLE IF EXISTS "{p.table}"; DROP TABLE IF EXISTS "{p.table}_scan"')
         if not rejects:
             continue
-        rows = _record_numbers(p.normalized, p.delimiter, p.dialect.has_header, [r[0] for r in rejects])
+        rows = _record_numbers(p.normalized, p.delimiter, p.dialect.skip, [r[0] for r in rejects])
         marks = sorted(rows.values())
         # accepted row k (numbered among accepted rows) sits after the bad lines m_j with m_j - j < k
         store.raw.execute(f'CREATE OR REPLACE TEMP TABLE "{p.table}_k" (k BIGINT)')
@@ -302,14 +305,14 @@ def bad_lines(store: Store, pending: list[PendingRejects], table: str) -> list[B
     return out
 
 
-def _record_numbers(path: Path, delim: str, has_header: bool, lines: list[int]) -> dict[int, int]:
-    """DuckDB's reject ``line`` (records and blank lines counted, header included) → our data row."""
+def _record_numbers(path: Path, delim: str, skip: int, lines: list[int]) -> dict[int, int]:
+    """DuckDB's reject ``line`` (records and blank lines counted, the skipped lines too) → our data row."""
     wanted, out = set(lines), {}
-    counter, record = (1 if has_header else 0), 0
+    counter, record = skip, 0
     with open(path, encoding="utf-8-sig", newline="") as fh:
+        for _ in range(skip):
+            fh.readline()
         reader = csv.reader(fh, delimiter=delim, quotechar='"')
-        if has_header:
-            next(reader, None)
         try:
             for row in reader:
                 counter += 1
@@ -352,7 +355,7 @@ def _bad_reason(kind: str, text: str | None, message: str, width: int) -> str:
 
 
 def _scan(
-    store: Store, path: Path, tm: TableMapping, view: str, scratch: Path
+    store: Store, path: Path, tm: TableMapping, view: str, scratch: Path, strict: bool = True
 ) -> tuple[str, list[str], str, PendingRejects | None]:
     """A scan of one file: (relation, source column names, row expression, bad lines).
 
@@ -363,7 +366,7 @@ def _scan(
         if kind == "csv":
             dialect = inspect_text(path, encoding=tm.encoding, delimiter=tm.delimiter, header=tm.header,
                                    column_names=tm.column_names)
-            rel, pending = _csv_scan(path, dialect, view, scratch)
+            rel, pending = _csv_scan(path, dialect, view, scratch, strict)
             return rel, dialect.header, "__row", pending
         if kind == "parquet":
             rel = f"read_parquet({_q(str(path))}, file_row_number=true)"
@@ -414,11 +417,14 @@ def stage(
     prefix: str,
     scratch: Path,
     account_attrs: dict[str, str] | None = None,
+    strict: bool = True,
 ) -> Staged:
     """Scan ``files`` (one source of a table) into one temp view of contract columns.
 
     ``account_attrs`` (contract column → source column) carries extra source
     columns along, prefixed with :data:`ATTR_PREFIX`, for deriving accounts.
+    ``strict=False`` lets DuckDB's CSV reader accept lines that break the CSV
+    standard (the second try, for a file whose first read failed as a whole).
     """
     parts: list[str] = []
     columns: list[str] | None = None
@@ -426,7 +432,7 @@ def stage(
     constants = tm.constants()
     for i, path in enumerate(files):
         view = f"{prefix}_scan{i}"
-        rel, source_cols, row_expr, rejects = _scan(store, path, tm, view, scratch)
+        rel, source_cols, row_expr, rejects = _scan(store, path, tm, view, scratch, strict)
         if rejects is not None:
             pending.append(rejects)
         parquet = rel.startswith("read_parquet")

@@ -59,6 +59,12 @@ class TextDialect:
     delimiter: str
     header: list[str]
     has_header: bool = True
+    leading_blank: int = 0
+
+    @property
+    def skip(self) -> int:
+        """Lines before the first data row: blank lines above the header, and the header."""
+        return self.leading_blank + (1 if self.has_header else 0)
 
     @property
     def needs_copy(self) -> bool:
@@ -175,7 +181,9 @@ def inspect_text(
     if not text.strip():
         raise InputError(f"{path}: the file is empty (not even a header line)")
     delim = sniff_delimiter(text) if delimiter == "auto" else delimiter
-    first = next((ln for ln in text.splitlines() if ln.strip()), "")
+    lines = text.splitlines()
+    leading = next((i for i, ln in enumerate(lines) if ln.strip()), len(lines))
+    first = lines[leading] if leading < len(lines) else ""
     if delim == "whitespace":
         found = first.split()
     else:
@@ -187,7 +195,7 @@ def inspect_text(
     else:
         names = [n.strip() for n in found]
     _check_header(path, names)
-    return TextDialect(enc, delim, names, header)
+    return TextDialect(enc, delim, names, header, leading)
 
 
 def _check_header(path: Path, names: list[str]) -> None:

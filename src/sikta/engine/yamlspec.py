@@ -149,6 +149,65 @@ def _yaml_path(loc: tuple, lines: dict[tuple, int]) -> tuple:
     return tuple(out)
 
 
+#: the YAML parser's words → what to do about it
+_PLAIN = (
+    ("mapping values are not allowed", "a second ': ' on one line; quote a value that contains ': ' "
+     "(name: \"a: b\")"),
+    ("did not find expected '-' indicator", "a list item and a key at the same indentation; "
+     "indent the key under its item, or start it with '- '"),
+    ("did not find expected key", "the indentation does not line up with the keys above; "
+     "indent with spaces, the same amount for keys on one level"),
+    ("did not find expected ',' or ']'", "a list in [ ] is not closed; add the ']'"),
+    ("did not find expected ',' or '}'", "a mapping in { } is not closed; add the '}'"),
+    ("found unexpected end of stream", "a quote is opened and never closed"),
+    ("found character that cannot start any token", "a character YAML cannot read here (often a tab: "
+     "indent with spaces)"),
+    ("found undefined alias", "an alias (*name) without its anchor (&name)"),
+    ("found unknown escape character", "a backslash escape YAML does not know inside double quotes; "
+     "use single quotes"),
+)
+
+
+def plain_words(problem: str) -> str:
+    """The parser's problem said so that a person knows what to change.
+
+    Examples
+    --------
+    >>> plain_words("found character that cannot start any token")
+    'a character YAML cannot read here (often a tab: indent with spaces)'
+    """
+    for words, plain in _PLAIN:
+        if words in problem:
+            return plain
+    return problem
+
+
+def duplicate_key(node: yaml.Node) -> tuple[str, int, int] | None:
+    """The first key that appears twice in one mapping: (key, first line, second line), else None.
+
+    Examples
+    --------
+    >>> duplicate_key(yaml.compose("a: 1\\nb: {c: 1}\\na: 2\\n"))
+    ('a', 1, 3)
+    """
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for key, value in node.value:
+            name = str(key.value)
+            if name in seen:
+                return name, seen[name], key.start_mark.line + 1
+            seen[name] = key.start_mark.line + 1
+            found = duplicate_key(value)
+            if found:
+                return found
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            found = duplicate_key(item)
+            if found:
+                return found
+    return None
+
+
 def load_yaml_model(model: type[M], text: str, *, source: str, error: type[InputError] = InputError) -> M:
     """Parse ``text`` and validate it as ``model``.
 
@@ -176,11 +235,16 @@ def load_yaml_model(model: type[M], text: str, *, source: str, error: type[Input
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 1
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise error(f"{source}:{line}: not valid YAML: {problem}") from None
+        raise error(f"{source}:{line}: not valid YAML: {plain_words(problem)}") from None
     except ValueError as exc:  # e.g. an integer of more than 4,300 digits
         raise error(f"{source}: a value cannot be read: {str(exc).split(':')[0]}") from None
     if data is None:
         data = {}
+    twice = duplicate_key(node) if node is not None else None
+    if twice is not None:
+        key, first, second = twice
+        raise error(f"{source}:{second}: key '{key}' appears twice (first on line {first}); "
+                    "the second would silently replace the first")
     lines = line_index(node) if node is not None else {}
     try:
         return model.model_validate(data)

@@ -39,14 +39,13 @@ from sikta.engine.csvsafe import write_frame_csv
 from sikta.engine.features import unit_map
 from sikta.engine.features_parts import minus_months
 from sikta.errors import DataTooThinError, UsageError
+from sikta.service.locations import PARTS, PERIODS
 
 if TYPE_CHECKING:
     from sikta.service.workspace import Workspace
 
-PARTS = ("pareto", "flow", "outflow", "whitespace", "reactivation", "best")
 #: with more product lines than fit in columns, whitespace and up-sell keep each unit's best lines only
 PER_UNIT = 10
-PERIODS = ("month", "quarter", "year")
 
 
 def _period_start(day: date, period: str) -> date:

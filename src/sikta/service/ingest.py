@@ -34,6 +34,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import duckdb
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
@@ -166,19 +167,18 @@ def _read_sources(store: Store, located, mapping: Mapping, scratch: Path) -> tup
     chk: dict[str, str] = {}
     bad: dict[str, list[BadLine]] = {}
     for name, sources in located.tables.items():
-        contract = CONTRACT[name]
-        parts, pending = [], []
-        for k, src in enumerate(sources):
-            carry = None
-            if derive == name:
-                carry = {c: acc_tm.source_of(c) for c in acc_tm.columns if c not in acc_tm.constants()}
-                carry |= {a: spec.column for a, spec in acc_tm.attribute_sources().items()}
-            staged = stage_files(store, contract, src.files, src.mapping, prefix=f"_in_{name}_{k}",
-                                 scratch=scratch, account_attrs=carry)
-            parts.append(v.typed_columns(store.con.table(staged.view), contract, src.mapping))
-            pending += staged.pending
         table = f"_chk_{name}"
-        store.create(table, union_sources(parts), temp=True)
+        for strict in (True, False):
+            parts, pending = _typed_sources(store, name, sources, acc_tm, scratch, strict)
+            try:
+                store.create(table, union_sources(parts), temp=True)
+                break
+            except duckdb.Error as exc:
+                # a CSV the reader's state machine rejects as a whole: one lenient second read,
+                # else one clear line naming the files
+                if not strict:
+                    files = ", ".join(str(f) for s in sources for f in s.files)
+                    raise InputError(f"{files}: cannot read as {name}: {str(exc).strip().splitlines()[0]}") from None
         bad[name] = bad_lines(store, pending, table)
         chk[name] = table
     if derive is not None:
@@ -197,6 +197,22 @@ def settings(mapping: Mapping, name: str) -> TableMapping:
         return sources[0]
     attributes = {k: a for tm in sources for k, a in tm.attributes.items()}
     return sources[0].model_copy(update={"attributes": attributes})
+
+
+def _typed_sources(store, name, sources, acc_tm, scratch, strict):
+    """Each source of ``name`` staged and typed (lazy); the CSV scans' pending bad lines."""
+    contract = CONTRACT[name]
+    parts, pending = [], []
+    for k, src in enumerate(sources):
+        carry = None
+        if acc_tm.derive_from == name:
+            carry = {c: acc_tm.source_of(c) for c in acc_tm.columns if c not in acc_tm.constants()}
+            carry |= {a: spec.column for a, spec in acc_tm.attribute_sources().items()}
+        staged = stage_files(store, contract, src.files, src.mapping, prefix=f"_in_{name}_{k}",
+                             scratch=scratch, account_attrs=carry, strict=strict)
+        parts.append(v.typed_columns(store.con.table(staged.view), contract, src.mapping))
+        pending += staged.pending
+    return parts, pending
 
 
 def _attr_columns(store: Store, table: ir.Table, mapping: Mapping, name: str) -> dict[str, str]:

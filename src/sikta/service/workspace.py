@@ -23,7 +23,6 @@ Examples
 
 from __future__ import annotations
 
-import os
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -37,6 +36,7 @@ from sikta.errors import DataTooThinError, UsageError, WorkspaceError
 from sikta.service import feature_store as fs
 from sikta.service import ingest as ing
 from sikta.service.feature_store import FeatureBuild
+from sikta.service.locations import DEFAULT_WORKSPACE, default_workspace
 
 if TYPE_CHECKING:
     from sikta.service.analysis import Analysis
@@ -45,12 +45,6 @@ if TYPE_CHECKING:
     from sikta.service.schemes import Schemes
     from sikta.service.suggest import Suggestion
 
-DEFAULT_WORKSPACE = "sikta.duckdb"
-
-
-def default_workspace() -> Path:
-    """``$SIKTA_WORKSPACE`` or ``./sikta.duckdb``."""
-    return Path(os.environ.get("SIKTA_WORKSPACE") or DEFAULT_WORKSPACE)
 
 
 def parse_date(value: str | date | None, what: str = "date") -> date | None:

@@ -1,0 +1,200 @@
+"""The benchmark suite: every stage as the user runs it, side by side with what they would do instead.
+
+    .venv/bin/python bench/run.py --size S                # 10k accounts / ~1M order lines
+    .venv/bin/python bench/run.py --size M                # 100k / ~10M, with the notebook baseline
+    .venv/bin/python bench/run.py --size L --stages ingest,features,run
+    make bench                                            # S and M
+
+Each stage is one ``sikta`` process (start-up included), timed from outside with
+its peak RSS (the process and its children, polled every 20 ms). The generated
+data is cached in ``bench/data/<size>`` (git-ignored). Baselines run in the same
+invocation, so ratios compare like with like on the machine as it is:
+
+* ``hand_sql`` - hand-written DuckDB SQL for the heavy part of the feature build
+  (bench/bench_foundation.py); ratio features / hand_sql (target ≤ 1.3);
+* ``notebook`` - what an analyst would write instead: pandas RFM + ``lifetimes``
+  summaries, BG/NBD, Gamma-Gamma and CLV from the same orders (target: Sikta's
+  ingest + features + clv at least 10× faster, with at most a quarter of the memory);
+* ``clv_fit`` - ``lifetimes`` alone against Sikta's CLV fit at 1M customers
+  (bench/bench_clv.py; target ≥ 5×).
+
+Writes ``bench/results/<size>.json`` and ``<size>.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psutil
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+SIZES = {"XS": 1_000, "S": 10_000, "M": 100_000, "L": 1_000_000}
+PY = sys.executable
+SIKTA = str(Path(PY).parent / "sikta")
+STAGES = ("generate", "ingest", "features", "hand_sql", "analysis", "clv", "schemes", "run", "report", "notebook")
+SIKTA_STAGES = ("ingest", "features", "analysis", "clv", "schemes", "run", "report")
+
+
+def measure(cmd: list[str], env: dict | None = None) -> dict:
+    """Wall time and peak RSS (process tree) of one command; its last stdout line if it is JSON."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, **(env or {})})
+    ps = psutil.Process(proc.pid)
+    peak = 0
+    while proc.poll() is None:
+        try:
+            rss = ps.memory_info().rss + sum(c.memory_info().rss for c in ps.children(recursive=True))
+            peak = max(peak, rss)
+        except psutil.Error:
+            pass
+        time.sleep(0.02)
+    out, err = proc.communicate()
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd[:3])} failed ({proc.returncode}):\n{err[-3000:]}")
+    result = {"seconds": round(wall, 2), "peak_mb": round(peak / 2**20, 0)}
+    text = out.strip()
+    for candidate in (text, text.splitlines()[-1] if text else ""):
+        try:
+            doc = json.loads(candidate)
+        except ValueError:
+            continue
+        if isinstance(doc, dict):
+            result["output"] = doc
+            break
+    return result
+
+
+def _has_command(name: str) -> bool:
+    out = subprocess.run([SIKTA, name, "--help"], capture_output=True, text=True)
+    return out.returncode == 0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--size", choices=SIZES, default="S")
+    ap.add_argument("--stages", default=",".join(STAGES), help=f"comma-separated, from {', '.join(STAGES)}, clv_fit")
+    ap.add_argument("--as-of", default=None, help="as-of date for the features (default: the data's)")
+    a = ap.parse_args()
+    stages = [s.strip() for s in a.stages.split(",") if s.strip()]
+    accounts = SIZES[a.size]
+    base = HERE / "data" / a.size
+    data, ws = base / "exports", base / "ws.duckdb"
+    model = base / "model.yaml"
+    base.mkdir(parents=True, exist_ok=True)
+    res: dict = {"size": a.size, "accounts": accounts, "when": datetime.now(UTC).isoformat(timespec="seconds"),
+                 "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                             "memory_gb": round(psutil.virtual_memory().total / 2**30), "load": os.getloadavg()},
+                 "stages": {}, "notes": []}
+    st = res["stages"]
+
+    def stage(name: str, cmd: list[str]) -> None:
+        st[name] = measure(cmd)
+        print(f"  {name:<12} {st[name]['seconds']:8.2f} s   peak {st[name]['peak_mb']:7.0f} MB", flush=True)
+
+    print(f"size {a.size}: {accounts:,} accounts -> {base}")
+    marker = data / ".complete"
+    if "generate" in stages or not marker.exists():
+        if marker.exists():
+            res["notes"].append("generate: cached data reused")
+        else:
+            stage("generate", [SIKTA, "generate", "--accounts", str(accounts), "--seed", "7", "--out", str(data)])
+            marker.write_text("ok\n")
+    if "ingest" in stages:
+        for p in (ws, Path(f"{ws}.wal")):
+            p.unlink(missing_ok=True)
+        stage("ingest", [SIKTA, "ingest", str(data), "-w", str(ws), "--json"])
+    features_cmd = [SIKTA, "features", "--grain", "account", "-w", str(ws), "--json"]
+    if a.as_of:
+        features_cmd += ["--as-of", a.as_of]
+    if "features" in stages:
+        stage("features", features_cmd)
+        as_of = st["features"].get("output", {}).get("as_of", a.as_of)
+    else:
+        as_of = a.as_of
+    if "hand_sql" in stages and as_of:
+        st["hand_sql"] = measure([PY, str(HERE / "bench_foundation.py"), "--step", "hand_sql", str(ws), "account", as_of])
+        print(f"  {'hand_sql':<12} {st['hand_sql']['seconds']:8.2f} s (whole process)", flush=True)
+        inner = st["hand_sql"].get("output", {})
+        if inner.get("units_disagreeing"):
+            raise SystemExit(f"hand-written SQL disagrees with the features on {inner['units_disagreeing']} units")
+    if "analysis" in stages:
+        stage("analysis", [SIKTA, "analyze", "-w", str(ws), "--json"])
+    if "clv" in stages:
+        if _has_command("clv"):
+            stage("clv", [SIKTA, "clv", "-w", str(ws), "--json"])
+        else:
+            res["notes"].append("clv: no 'sikta clv' command in this version")
+    if "run" in stages or "schemes" in stages or "report" in stages:
+        subprocess.run([SIKTA, "model", "init", "--out", str(model)], check=True, capture_output=True)
+    if "schemes" in stages:
+        if _has_command("diagnose"):
+            stage("schemes", [SIKTA, "diagnose", "--model", str(model), "-w", str(ws), "--json"]
+                  if "--model" in subprocess.run([SIKTA, "diagnose", "--help"], capture_output=True, text=True).stdout
+                  else [SIKTA, "diagnose", "-w", str(ws), "--json"])
+        else:
+            res["notes"].append("schemes: no 'sikta diagnose' command in this version")
+    if "run" in stages:
+        stage("run", [SIKTA, "run", "--model", str(model), "-w", str(ws), "--json"])
+    if "report" in stages:
+        stage("report", [SIKTA, "report", "-w", str(ws), "--out", str(base / "report.html")])
+    if "notebook" in stages:
+        st["notebook"] = measure([PY, str(HERE / "baselines" / "notebook.py"), str(data)])
+        print(f"  {'notebook':<12} {st['notebook']['seconds']:8.2f} s   peak {st['notebook']['peak_mb']:7.0f} MB", flush=True)
+    if "clv_fit" in stages:
+        st["clv_fit"] = measure([PY, str(HERE / "bench_clv.py")])
+    _ratios(res)
+    _write(res)
+
+
+def _ratios(res: dict) -> None:
+    st, r = res["stages"], {}
+    if "features" in st and "hand_sql" in st and "output" in st["hand_sql"]:
+        # the feature build's own time (the CLI reports it) against the SQL's own time: start-up excluded on both
+        inner = st["hand_sql"]["output"].get("seconds")
+        mine = st["features"].get("output", {}).get("seconds")
+        if inner and mine:
+            r["features_over_hand_sql"] = round(mine / inner, 2)
+    sikta_total = sum(st[s]["seconds"] for s in SIKTA_STAGES if s in st)
+    if sikta_total:
+        r["sikta_end_to_end_s"] = round(sikta_total, 1)
+        r["sikta_peak_mb"] = max(st[s]["peak_mb"] for s in SIKTA_STAGES if s in st)
+    if "notebook" in st:
+        ours = sum(st[s]["seconds"] for s in ("ingest", "features", "clv") if s in st)
+        if ours:
+            r["notebook_over_sikta"] = round(st["notebook"]["seconds"] / ours, 2)
+            r["sikta_memory_share_of_notebook"] = round(
+                max(st[s]["peak_mb"] for s in ("ingest", "features", "clv") if s in st) / st["notebook"]["peak_mb"], 2)
+    res["ratios"] = r
+
+
+def _write(res: dict) -> None:
+    out = HERE / "results"
+    out.mkdir(exist_ok=True)
+    size = res["size"]
+    (out / f"{size}.json").write_text(json.dumps(res, indent=2, default=str) + "\n")
+    m = res["machine"]
+    lines = [f"# Benchmark suite, size {size} ({res['accounts']:,} accounts)", "",
+             f"{res['when']}; {m['cpus']} CPUs, {m['memory_gb']} GB, Python {m['python']}, load average at start "
+             f"{m['load'][0]:.1f}. Each stage is a whole `sikta` process (start-up included); peak RSS of its "
+             "process tree.", "", "| stage | seconds | peak MB |", "|---|---:|---:|"]
+    lines += [f"| {k} | {v['seconds']:.2f} | {v['peak_mb']:.0f} |" for k, v in res["stages"].items()]
+    lines += ["", "| ratio | value |", "|---|---:|"] + [f"| {k} | {v} |" for k, v in res["ratios"].items()]
+    if res["notes"]:
+        lines += ["", *(f"- {n}" for n in res["notes"])]
+    (out / f"{size}.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
