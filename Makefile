@@ -39,6 +39,7 @@ demo: setup
 	$(SIKTA) run --model $(DEMO)/model.yaml --workspace $(DEMO_WS)
 	$(SIKTA) model init --out $(DEMO)/starter.yaml
 	$(SIKTA) run --model $(DEMO)/starter.yaml --workspace $(DEMO_WS)
+	$(SIKTA) diagnose --workspace $(DEMO_WS)
 	$(SIKTA) diff previous latest --workspace $(DEMO_WS) --limit 5
 	$(SIKTA) report --workspace $(DEMO_WS) --out $(DEMO)/report.html
 	@echo

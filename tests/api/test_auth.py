@@ -19,6 +19,7 @@ ENDPOINTS = [
     ("GET", "/api/v1/runs", {}, "viewer", 200),
     ("GET", "/api/v1/runs/latest", {}, "viewer", 200),
     ("GET", "/api/v1/runs/previous/diff/latest", {}, "viewer", 200),
+    ("GET", "/api/v1/runs/latest/diagnostics", {}, "viewer", 200),
     ("GET", "/api/v1/accounts?group=invest&limit=5", {}, "viewer", 200),
     ("GET", "/api/v1/accounts/{uid}", {}, "viewer", 200),
     ("GET", "/api/v1/accounts/{uid}/contacts", {}, "viewer", 200),

@@ -139,6 +139,8 @@ def test_run_goes_through_the_server(served):
     assert r.returncode == 0, r.stderr[-2000:]
     run = json.loads(r.stdout)
     assert run["model_version"] == "2" and run["units"] > 0
+    assert set(run["schemes"]) == {"firmographic", "needs", "behavioral", "value"}  # the starter's, from the server
+    assert run["diagnostics"]["verdict"] in ("usable", "usable with caveats", "not usable")
     listed = json.loads(sikta("runs", "-w", str(served["path"]), "--json").stdout)
     assert listed[0]["run_id"] == run["run_id"]
     assert http(f"{served['url']}/api/v1/runs/{run['run_id']}", served["admin"]) == 200

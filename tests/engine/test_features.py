@@ -515,3 +515,34 @@ def test_revenue_conserved_on_random_forests(con, case):
         assert df.revenue_12m.sum() == pytest.approx(expected, abs=1e-9)
         assert df.n_members.sum() == len(accounts)
         assert len(df) == n_units[g]
+
+
+def test_purchase_signals_by_hand(feats, con):
+    """frequency_trend, recency_overdue, return_rate_12m and products_12m on the world above, by hand."""
+    # window (2023-06-30, 2024-06-30] is 366 days; its halves split at 2023-06-30 + 183 days = 2023-12-30
+    c1, c2, s = (_row(feats, "department", u) for u in ("C1", "C2", "S"))
+    assert c1.frequency_trend == 1.0  # o2 (2024-03-01) and o3 (2024-06-30): both in the second half
+    assert c2.frequency_trend == -1.0  # o6 (2023-07-01) only, in the first half: buying stopped
+    assert pd.isna(s.frequency_trend)  # no order in the window
+    top = _row(feats, "ultimate_parent", "G")  # o1 (2024-01-15), o2, o3, o7 late; o6 early: (4 - 1) / 5
+    assert top.frequency_trend == pytest.approx(3 / 5)
+    # C2: o5 2023-03-01 and o6 2023-07-01 are 122 days apart (one gap); last order 365 days ago
+    assert c2.recency_overdue == pytest.approx(365 / 122)
+    assert c1.recency_overdue == 0.0  # ordered on as_of
+    assert pd.isna(s.recency_overdue)  # one order (cn2 is a credit note)
+    # C1: 30 credited of 240 + 30 gross in the window; C2 nothing credited; S no gross order amount in the window
+    assert c1.return_rate_12m == pytest.approx(30 / 270) and c2.return_rate_12m == 0.0
+    assert pd.isna(s.return_rate_12m)
+
+    accounts = [dict(account_id="A", account_type="company"), dict(account_id="B", account_type="company")]
+    orders = [
+        dict(order_id="1", account_id="A", order_date="2024-05-01", product_id="x", amount=10.0),
+        dict(order_id="1", account_id="A", order_date="2024-05-01", product_id="y", amount=10.0),
+        dict(order_id="2", account_id="A", order_date="2024-06-01", product_id="x", amount=10.0),
+        dict(order_id="3", account_id="A", order_date="2024-06-02", product_id="z", amount=-10.0),  # a return
+        dict(order_id="4", account_id="A", order_date="2022-01-01", product_id="w", amount=10.0),  # before
+        dict(order_id="5", account_id="B", order_date="2024-01-01", product_id="x", amount=5.0),
+    ]
+    tables = {"accounts": _contract_table(con, "accounts", accounts), "orders": _contract_table(con, "orders", orders)}
+    f = con.to_pandas(build_features(tables, _hierarchy(con, accounts), grain="account", as_of=AS_OF)).set_index("unit_id")
+    assert f.products_12m.to_dict() == {"A": 2, "B": 1}  # x and y; z only returned, w before the window

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import ibis
 import pandas as pd
 import pytest
@@ -140,7 +142,7 @@ def test_bad_requests():
     with pytest.raises(UsageError, match="percentile"):
         add_builtins(f, ["wallet_gap"], percentile=1.0)
     assert set(BUILTINS) == {"estimated_wallet", "wallet_gap", "growth", "need_score", "ticket_load",
-                             "usage_decline", "onboarding_struggle",
+                             "usage_decline", "onboarding_struggle", "industry_fit", "competitive_pressure",
                              "clv", "clv_minus_cac", "p_alive", "expected_purchases", "value_tier"}
 
 
@@ -154,3 +156,57 @@ def test_fitted_builtins_pass_through_and_are_never_invented():
     with_clv = f.mutate(clv=ibis.literal(123.5), p_alive=ibis.literal(0.25))
     out = ibis.duckdb.connect().to_pandas(add_builtins(with_clv, ["clv", "p_alive", "growth"]))
     assert out[["clv", "p_alive"]].values.tolist() == [[123.5, 0.25]]
+
+
+
+# -- industry_fit and competitive_pressure ---------------------------------------------------------------------
+
+
+def test_industry_fit_by_hand():
+    """10 customers; the best 2 by revenue are an 'it' and a 'law' company. p = 0.2, m = 10:
+    it: 4 customers, 1 best -> (1 + 2) / 14 / 0.2; law: 2 customers, 1 best -> 3 / 12 / 0.2; retail 4, 0 -> 2 / 14 / 0.2.
+    Size bands (employees 5 -> 1-9, 500 -> 250-999) give lifts alike; the fit is their geometric mean."""
+    import pandas as pd
+
+    from sikta.engine.fit_builtins import add_fit, industry_fit_table
+
+    rows = [("A", "it", 500, 100.0), ("B", "law", 500, 90.0), ("C", "it", 5, 10.0), ("D", "it", 5, 9.0),
+            ("E", "it", 5, 8.0), ("F", "law", 5, 7.0), ("G", "retail", 5, 6.0), ("H", "retail", 5, 5.0),
+            ("I", "retail", 5, 4.0), ("J", "retail", 5, 3.0)]
+    units = [dict(unit_id=u, status="customer", industry=i, employees=e, revenue_12m=r) for u, i, e, r in rows]
+    units.append(dict(unit_id="P", status="prospect", industry="law", employees=None, revenue_12m=None))
+    f = ibis.memtable(pd.DataFrame(units))
+    con = ibis.duckdb.connect()
+    lifts = con.to_pandas(industry_fit_table(f, best_share=0.2)).set_index(["dimension", "value"]).lift
+    assert lifts["industry", "it"] == pytest.approx(3 / 14 / 0.2)
+    assert lifts["industry", "law"] == pytest.approx(3 / 12 / 0.2)
+    assert lifts["industry", "retail"] == pytest.approx(2 / 14 / 0.2)
+    assert lifts["size_band", "250-999"] == pytest.approx((2 + 2) / 12 / 0.2)  # A and B: both best
+    assert lifts["size_band", "1-9"] == pytest.approx(2 / 18 / 0.2)
+    out = con.to_pandas(add_fit(f, ["industry_fit"], best_share=0.2, min_best=2)).set_index("unit_id").industry_fit
+    assert out["A"] == pytest.approx(math.sqrt(3 / 14 / 0.2 * 4 / 12 / 0.2))
+    assert out["P"] == pytest.approx(3 / 12 / 0.2)  # a prospect: its industry only (no employees)
+    assert out["G"] < 1 < out["A"]
+
+
+def test_industry_fit_needs_enough_best_customers_and_a_dimension():
+    import pandas as pd
+
+    f = ibis.memtable(pd.DataFrame({"unit_id": ["A", "B"], "status": ["customer"] * 2, "industry": ["x", "y"],
+                                    "revenue_12m": [2.0, 1.0]}))
+    out = ibis.duckdb.connect().to_pandas(add_builtins(f, ["industry_fit"]))
+    assert out.industry_fit.isna().all()  # 1 best customer of 2: nothing to learn from (MIN_BEST = 10)
+
+
+def test_competitive_pressure_sources_in_order():
+    import pandas as pd
+
+    con = ibis.duckdb.connect()
+    base = {"unit_id": ["A", "B"], "status": ["customer"] * 2}
+    none = con.to_pandas(add_builtins(ibis.memtable(pd.DataFrame(base)), ["competitive_pressure"]))
+    assert none.competitive_pressure.isna().all()  # no source: missing, not zero
+    inter = ibis.memtable(pd.DataFrame(base | {"competitive_interactions_12m": [3, 0]}))
+    assert con.to_pandas(add_builtins(inter, ["competitive_pressure"])).competitive_pressure.tolist() == [3.0, 0.0]
+    both = ibis.memtable(pd.DataFrame(base | {"competitive_interactions_12m": [3, 0],
+                                              "attr_competitive_pressure": [0.2, 0.9]}))
+    assert con.to_pandas(add_builtins(both, ["competitive_pressure"])).competitive_pressure.tolist() == [0.2, 0.9]

@@ -214,3 +214,20 @@ def test_the_api_docs_render_every_operation_offline(page, server):
     assert len(expected) >= 20
     assert all(u.startswith(server["url"]) for u in requested), [u for u in requested if not u.startswith(server["url"])]
     shot(page, "11-api-docs")
+
+
+def test_the_schemes_page_shows_every_verdict_and_fits_the_screen(page, server):
+    page.set_viewport_size({"width": 1366, "height": 900})
+    sign_in(page, server, "viewer", "/")
+    card = page.locator("#schemes-card")
+    assert card.locator("tbody tr").count() == 4  # the starter model's firmographic, needs, behavioral, value
+    page.click("header nav a:text('Schemes')")
+    page.wait_for_url(server["url"] + "/schemes")
+    for name in ("firmographic", "needs", "behavioral", "value"):
+        scheme = page.locator(f"#scheme-{name}")
+        assert scheme.locator(".verdict").first.inner_text() in ("usable", "usable with caveats", "not usable")
+    assert page.locator("#scheme-behavioral tbody tr").count() >= 2
+    assert "weighted mean of" in page.inner_text("#matrix")
+    width = page.evaluate("() => document.documentElement.scrollWidth")
+    assert width <= 1366, f"the schemes page scrolls sideways at 1366 px ({width} px wide)"
+    shot(page, "12-schemes")

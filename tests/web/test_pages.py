@@ -26,7 +26,7 @@ def sign_in(client: TestClient, token: str) -> None:
     assert r.status_code == 303, r.text[:300]
 
 VIEWER_PAGES = ["/", "/accounts", "/accounts?group=invest&sort=name&order=asc", "/groups/qualify", "/accounts.csv",
-                "/runs", "/runs/compare"]
+                "/runs", "/runs/compare", "/schemes"]
 ANALYST_PAGES = ["/model"]
 
 
@@ -360,7 +360,7 @@ def test_an_analyst_starts_a_run_and_the_job_page_follows_it(as_role, site):
 
 # -- sessions and headers -----------------------------------------------------------------------------
 @pytest.mark.parametrize("page", ["/signin", "/", "/accounts", "/runs", "/runs/compare", "/model", "/jobs/job_x",
-                                  "/groups/nope", "/docs"])
+                                  "/groups/nope", "/docs", "/schemes"])
 def test_every_page_has_the_content_security_policy(as_role, page):
     r = as_role("analyst").get(page)
     csp = r.headers["content-security-policy"]
@@ -399,6 +399,7 @@ PAGES = [  # (path, lowest role, status when allowed)
     ("/", "viewer", 200), ("/accounts", "viewer", 200), ("/groups/invest", "viewer", 200),
     ("/accounts.csv", "viewer", 200), ("/accounts/{unit}", "viewer", 200), ("/runs", "viewer", 200),
     ("/runs/compare", "viewer", 200), ("/model", "analyst", 200), ("/jobs/job_nope", "analyst", 404),
+    ("/schemes", "viewer", 200),
 ]
 PUBLIC = {"/signin", "/static/plotly.min.js", "/static/sikta.css", "/static/sikta-charts.js"}
 PAGE_CALLERS = ["none", "wrong", "revoked", "viewer", "analyst", "admin"]
@@ -457,3 +458,41 @@ def test_every_page_for_every_caller(site, caller):
     assert r.status_code == (303 if caller in ("none", "wrong", "revoked") else 403)
     for public in PUBLIC:
         assert c.get(public).status_code == 200, public
+
+
+# -- schemes and diagnostics --------------------------------------------------------------------------------
+def test_the_schemes_page_and_the_dashboard_show_the_verdicts(as_role, site):
+    from sikta.service.diagnose import diagnose_run
+
+    c = as_role("viewer")
+    with Workspace(site["app"].state.sikta.ws.path, read_only=True) as ws:
+        doc = diagnose_run(ws, site["runs"][1])
+    assert set(doc["schemes"]) == {"firmographic", "needs", "behavioral", "value"}  # the starter model's
+    page = unescape(c.get("/schemes").text)
+    for name, s in doc["schemes"].items():
+        assert f'id="scheme-{name}"' in page and s["verdict"] in page
+        for r in s["reasons"]:
+            assert r in page
+    assert "lack nuance on their own" in page  # the firmographic note
+    assert "potential is the weighted mean of" in page and 'id="matrix"' in page
+    dash = unescape(c.get("/").text)
+    assert 'id="schemes-card"' in dash and all(f"/schemes#scheme-{n}" in dash for n in doc["schemes"])
+    assert ('id="matrix-notice"' in dash) == (doc["matrix"]["verdict"] != "usable")
+    older = c.get(f"/schemes?run={site['runs'][0]}")
+    assert older.status_code == 200 and site["runs"][0] in older.text
+    assert c.get("/schemes?run=nope").status_code == 404
+
+
+def test_a_degenerate_matrix_gets_a_visible_notice(site, tmp_path_factory, web_base):
+    """A pain axis nobody scores on: the dashboard and the schemes page say so before anything else."""
+    path = web_base.copy(tmp_path_factory.mktemp("notice"))
+    with Workspace(path) as ws:
+        runs.create_run(ws, model_from_text("name: flat\npotential: [{name: growth}]\n"
+                                            "pain: [{name: none, rule: 'employees < 0'}]\n"))
+    app = create_app(path)
+    with TestClient(app) as c:
+        sign_in(c, web_base.tokens["viewer"])
+        for page in ("/", "/schemes"):
+            html = unescape(c.get(page).text)
+            assert 'id="matrix-notice"' in html and "The matrix is not usable" in html
+            assert "pain axis is constant: every unit scores 0.00" in html

@@ -8,11 +8,14 @@ independently with SQL on the workspace or with numpy.
 
 from __future__ import annotations
 
+from html import unescape
+
 import base64
 import json
 import math
 import re
 import shutil
+from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -248,6 +251,44 @@ def test_group_profiles_match_the_run(world):
                    'using (unit_id) group by 1').set_index("group")["m"]
     for g, m in emp.items():
         assert prof.loc[g, "employees__median"] == pytest.approx(m)
+
+
+# -- schemes and diagnostics -------------------------------------------------------------------------
+def test_the_schemes_and_the_matrix_diagnosis_are_in_the_report(world):
+    ws = world["ws"]
+    meta = runs.get_run(ws, world["b"])
+    stored = json.loads(meta["schemes"])
+    matrix = json.loads(meta["diagnostics"])
+    html = unescape(world["html"])
+    tables = _parse(world["html"]).tables
+    for name, d in stored.items():
+        assert f"{name} ({d['type']}, {d['scope']}): {d['verdict']}" in html
+        if d["profiles"]:
+            rows = tables[f"table-scheme-{name}"]["rows"]
+            assert {r[0]["text"]: int(float(r[1]["v"])) for r in rows} == {p["segment"]: p["n_units"] for p in d["profiles"]}
+    assert "lack nuance on their own" in html
+    assert f"Is the matrix any good? {matrix['verdict']}" in html
+    for axis in matrix["axes"].values():
+        assert axis["why"] in html
+    groups = {r[0]["text"]: int(float(r[1]["v"])) for r in tables["table-matrix-groups"]["rows"]}
+    counts = _sql(ws, f'select "group", count(*) as n from {runs.run_table(world["b"])} group by 1')
+    assert all(groups[g] == n for g, n in zip(counts["group"], counts["n"]))
+    assert ('id="matrix-notice"' in html) == (matrix["verdict"] != "usable")
+    for r in matrix["reasons"]:
+        assert r in html
+
+
+def test_a_degenerate_matrix_gets_a_notice_at_the_top(world, tmp_path):
+    copy = tmp_path / "flat.duckdb"
+    world["ws"].store.raw.execute("checkpoint")
+    shutil.copy(world["dir"] / "ws.duckdb", copy)
+    with Workspace(copy) as ws:
+        run = runs.create_run(ws, model_from_text("name: flat\npotential: [{name: growth}]\n"
+                                                  "pain: [{name: none, rule: 'employees < 0'}]\n"))
+        html = unescape(build_report(ws, run.run_id))
+    top = html.index('id="matrix-notice"')
+    assert top < html.index('<section id="pareto"')
+    assert "The matrix is not usable" in html and "pain axis is constant: every unit scores 0.00" in html
 
 
 # -- tables ------------------------------------------------------------------------------------

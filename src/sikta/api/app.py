@@ -42,6 +42,7 @@ from sikta.api.headers import HTML_HEADERS
 from sikta.api.jobs import Jobs
 from sikta.api.routes_clv import router as clv_router
 from sikta.api.routes_read import router as read_router
+from sikta.api.routes_schemes import router as schemes_router
 from sikta.api.routes_write import router as write_router
 from sikta.errors import UsageError
 from sikta.service import webhooks
@@ -118,6 +119,7 @@ def create_app(workspace_path: str | Path, *, prepare: bool = True,
     app.include_router(read_router)
     app.include_router(write_router)
     app.include_router(clv_router)
+    app.include_router(schemes_router)
     if prepare:
         with st.lock:
             pending = st.reader.pending()

@@ -67,7 +67,10 @@ def _render_flow(flow: FlowResult) -> None:
 
 
 def _render_best(best: BestResult, limit: int) -> None:
-    out.print(f"[bold]Best customers[/] (top by {best.by}): {best.best:,} best vs {best.rest:,} other customers")
+    from sikta.engine.best import is_rule
+
+    how = f"customers meeting {best.by}" if is_rule(best.by) else f"top by {best.by}"
+    out.print(f"[bold]Best customers[/] ({how}): {best.best:,} best vs {best.rest:,} other customers")
     out.print(best.explanation)
     if best.rules:
         out.print("rules: " + "; ".join(best.rules))
@@ -136,7 +139,8 @@ def analyze(
     period: Annotated[str, typer.Option(help=f"Flow period: {', '.join(PERIODS)}.")] = "month",
     window_months: Annotated[int, typer.Option(help="Trailing window in months.", min=1, max=120)] = 12,
     grain: Annotated[str, typer.Option(help=f"Customer grain: {', '.join(GRAINS)}.")] = "account",
-    best_by: Annotated[str, typer.Option(help="Best customers by revenue, margin, growth or any numeric feature.")] = "revenue",
+    best_by: Annotated[str, typer.Option(help="Best customers by revenue, margin, growth, any numeric feature, or a rule "
+                                         "(\"revenue_12m > 50000 and gross_margin_12m > 0.3\").")] = "revenue",
     top_share: Annotated[float, typer.Option(help="Best customers: this top share of customers.", min=0.01, max=0.9)] = 0.1,
     top_n: Annotated[int | None, typer.Option(help="Best customers: the top N instead of a share.", min=1)] = None,
     rank_by: Annotated[str, typer.Option(

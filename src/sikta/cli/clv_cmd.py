@@ -117,7 +117,7 @@ def _render_contract(doc: dict, curves: pd.DataFrame) -> None:
     for (kind, group), c in curves.groupby(["kind", "group"], sort=False):
         at = c.set_index("month")["retention"]
         t.add_row(group if kind == "overall" else f"{kind} {group}", f"{int(c['units'].iat[0]):,}",
-                  *["–" if pd.isna(at.get(m)) else f"{at.get(m):.1%}" for m in marks])
+                  *["–" if _missing(at.get(m)) else f"{at.get(m):.1%}" for m in marks])
     out.print(t)
     out.print(f"CLV of the active units (ARR × margin {doc['margin_rate']:.0%} × discounted expected lifetime, "
               f"{doc['discount']:.0%} a year): total {_money(doc['clv'])}, mean {_money(doc['clv_mean_active'])}")
@@ -186,6 +186,8 @@ def clv(
         return
     if by or renewal_period:
         raise UsageError("--by and --renewal-period go with --contractual")
+    import pandas as pd
+
     with _open(workspace) as ws, _progress() as bar:
         task = bar.add_task("CLV", total=5)
 

@@ -52,20 +52,37 @@ def model_check(
 
     model = load_model(model_file)
     checked_columns = False
+    matrix = None
     if workspace is not None or default_workspace().exists():  # $SIKTA_WORKSPACE or ./sikta.duckdb
         with _open(workspace) as ws:
             f = ws.features(model.customer.grain)
             validate_against(model, f.columns)
             checked_columns = True
+            from sikta.service.matrix_checks import check_model
+
+            matrix = check_model(ws, model)  # a degenerate matrix is valid YAML, but not without a word
     doc = {"file": str(model_file), "name": model.name, "version": str(model.version), "sha256": model.sha256,
            "grain": model.customer.grain, "potential": [p.label for p in model.potential],
-           "pain": [p.label for p in model.pain], "checked_against_features": checked_columns}
+           "pain": [p.label for p in model.pain], "checked_against_features": checked_columns,
+           "schemes": model.schemes.names(), "matrix": matrix}
     if as_json:
         _json(doc)
         return
     out.print(f"{model_file}: ok — model {model.name!r} v{model.version}, {model.customer.grain} grain; "
               f"potential: {', '.join(doc['potential'])}; pain: {', '.join(doc['pain'])}"
+              + (f"; schemes: {', '.join(doc['schemes'])}" if doc["schemes"] else "")
               + ("" if checked_columns else " (no workspace: expressions checked for syntax only)"))
+    _matrix_warnings(matrix)
+
+
+def _matrix_warnings(matrix: dict | None) -> None:
+    """The matrix verdict and its reasons, when there is anything to warn about."""
+    if matrix and matrix.get("reasons"):
+        from sikta.cli.schemes_cmd import verdict_text
+
+        out.print(f"[yellow]warning[/]: the matrix is {verdict_text(matrix['verdict'])}:")
+        for r in matrix["reasons"]:
+            out.print(f"  - {r}")
 
 
 def _groups_table(title: str, groups: dict[str, dict[str, float]]) -> Table:
@@ -100,6 +117,8 @@ def run(
         summary = _runs().RunSummary(meta["run_id"], meta["as_of"], meta["grain"], meta["model_name"],
                                       str(meta["model_version"]), meta["model_sha256"], int(meta["units"]),
                                       meta["groups"])
+        diagnosis = remote.call(server, "GET", f"/api/v1/runs/{meta['run_id']}/diagnostics")
+        summary.schemes, summary.diagnostics = diagnosis["schemes"], diagnosis["matrix"]
         deliveries = meta["webhooks"]
     else:
         with _open(workspace, write=True) as ws:
@@ -119,6 +138,12 @@ def run(
         out.print(f"[dim]scored features {used['table']} (as of {used['as_of']}, {used['window_months']}-month window, "
                   f"built {used['built_at']})[/]")
     out.print(_groups_table("The matrix", summary.groups))
+    _matrix_warnings(summary.diagnostics)
+    if summary.schemes:
+        from sikta.cli.schemes_cmd import render_schemes_line
+
+        out.print("schemes (details: 'sikta diagnose'):")
+        render_schemes_line(summary.schemes)
     if deliveries:
         states = [d["state"] for d in deliveries]
         out.print(f"webhooks: {states.count('delivered')} delivered, {states.count('pending')} pending (the server "
@@ -201,7 +226,8 @@ def diff(
 @handles_errors
 def suggest(
     out_file: Annotated[Path, typer.Option("--out", help="Where to write the suggested model.")] = Path("model.yaml"),
-    best_by: Annotated[str, typer.Option("--best", help="Best customers by revenue | margin | growth | a numeric feature.")] = "revenue",
+    best_by: Annotated[str, typer.Option("--best", help="Best customers by revenue | margin | growth | a numeric feature | a rule "
+                                         "(\"revenue_12m > 50000 and gross_margin_12m > 0.3\").")] = "revenue",
     top_share: Annotated[float | None, typer.Option(help="Best = this share of the customers.", min=0.0, max=1.0)] = 0.1,
     top_n: Annotated[int | None, typer.Option(help="Best = the top N customers (instead of --top-share).", min=1)] = None,
     grain: Annotated[str, typer.Option(help="ultimate_parent | account | department")] = "account",
@@ -238,4 +264,5 @@ def suggest(
         out.print(t)
     for note in s.notes:
         out.print(f"note: {note}")
+    _matrix_warnings(s.matrix)
     out.print(f"wrote {out_file}: review it, then 'sikta run --model {out_file}'")

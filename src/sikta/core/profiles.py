@@ -66,12 +66,17 @@ def z_profile(frame: pd.DataFrame, labels: Sequence[object] | np.ndarray, column
 def item_word(column: str) -> str:
     """The plain word of a survey or behavior column: prefix and underscores dropped.
 
+    ``rev12_<line>`` (revenue of a product line) and ``attr_<name>`` (a mapped
+    account attribute) read as the line or attribute.
+
     Examples
     --------
     >>> item_word("need_price"), item_word("pain_slow_delivery"), item_word("Detergents_Paper")
     ('price', 'slow delivery', 'Detergents Paper')
+    >>> item_word("rev12_detergents_paper"), item_word("attr_segment")
+    ('detergents paper', 'segment')
     """
-    for prefix in ("need_", "pain_"):
+    for prefix in ("need_", "pain_", "rev12_", "attr_"):
         if column.startswith(prefix):
             column = column[len(prefix):]
     return column.replace("_", " ")

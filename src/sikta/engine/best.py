@@ -33,6 +33,7 @@ from collections.abc import Iterable, Mapping
 import ibis
 import ibis.expr.types as ir
 
+from sikta.engine.expressions import compile_expression, parse
 from sikta.engine.opportunity_peers import Lines, per_line
 from sikta.errors import UsageError
 
@@ -40,6 +41,7 @@ __all__ = [
     "CANDIDATE_FEATURES",
     "BEST_BY",
     "candidate_features",
+    "is_rule",
     "product_line_columns",
     "product_mix",
     "purchase_history",
@@ -127,7 +129,8 @@ def candidate_features(columns: Iterable[str], by: str | None = "revenue") -> li
     """
     drop: list[str] = []
     if by is not None and by not in BEST_BY:
-        drop = [by, *_DERIVED.get(by, ())]
+        read = [by] if by.isidentifier() else sorted(parse(by).columns)  # a rule drops every column it reads
+        drop = [c for r in read for c in (r, *_DERIVED.get(r, ()))]
     out = []
     for col in columns:
         if any(fnmatch.fnmatchcase(col, p) for p in drop):
@@ -146,6 +149,17 @@ def product_line_columns(columns: Iterable[str]) -> dict[str, str]:
     {'analytics': 'rev12_analytics', 'core_platform': 'rev12_core_platform'}
     """
     return {c.removeprefix("rev12_"): c for c in columns if c.startswith("rev12_")}
+
+
+def is_rule(by: str) -> bool:
+    """Whether ``by`` is a rule (an expression) rather than a metric or a column name.
+
+    Examples
+    --------
+    >>> is_rule("revenue"), is_rule("nps"), is_rule("revenue_12m > 50000 and gross_margin_12m > 0.3")
+    (False, False, True)
+    """
+    return by not in BEST_BY and not by.isidentifier()
 
 
 def _metric(f: ir.Table, by: str) -> ir.NumericValue:
@@ -180,8 +194,11 @@ def select_best(
     by
         ``"revenue"`` (``revenue_12m``), ``"margin"`` (``revenue_12m ×
         gross_margin_12m``: the order lines' margin applied to all revenue),
-        ``"growth"`` (``revenue_12m − revenue_prev_12m``, absolute), or the
-        name of any numeric feature column (higher is better).
+        ``"growth"`` (``revenue_12m − revenue_prev_12m``, absolute), the
+        name of any numeric feature column (higher is better), or a rule in
+        the model's expression language (``revenue_12m > 50000 and
+        gross_margin_12m > 0.3``): then the best are the customers meeting
+        it, ``top_share`` is ignored and ``top_n`` refused.
     top_n
         Take this many customers. Give either this or ``top_share``.
     top_share
@@ -231,6 +248,8 @@ def select_best(
         if col in f.columns:
             raise UsageError(f"the table already has a column {col!r}: select best customers on the feature table")
 
+    if is_rule(by):
+        return _select_by_rule(f, by, top_n)
     t = f.mutate(_best_m=_metric(f, by))
     t = t.mutate(_best_ok=(t.status == "customer") & t._best_m.notnull())
     t = t.mutate(
@@ -247,6 +266,27 @@ def select_best(
         best_rank=ibis.ifelse(t._best_ok, rank.cast("int64"), ibis.null("int64")),
     )
     return t.drop("_best_m", "_best_ok", "_best_rn", "_best_n")
+
+
+def _select_by_rule(f: ir.Table, rule: str, top_n: int | None) -> ir.Table:
+    """Best = the customers for whom the rule is true (null counts as no); ``best_rank`` orders them by ``unit_id``."""
+    from sikta.errors import ModelError
+
+    if top_n is not None:
+        raise UsageError("a rule picks the best customers itself: give it without top_n")
+    try:
+        cond = compile_expression(rule, f, what="best customers rule")
+    except ModelError as exc:
+        raise UsageError(str(exc)) from None
+    if not cond.type().is_boolean():
+        raise UsageError(f"best customers rule '{rule}' is {cond.type()}, not true/false")
+    t = f.mutate(_best_ok=(f.status == "customer") & cond.fill_null(False))
+    rank = ibis.row_number().over(ibis.window(order_by=[t._best_ok.desc(), t.unit_id.asc()])) + 1
+    return t.mutate(
+        is_best=t._best_ok,
+        best_metric=ibis.ifelse(t.status == "customer", t._best_ok.cast("float64"), ibis.null("float64")),
+        best_rank=ibis.ifelse(t._best_ok, rank.cast("int64"), ibis.null("int64")),
+    ).drop("_best_ok")
 
 
 def _groups(best: ir.Table) -> ir.Table:

@@ -210,6 +210,14 @@ _CATALOG: tuple[tuple[str, str, str, str], ...] = (
         "inbound / interactions with a direction, in the window; null if none have one",
     ),
     ("days_since_last_interaction", "interactions", "int64", "as_of - last interaction date; null if none"),
+    (
+        "competitive_interactions_12m",
+        "interactions",
+        "int64",
+        "interactions in the window whose type contains 'compet' or 'lost' (a competitor mentioned, a competitive "
+        "bid, a lost deal), case-insensitive; null for every unit when no interaction type in the data does (no "
+        "source)",
+    ),
     # tenure
     (
         "tenure_days",
@@ -223,6 +231,37 @@ _CATALOG: tuple[tuple[str, str, str, str], ...] = (
         "string",
         "prospect / former as status; onboarding if a customer whose first revenue (order line > 0 or "
         "subscription start) is within the last 90 days; else established",
+    ),
+    # purchase signals: what transaction-only data says about a customer beyond how much it buys
+    (
+        "frequency_trend",
+        "signals",
+        "float64",
+        "(orders in the second half of the window - orders in its first half) / (both): distinct (account, "
+        "order_id) with a line > 0, halves split at the window's middle day; -1 = every order in the first half "
+        "(buying stopped), 0 = steady, +1 = every order in the second half; null without orders in the window",
+    ),
+    (
+        "recency_overdue",
+        "signals",
+        "float64",
+        "recency_days / the unit's mean days between orders, (last_order_date - first_order_date) / "
+        "(orders_lifetime - 1): 1 = the last order was one usual cycle ago, 3 = three cycles; null with fewer "
+        "than 2 orders or all on one day",
+    ),
+    (
+        "return_rate_12m",
+        "signals",
+        "float64",
+        "credit_notes_12m / (order_revenue_12m + credit_notes_12m): the share of the window's gross order amount "
+        "credited back (returns, cancellations); null when that gross amount is <= 0",
+    ),
+    (
+        "products_12m",
+        "signals",
+        "int64",
+        "distinct (account, product_id) with an order line > 0 in the window: how broad an assortment the unit "
+        "buys",
     ),
 )
 

@@ -197,6 +197,12 @@ def final_columns(
         c[f"interactions_{key}_12m"] = add(f"i_ch_{i}", "int64")
     c["inbound_share_12m"] = ratio(add("i_in12", "int64"), add("i_dir12", "int64"))
     c["days_since_last_interaction"] = days_since(raw("i_last", "date"))
+    if "i" in present:  # null for everybody when no interaction type names a competitor or a lost deal: no source
+        comp = add("i_comp12", "int64")
+        c["competitive_interactions_12m"] = ibis.ifelse(add("i_comp_all", "int64").sum().over(ibis.window()) > 0, comp,
+                                                        null("int64"))
+    else:
+        c["competitive_interactions_12m"] = null("int64")
 
     # tenure
     if has_o or has_s:
@@ -218,6 +224,19 @@ def final_columns(
         start, stage = j.f_first_seen, null("string")
     c["tenure_days"] = days_since(start)
     c["lifecycle_stage"] = stage
+
+    # purchase signals
+    h1, h2 = add("o_fh1", "int64"), add("o_fh2", "int64")
+    c["frequency_trend"] = ratio((h2 - h1).cast("float64"), (h1 + h2).cast("float64"))
+    if has_o:
+        span = j.o_last.delta(j.o_first, unit="day").cast("float64")
+        gaps = (add("o_orders", "int64") - 1).cast("float64")
+        c["recency_overdue"] = ibis.ifelse((gaps > 0) & (span > 0), c["recency_days"] * gaps / span,
+                                           null("float64"))
+    else:
+        c["recency_overdue"] = null("float64")
+    c["return_rate_12m"] = ratio(add("o_credit12"), add("o_rev12") + add("o_credit12"))
+    c["products_12m"] = add("o_prod12", "int64")
 
     return {name: expr.cast(attributes.get(name) or dtype_of(name)) for name, expr in c.items()}
 

@@ -188,7 +188,10 @@ TICKET_COLS = {
     "csat": "float64",
 }
 SURVEY_COLS = {"account_id": "string", "answered_at": "date", "item": "string", "value": "float64"}
-INTERACTION_COLS = {"account_id": "string", "date": "date", "channel": "string", "direction": "string"}
+INTERACTION_COLS = {"account_id": "string", "date": "date", "channel": "string", "direction": "string",
+                    "type": "string"}
+#: an interaction whose type contains one of these (lower-case) says a competitor is involved or a deal was lost
+COMPETITIVE_TYPES = ("compet", "lost")
 
 
 def clean_orders(orders: ir.Table, products: ir.Table | None, as_of: dt.date) -> ir.Table:
@@ -205,9 +208,10 @@ def clean_orders(orders: ir.Table, products: ir.Table | None, as_of: dt.date) ->
             "order_date",
             "amount",
             "cost",
+            "product_id",
             product_line=ibis.coalesce(j.product_line, j._cat_line),
         )
-    return o.select("account_id", "order_id", "order_date", "amount", "cost", "product_line")
+    return o.select("account_id", "order_id", "order_date", "amount", "cost", "product_id", "product_line")
 
 
 def orders_part(
@@ -216,6 +220,7 @@ def orders_part(
     """Account-level order aggregates; ``lines`` get per-line window and lifetime sums."""
     o = clean_orders(orders, products, w.as_of)
     d, a = o.order_date, o.amount
+    mid = w.w0 + (w.as_of - w.w0) / 2  # the window's middle day: its halves for frequency_trend
     in_w = d > _d(w.w0)
     in_p = (d > _d(w.p0)) & (d <= _d(w.w0))
     pos = a > 0
@@ -235,6 +240,10 @@ def orders_part(
         "o_pos_ever": o.order_id.count(where=pos),
         "o_first": d.min(where=pos),
         "o_last": d.max(where=pos),
+        # purchase signals: orders in each half of the window, and the assortment bought in it
+        "o_fh1": o.order_id.nunique(where=in_w & pos & (d <= _d(mid))),
+        "o_fh2": o.order_id.nunique(where=(d > _d(mid)) & pos),
+        "o_prod12": o.product_id.nunique(where=in_w & pos),
     }
     for i, line in enumerate(lines):
         is_line = o.product_line == line
@@ -344,6 +353,14 @@ def surveys_part(survey: ir.Table, w: Windows, needs: Groups) -> tuple[ir.Table,
     return q.group_by("account_id").aggregate(**aggs), {k: "sum" for k in aggs}
 
 
+def _competitive(kind: ir.StringValue) -> ir.BooleanValue:
+    low = kind.lower()
+    hit = low.contains(COMPETITIVE_TYPES[0])
+    for word in COMPETITIVE_TYPES[1:]:
+        hit = hit | low.contains(word)
+    return hit.fill_null(False)
+
+
 def interactions_part(inter: ir.Table, w: Windows, channels: Groups) -> tuple[ir.Table, Rolls]:
     """Account-level interaction counts in the window, per channel and inbound."""
     x = ensure(inter, INTERACTION_COLS)
@@ -354,6 +371,8 @@ def interactions_part(inter: ir.Table, w: Windows, channels: Groups) -> tuple[ir
         "i_in12": x.account_id.count(where=in_w & (x.direction == "inbound")),
         "i_dir12": x.account_id.count(where=in_w & x.direction.notnull()),
         "i_last": x.date.max(),
+        "i_comp12": x.account_id.count(where=in_w & _competitive(x.type)),
+        "i_comp_all": x.account_id.count(where=_competitive(x.type)),  # any such type at all: is there a source?
     }
     for i, (_, values) in enumerate(channels):
         aggs[f"i_ch_{i}"] = x.account_id.count(where=in_w & x.channel.isin(values))

@@ -94,6 +94,7 @@ __all__ = [
     "STATUSES",
     "explain_row",
     "param_column",
+    "scheme_param_column",
     "score",
 ]
 
@@ -138,6 +139,24 @@ def param_column(axis: str, name: str, part: str) -> str:
     return f"{axis}__{name}__{part}"
 
 
+def scheme_param_column(ref: str) -> str:
+    """The column a ``scheme:`` parameter reads; the service adds it to the feature table before scoring.
+
+    ``NAME`` reads the scheme's number, ``NAME=SEGMENT`` a 1/0 membership (see
+    :mod:`sikta.service.scheme_spec`).
+
+    Examples
+    --------
+    >>> scheme_param_column("opportunity"), scheme_param_column("needs=values support")
+    ('scheme__opportunity__score', 'scheme__needs__is__values_support')
+    """
+    from sikta.engine.features_parts import slug
+
+    name, eq, segment = ref.partition("=")
+    name, segment = name.strip(), segment.strip()
+    return f"scheme__{name}__is__{slug(segment)}" if eq else f"scheme__{name}__score"
+
+
 def _params(model) -> list[tuple[str, int, Any]]:
     return [(axis, i, p) for axis in AXES for i, p in enumerate(getattr(model, axis))]
 
@@ -169,6 +188,12 @@ def _value(t: ir.Table, axis: str, p) -> ir.Value:
         return ibis.ifelse(_condition(p.rule, t, f"{what}: rule"), 1.0, 0.0)
     if p.kind == "expr":
         return _numeric(compile_expression(p.expr, t, what=f"{what}: expr"), f"{what}: expr '{p.expr}'")
+    if p.kind == "scheme":
+        col = scheme_param_column(p.scheme)
+        if col not in t.columns:
+            raise ModelError(f"{what}: scheme '{p.scheme}' is not computed: run the model with its schemes "
+                             "(sikta run, Workspace.run)")
+        return _numeric(t[col], f"{what}: scheme '{p.scheme}'")
     col = p.feature if p.kind == "feature" else p.name
     if col not in t.columns:
         raise ModelError(f"{what}: unknown feature '{col}'")
@@ -241,6 +266,7 @@ def score(f: ir.Table, model) -> ir.Table:
     # reads only when the table lacks a column of that name
     named = {p.name for _, _, p in params if p.kind == "builtin"}
     read = {p.source for _, _, p in params if p.kind == "feature"}.union(*(parse(t).columns for t in _texts(model)))
+    read |= {scheme_param_column(p.scheme) for _, _, p in params if p.kind == "scheme"}
     wanted = [n for n in BUILTINS if n in named or (n in read and n not in f.columns)]
     w = model.wallet
     # Only the columns the model reads travel through the window sorts below: a feature
@@ -337,6 +363,12 @@ def _describe(axis: str, p, row: dict) -> str:
     weight = f" × weight {p.weight:g}"
     if p.kind == "rule":
         what = f"{p.label} ({p.rule}): {'yes' if value == 1 else 'no'}"
+    elif p.kind == "scheme" and "=" in p.scheme:
+        scheme, _, segment = (x.strip() for x in p.scheme.partition("="))
+        what = f"{p.label} (segment '{segment}' of scheme {scheme}): {'yes' if value == 1 else 'no'}"
+    elif p.kind == "builtin" and p.name == "industry_fit" and not _missing(value):
+        what = (f"{p.label} {_num(value)} (its industry, size band and region make a best customer {_num(value)}× as "
+                "likely as for an average customer)")
     elif p.kind == "builtin" or p.source in (p.name, p.label):
         what = f"{p.label} {_num(value)}"
     else:

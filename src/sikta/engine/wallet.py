@@ -75,6 +75,7 @@ import ibis
 import ibis.expr.types as ir
 
 from sikta.engine.features_parts import ensure
+from sikta.engine.fit_builtins import FIT_BUILTINS, add_fit
 from sikta.engine.opportunity_peers import DEFAULT_BY, lookalike_key
 from sikta.errors import UsageError
 
@@ -108,8 +109,9 @@ FITTED_BUILTINS: dict[str, str] = {
     "value_tier": "value tier by cumulative share of CLV, revenue or margin: 3 = A, 2 = B, 1 = C",
 }
 BUILTINS.update(FITTED_BUILTINS)
-POTENTIAL_BUILTINS = ("estimated_wallet", "wallet_gap", "growth")
-PAIN_BUILTINS = ("need_score", "ticket_load", "usage_decline", "onboarding_struggle")
+BUILTINS.update(FIT_BUILTINS)  # industry_fit, competitive_pressure (sikta.engine.fit_builtins)
+POTENTIAL_BUILTINS = ("estimated_wallet", "wallet_gap", "growth", "industry_fit")
+PAIN_BUILTINS = ("need_score", "ticket_load", "usage_decline", "onboarding_struggle", "competitive_pressure")
 
 #: columns the built-ins read; absent ones are typed nulls, so a thin table degrades to nulls
 _INPUTS = {
@@ -215,7 +217,8 @@ def builtin_inputs(columns: Iterable[str], peers: Sequence[str] = DEFAULT_BY) ->
     >>> builtin_inputs(["unit_id", "industry", "employees", "need_price", "rev12_x"])
     ['industry', 'employees', 'need_price']
     """
-    wanted = set(_INPUTS) | set(peers) | {"employees", "size_band"}
+    wanted = set(_INPUTS) | set(peers) | {"employees", "size_band", "region", "attr_competitive_pressure",
+                                          "competitive_interactions_12m"}
     return [c for c in columns if c in wanted or c.startswith("need_")]
 
 
@@ -295,5 +298,6 @@ def add_builtins(
         "usage_decline": lambda: _at_least_zero(-t.usage_trend.cast("float64")),
         "onboarding_struggle": lambda: _onboarding_struggle(t),
     }
-    t = t.mutate(**{n: make[n]().cast("float64") for n in names})
+    t = add_fit(t, [n for n in names if n in FIT_BUILTINS])
+    t = t.mutate(**{n: make[n]().cast("float64") for n in names if n not in FIT_BUILTINS})
     return t.select(*original, *names)

@@ -133,6 +133,22 @@ def nearest_line(lines: dict[tuple, int], loc: tuple) -> int:
     return 1
 
 
+def _yaml_path(loc: tuple, lines: dict[tuple, int]) -> tuple:
+    """``loc`` without the steps pydantic adds that the YAML lacks (the tag of a tagged union).
+
+    Examples
+    --------
+    >>> _yaml_path(("schemes", "s", "needs", "k_max"), {("schemes",): 1, ("schemes", "s"): 2, ("schemes", "s", "k_max"): 3})
+    ('schemes', 's', 'k_max')
+    """
+    out: list = []
+    for i, step in enumerate(loc):
+        if (*out, step) not in lines and i + 1 < len(loc) and (*out, loc[i + 1]) in lines:
+            continue
+        out.append(step)
+    return tuple(out)
+
+
 #: the YAML parser's words → what to do about it
 _PLAIN = (
     ("mapping values are not allowed", "a second ': ' on one line; quote a value that contains ': ' "
@@ -234,7 +250,7 @@ def load_yaml_model(model: type[M], text: str, *, source: str, error: type[Input
         return model.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        loc = tuple(p for p in first["loc"] if not str(p).startswith("function-"))
+        loc = _yaml_path(tuple(p for p in first["loc"] if not str(p).startswith("function-")), lines)
         where = ".".join(str(p) for p in loc) or "(top level)"
         msg = first["msg"]
         if first["type"] == "extra_forbidden":

@@ -115,6 +115,8 @@ class BestResult:
     base_rate: float
     explanation: str
     rule_objects: list = field(default_factory=list)  # sikta.core.drivers.Rule, one per driver with a rule
+    rule_table: pd.DataFrame | None = None  # holdout shares of best and other customers meeting each rule
+    n_holdout: int = 0  # customers in the holdout (best and others) the AUC and rules were checked on
 
     def to_dict(self, limit: int = 20) -> dict:
         return {
@@ -388,7 +390,16 @@ class Analysis:
             drivers=list(selector.features_), rules=list(selector.rules_), holdout_auc=float(selector.holdout_auc_),
             holdout_capture=float(selector.holdout_capture_), base_rate=float(selector.base_rate_),
             explanation=selector.explain(), rule_objects=list(selector.rule_objects_),
+            rule_table=selector.rule_table_, n_holdout=int(selector.n_holdout_),
         )
+
+    def industry_fit(self) -> pd.DataFrame:
+        """What the ``industry_fit`` built-in learned: the lift of each industry, size band and region among the
+        best customers (see :mod:`sikta.engine.fit_builtins`), largest first."""
+        from sikta.engine.fit_builtins import industry_fit_table
+
+        t = self.ws.store.frame(industry_fit_table(self.features()))
+        return t.sort_values(["dimension", "lift"], ascending=[True, False], kind="mergesort").reset_index(drop=True)
 
     def run(self, parts: tuple[str, ...] = PARTS, **best_options: Any) -> AnalysisReport:
         """Run several parts; a part without enough data is skipped with the reason."""

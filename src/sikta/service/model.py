@@ -89,6 +89,7 @@ from sikta.engine.wallet import BUILTINS
 from sikta.engine.yamlspec import line_index, nearest_line, load_yaml_file, load_yaml_model
 from sikta.errors import ModelError
 from sikta.service.clv_settings import ClvSettings
+from sikta.service.scheme_spec import SchemeSet, scheme_ref
 
 __all__ = [
     "Model",
@@ -150,6 +151,7 @@ class Parameter(_Strict):
     feature: str | None = None
     expr: str | None = None
     rule: str | None = None
+    scheme: str | None = None  # NAME (its number) or NAME=SEGMENT (1/0): see sikta.service.scheme_spec
     weight: float = 1.0
     scaling: Literal[SCALINGS] | None = None  # type: ignore[valid-type]
     direction: Literal["higher", "lower"] = "higher"
@@ -174,33 +176,45 @@ class Parameter(_Strict):
     def _syntax(cls, v: str | None, info: ValidationInfo) -> str | None:
         return None if v is None else _check_syntax(v, f"parameter '{info.data.get('name', '?')}': {info.field_name}")
 
+    @field_validator("scheme")
+    @classmethod
+    def _scheme(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                scheme_ref(v)
+            except ModelError as exc:
+                raise _fail("scheme", str(exc)) from None
+        return v
+
     @model_validator(mode="after")
     def _one_source(self) -> Parameter:
-        given = [k for k in ("feature", "expr", "rule") if getattr(self, k) is not None]
+        given = [k for k in ("feature", "expr", "rule", "scheme") if getattr(self, k) is not None]
         if len(given) > 1:
-            raise _fail("source", f"parameter '{self.name}': give only one of feature, expr or rule, not {' and '.join(given)}")
+            raise _fail("source", f"parameter '{self.name}': give only one of feature, expr or rule (or scheme), not {' and '.join(given)}")
         if not given and self.name not in BUILTINS:
             raise _fail(
                 "source",
-                f"parameter '{self.name}' is not a built-in{_closest(self.name, BUILTINS)}: give feature:, expr: or rule:"
-                f" (built-ins: {', '.join(BUILTINS)})",
+                f"parameter '{self.name}' is not a built-in{_closest(self.name, BUILTINS)}: give feature:, expr:, rule:"
+                f" or scheme: (built-ins: {', '.join(BUILTINS)})",
             )
         # the defaults depend on the kind; set them without marking them as written by the user
         if self.scaling is None:
-            object.__setattr__(self, "scaling", "none" if self.rule is not None else "rank")
+            segment = self.scheme is not None and scheme_ref(self.scheme)[1] is not None
+            object.__setattr__(self, "scaling", "none" if self.rule is not None or segment else "rank")
         if self.label is None:
             object.__setattr__(self, "label", self.name.replace("_", " "))
         return self
 
     @property
     def kind(self) -> str:
-        """``builtin``, ``feature``, ``expr`` or ``rule``."""
-        return next((k for k in ("feature", "expr", "rule") if getattr(self, k) is not None), "builtin")
+        """``builtin``, ``feature``, ``expr``, ``rule`` or ``scheme``."""
+        return next((k for k in ("feature", "expr", "rule", "scheme") if getattr(self, k) is not None), "builtin")
 
     @property
     def source(self) -> str:
-        """The built-in's name, the feature column, or the expression text."""
-        return {"feature": self.feature, "expr": self.expr, "rule": self.rule}.get(self.kind) or self.name
+        """The built-in's name, the feature column, the expression text or the scheme reference."""
+        return {"feature": self.feature, "expr": self.expr, "rule": self.rule,
+                "scheme": self.scheme}.get(self.kind) or self.name
 
 
 def _axis(v: list[Parameter], axis: str) -> list[Parameter]:
@@ -296,6 +310,7 @@ class Model(_Strict):
     groups: Groups = Groups()
     wallet: Wallet = Wallet()
     clv: ClvSettings | None = None  # customer lifetime value settings (sikta.service.clv_settings)
+    schemes: SchemeSet = SchemeSet({})
 
     _text: str | None = PrivateAttr(default=None)
     _source: str = PrivateAttr(default="<model>")
@@ -363,6 +378,7 @@ def model_from_text(text: str, *, source: str = "<model>") -> Model:
     """Parse and validate model YAML ``text``; errors read ``source:line: path: problem``."""
     model = load_yaml_model(Model, text, source=source, error=ModelError)
     model._text, model._source = text, source
+    check_scheme_parameters(model)
     return model
 
 
@@ -377,6 +393,7 @@ def load_model(path: str | Path) -> Model:
     p = Path(path)
     model = load_yaml_file(Model, p, error=ModelError)
     model._text, model._source = p.read_text(encoding="utf-8"), str(p)
+    check_scheme_parameters(model)
     return model
 
 
@@ -440,6 +457,44 @@ def validate(model: Model, columns: Iterable[str] | Mapping[str, Any]) -> None:
 
 #: the name the run service uses
 validate_against = validate
+
+#: segments a rule-based scheme can give, known before any data (clustered ones are checked at run time)
+_KNOWN_SEGMENTS = {
+    "value": ("A", "B", "C"),
+    "preference": ("fits", "partial fit", "does not fit"),
+    "opportunity": ("already buys", "high propensity", "medium propensity", "low propensity"),
+}
+
+
+def check_scheme_parameters(model: Model) -> None:
+    """Every ``scheme:`` parameter names a declared scheme, and a number or segment that scheme gives.
+
+    Raises
+    ------
+    ModelError
+        ``"<file>:<line>: <axis> parameter '<name>': <problem>"``.
+    """
+    from sikta.service.scheme_spec import NUMBERS
+
+    refs = [(axis, i, p) for axis, i, p in model.parameters() if p.kind == "scheme"]
+    if not refs:
+        return
+    lines = _lines(model)
+    declared = model.schemes.names()
+    for axis, i, p in refs:
+        where = f"{model.source}:{nearest_line(lines, (axis, i, 'scheme'))}: {axis} parameter '{p.name}'"
+        name, segment = scheme_ref(p.scheme)
+        if name not in model.schemes:
+            listed = ", ".join(declared) if declared else "none: add a schemes: block"
+            raise ModelError(f"{where}: no scheme '{name}' is declared{_closest(name, declared)} (schemes: {listed})")
+        kind = model.schemes[name].type
+        if segment is None and kind not in NUMBERS:
+            raise ModelError(f"{where}: scheme '{name}' ({kind}) gives segments, not a number: write "
+                             f"scheme: {name}=<segment>")
+        known = _KNOWN_SEGMENTS.get(kind)
+        if segment is not None and known and segment not in known:
+            raise ModelError(f"{where}: scheme '{name}' ({kind}) has no segment '{segment}'"
+                             f"{_closest(segment, known)} (segments: {', '.join(known)})")
 
 _KIND_WORDS = {"numeric": "a number", "boolean": "true/false", "string": "text"}
 

@@ -69,7 +69,7 @@ def group_profiles(ws: Any, run_id: str | None = None, *, features: Any = None) 
         ``pain_score`` and the features.
     """
     t = runs.run_rows(ws, run_id)
-    measures = [c for c in t.columns if c.endswith(("__value", "__score"))]
+    measures = [c for c in t.columns if c.endswith(("__value", "__score")) and not c.startswith("scheme__")]
     measures += [c for c in ("potential_score", "pain_score") if c in t.columns]
     extra = [c for c in PROFILE_FEATURES if features is not None and c in features.columns and c not in measures]
     if extra:

@@ -41,8 +41,9 @@ RUNS_SCHEMA = {
     "model_name": "string", "model_version": "string", "model_sha256": "string", "model_text": "string",
     "model_file": "string", "ingest_id": "string", "inputs": "string", "sikta_version": "string",
     "units": "int64", "groups": "string", "features": "string",
+    "schemes": "string", "diagnostics": "string",  # scheme and matrix diagnoses, JSON
+    "clv": "string",  # the CLV fit's summary when the model used CLV (sikta.service.clv_run)
 }
-RUNS_SCHEMA["clv"] = "string"  # the CLV fit's summary when the model used CLV (sikta.service.clv_run)
 #: columns every run table has, whatever its model's parameters
 CORE = ("unit_id", "group", "potential_score", "pain_score", "deprioritized_by", "revenue_12m", "name")
 
@@ -65,11 +66,14 @@ class RunSummary:
     units: int
     groups: dict[str, dict[str, float]]
     features: dict[str, Any] | None = None
+    schemes: dict[str, Any] | None = None  # name -> diagnosis (verdict, reasons, profiles...)
+    diagnostics: dict[str, Any] | None = None  # the matrix: verdict, reasons (axis warnings), axes
 
     def to_dict(self) -> dict:
         return {"run_id": self.run_id, "as_of": str(self.as_of), "grain": self.grain, "model": self.model_name,
                 "model_version": self.model_version, "model_sha256": self.model_sha256, "units": self.units,
-                "groups": self.groups, "features": self.features}
+                "groups": self.groups, "features": self.features, "schemes": self.schemes,
+                "diagnostics": self.diagnostics}
 
 
 def _group_counts(store, table: ir.Table) -> dict[str, dict[str, float]]:
@@ -95,6 +99,9 @@ def create_run(ws: Workspace, model: Model, *, as_of: date | None = None, model_
     clv_part = clv_run.for_run(ws, model, as_of_d)  # CLV built-ins, when the model uses them
     if clv_part is not None:
         f = clv_part.features(f)
+    from sikta.service.schemes import for_run
+
+    f, schemes = for_run(ws, model, f, as_of_d)  # scheme labels first: matrix parameters may read them
     scored = score(f, model)
     if clv_part is not None:
         scored = clv_part.add_columns(scored)
@@ -102,6 +109,7 @@ def create_run(ws: Workspace, model: Model, *, as_of: date | None = None, model_
     if keep:
         extra = f.select("unit_id", *keep)
         scored = scored.left_join(extra, "unit_id").drop("unit_id_right")
+    scored = schemes.attach(scored)
     created = datetime.now(UTC).replace(tzinfo=None)
     run_id = f"run-{created:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
     name = run_table(run_id)
@@ -113,6 +121,9 @@ def create_run(ws: Workspace, model: Model, *, as_of: date | None = None, model_
         table = stage.table(name)
         units = ws.store.count(table)
         groups = _group_counts(ws.store, table)
+        from sikta.service.matrix_checks import matrix_columns, matrix_diagnosis
+
+        checks = matrix_diagnosis(ws.store.frame(table.select(*matrix_columns(model, table.columns))), model)
         record = pd.DataFrame([{
             "run_id": run_id, "created_at": created, "as_of": as_of_d, "grain": grain,
             "model_name": model.name, "model_version": str(model.version), "model_sha256": model.sha256,
@@ -120,6 +131,7 @@ def create_run(ws: Workspace, model: Model, *, as_of: date | None = None, model_
             "inputs": json.dumps(inputs.to_dict("records")), "sikta_version": __version__, "units": units,
             "groups": json.dumps(groups), "features": json.dumps(used),
             "clv": clv_part.to_json() if clv_part is not None else None,
+            "schemes": json.dumps(schemes.diagnostics()), "diagnostics": json.dumps(checks),
         }])
 
         def _log() -> None:
@@ -127,7 +139,8 @@ def create_run(ws: Workspace, model: Model, *, as_of: date | None = None, model_
             ws.store.insert(RUNS, record, schema=RUNS_SCHEMA)
 
         stage.on_commit.append(_log)
-    return RunSummary(run_id, as_of_d, grain, model.name, str(model.version), model.sha256, units, groups, used)
+    return RunSummary(run_id, as_of_d, grain, model.name, str(model.version), model.sha256, units, groups, used,
+                      schemes=schemes.diagnostics(), diagnostics=checks)
 
 
 def list_runs(ws: Workspace) -> pd.DataFrame:

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from sikta.errors import DataTooThinError
+
 if TYPE_CHECKING:
     from sikta.service.analysis import BestResult
     from sikta.service.workspace import Workspace
@@ -29,7 +31,8 @@ if TYPE_CHECKING:
 PAIN_PATTERNS = ("need_",)
 PAIN_FEATURES = ("tickets_12m", "tickets_high_12m", "avg_resolution_hours_12m")
 MIN_EFFECT = 0.2  # below a "small" Cohen's d a difference is not evidence
-#: a parameter with values for fewer in-scope units than this gets a note: the rest score `missing`
+#: a parameter with values for fewer in-scope units than this is never proposed (the rest would all score
+#: `missing`, the bottom of the axis: "high pain" would only mean "answered a survey")
 MIN_COVERAGE = 0.6
 #: the statuses the suggested model puts in scope
 SCOPE = ("customer", "prospect")
@@ -67,13 +70,15 @@ class Suggestion:
     best_summary: str
     text: str = ""
     notes: list[str] = field(default_factory=list)
+    matrix: dict[str, Any] | None = None  # the matrix diagnosis of the written model (sikta.service.matrix_checks)
 
     def to_dict(self) -> dict:
         def p(x: Parameter) -> dict:
             return {"name": x.name, **x.source, "evidence": x.evidence, "effect": x.effect}
 
         return {"grain": self.grain, "as_of": str(self.as_of), "best": self.best_summary,
-                "potential": [p(x) for x in self.potential], "pain": [p(x) for x in self.pain], "notes": self.notes}
+                "potential": [p(x) for x in self.potential], "pain": [p(x) for x in self.pain], "notes": self.notes,
+                "matrix": self.matrix}
 
 
 def _effect_of(effects: pd.DataFrame, feature: str) -> pd.Series | None:
@@ -81,13 +86,40 @@ def _effect_of(effects: pd.DataFrame, feature: str) -> pd.Series | None:
     return None if hit.empty else hit.iloc[0]
 
 
-def _potential(best: BestResult) -> list[Parameter]:
+def _holdout(best: BestResult) -> tuple[int, int]:
+    """Best customers and others in the holdout (stratified, so in the base rate's proportion)."""
+    pos = int(round(best.base_rate * best.n_holdout))
+    return pos, best.n_holdout - pos
+
+
+def _potential(best: BestResult, coverage: dict[str, tuple[float, int]], notes: list[str]) -> list[Parameter]:
+    from sikta.core.diagnostics import auc_beats_chance, rate_beats_chance
+
     out: list[Parameter] = []
+    drivers = list(best.drivers[:3])
+    pos, neg = _holdout(best)
+    if drivers and best.n_holdout and not auc_beats_chance(best.holdout_auc, pos, neg):
+        notes.append(f"potential: the factors that separate the best customers ({', '.join(drivers)}) do no better "
+                     f"than chance on the holdout (AUC {best.holdout_auc:.2f}, {pos} best and {neg} other "
+                     "customers): not proposed")
+        return out
     rules = {r.feature: r for r in best.rule_objects}
     table = best.effects
-    for feature in best.drivers[:3]:
+    checks = best.rule_table.set_index("feature") if best.rule_table is not None and len(best.rule_table) else None
+    for feature in drivers:
         e = _effect_of(table, feature)
         rule = rules.get(feature)
+        share = coverage.get(feature, (1.0, 2))[0]
+        if share < MIN_COVERAGE:
+            notes.append(f"potential: {feature} separates the best customers but has a value for only {share:.0%} "
+                         f"of in-scope units (the minimum is {MIN_COVERAGE:.0%}): not proposed")
+            continue
+        if checks is not None and feature in checks.index and best.n_holdout:
+            hit = checks.loc[feature]
+            if not rate_beats_chance(float(hit.best_meeting), float(hit.rest_meeting), pos, neg):
+                notes.append(f"potential: {feature} ('{hit.rule}') meets {hit.best_meeting:.0%} of holdout best "
+                             f"customers and {hit.rest_meeting:.0%} of the others - no better than chance: not proposed")
+                continue
         size = "" if e is None else f"effect {e['effect']:+.2f} ({e['kind']}); "
         meets = ""
         if rule is not None:
@@ -106,30 +138,64 @@ def _potential(best: BestResult) -> list[Parameter]:
     return out
 
 
-def _pain(best: BestResult) -> list[Parameter]:
+def _pain(best: BestResult, coverage: dict[str, tuple[float, int]], notes: list[str]) -> list[Parameter]:
     e = best.effects
+    needs = [c for c in coverage if c.startswith(PAIN_PATTERNS)]
+    if needs and all(coverage[c][0] == 0 for c in needs) or not needs and not e.feature.str.startswith(
+            PAIN_PATTERNS).any():
+        notes.append("pain: no survey answers in scope, so stated needs cannot be used")
     cands = e[(e.kind == "numeric") & (e.feature.str.startswith(PAIN_PATTERNS) | e.feature.isin(PAIN_FEATURES))]
-    cands = cands[cands.effect >= MIN_EFFECT].sort_values("effect", ascending=False).head(3)
+    cands = cands[cands.effect >= MIN_EFFECT].sort_values("effect", ascending=False)
     out = []
     for r in cands.to_dict("records"):
+        share = coverage.get(r["feature"], (1.0, 2))[0]
+        if share < MIN_COVERAGE:
+            notes.append(f"pain: {r['feature']} is stronger among the best customers (d = {r['effect']:+.2f}) but has "
+                         f"a value for only {share:.0%} of in-scope units (the minimum is {MIN_COVERAGE:.0%}): "
+                         "not proposed")
+            continue
         out.append(Parameter(
             "pain", r["feature"], {"feature": r["feature"], "scaling": "rank"},
             f"best customers {r['best_mean']:.2f} vs rest {r['rest_mean']:.2f} (d = {r['effect']:+.2f})",
             float(r["effect"]),
         ))
-    return out
+    return out[:3]
+
+
+def _usable(coverage: dict[str, tuple[float, int]], name: str) -> bool:
+    share, distinct = coverage.get(name, (0.0, 0))
+    return share >= MIN_COVERAGE and distinct >= 2
 
 
 def suggest(
     ws: Workspace, *, grain: str = "account", as_of: str | date | None = None, by: str = "revenue",
     top_share: float | None = 0.1, top_n: int | None = None,
 ) -> Suggestion:
-    """Propose potential and pain parameters from the best-customer analysis."""
+    """Propose potential and pain parameters from the best-customer analysis.
+
+    Guardrails (no degenerate matrix without a word): a parameter is proposed
+    only when at least :data:`MIN_COVERAGE` of the in-scope units have a value
+    and it takes two values or more; the best customers' factors only when
+    their holdout AUC beats chance (one-sided test at 5 %,
+    :func:`sikta.core.diagnostics.auc_beats_chance`) and each factor's rule
+    meets more holdout best customers than others beyond chance; without
+    survey answers the notes say so. When the best customers leave an axis
+    empty, it is filled from what exists (:data:`POTENTIAL_FALLBACKS`,
+    :data:`PAIN_FALLBACKS`), so transaction-only data get a matrix too. The
+    written model is scored once without storing a run, and its matrix
+    diagnosis (:mod:`sikta.service.matrix_checks`) comes with the suggestion.
+    """
+    from sikta.engine.wallet import BUILTINS
+
     analysis = ws.analyze(grain=grain, as_of=as_of)
     best = analysis.best(by=by, top_share=top_share, top_n=top_n)
-    potential = _potential(best)
-    pain = _pain(best)
+    f = ws.features(grain, analysis.date)
+    wanted = [c for c in f.columns if c.startswith(PAIN_PATTERNS)] + list(best.drivers) + [
+        c for c in best.effects.feature if c in f.columns] + [c for c, _, _ in [*POTENTIAL_FALLBACKS, *PAIN_FALLBACKS]]
+    coverage = _coverage(ws, grain, analysis.date, list(dict.fromkeys(wanted + ["industry", "employees"])))
     notes: list[str] = []
+    potential = _potential(best, coverage, notes)
+    pain = _pain(best, coverage, notes)
     from sikta.service import clv_run  # CLV built-ins when the orders support a fit (docs/clv.md)
 
     clv_potential, clv_pain, clv_note = clv_run.suggestions(ws, grain, analysis.date)
@@ -140,46 +206,122 @@ def suggest(
         clv_potential = None
     if clv_pain is not None and len(pain) < 3:
         pain.append(clv_pain)
-    if len(potential) < 3 and not only_orders:
+    if len(potential) < 3 and not only_orders and _usable(coverage, "industry"):
         potential.append(Parameter(
             "potential", "wallet_gap", {},
             "built-in, not from the best customers: what lookalike customers spend (p75) minus what this "
             "account spends with us, so prospects get a potential too"))
     if clv_potential is not None and len(potential) < 3:
         potential.append(clv_potential)
+    for name, source, why in POTENTIAL_FALLBACKS:
+        if len(potential) >= 2 or any(p.name == name for p in potential):
+            continue
+        if _usable(coverage, name) or name in BUILTINS:
+            potential.append(Parameter("potential", name, source, why))
+    for name, source, why in PAIN_FALLBACKS:
+        if len(pain) >= (1 if pain and pain[0].effect is not None else 3) or any(p.name == name for p in pain):
+            continue
+        if _usable(coverage, name):
+            pain.append(Parameter("pain", name, source, why))
     if not pain:
-        pain.append(Parameter("pain", "need_score", {},
-                              "built-in fallback: no need or support signal separates the best customers "
-                              f"(all |d| < {MIN_EFFECT}); the mean stated need importance"))
-        notes.append("pain: no stated need separates the best customers; review the fallback")
-    coverage = _coverage(ws, grain, analysis.date, [p.source["feature"] for p in [*potential, *pain]
-                                                    if "feature" in p.source])
-    for p in [*potential, *pain]:
-        share = coverage.get(p.source.get("feature", ""))
-        if share is not None and share < MIN_COVERAGE:
-            p.evidence += f"; a value for {share:.0%} of in-scope units, the others score 0 (missing)"
-            notes.append(f"{p.axis}: {p.name} has a value for {share:.0%} of in-scope units; the others score 0, "
-                         f"the lowest {p.axis} - set 'missing:' on the parameter (0..1) to score them otherwise")
-    text = render(grain, analysis.date, potential, pain, best, ws)
-    return Suggestion(grain, analysis.date, potential, pain, best.explanation, text, notes)
+        raise DataTooThinError(
+            "no pain parameter has values for at least "
+            f"{MIN_COVERAGE:.0%} of the in-scope units (no survey answers, tickets, usage or purchase signals): "
+            "write the pain axis by hand")
+    if not potential:
+        raise DataTooThinError(f"no potential parameter has values for at least {MIN_COVERAGE:.0%} of the in-scope "
+                               "units: write the potential axis by hand")
+    from sikta.service.matrix_checks import check_model
+    from sikta.service.model import model_from_text
+
+    quantiles = dict(QUANTILES)
+    text = render(grain, analysis.date, potential, pain, best, ws, coverage, quantiles)
+    matrix = check_model(ws, model_from_text(text, source="the suggested model"), analysis.date)
+    moved = False
+    for axis, q in QUANTILES.items():
+        low = matrix["axes"][axis].get("at_min_share") or 0.0
+        if q <= low < 0.95:  # the quantile would sit on the units tied at the bottom (no signal at all)
+            quantiles[axis] = round(low + (1 - low) * (1 - q), 2)
+            notes.append(f"{axis}: {low:.0%} of in-scope units score the axis minimum (no {axis} signal); the "
+                         f"threshold is the {quantiles[axis]:.0%} quantile, so high {axis} means the top "
+                         f"{1 - q:.0%} of those with any signal")
+            moved = True
+    if moved:
+        text = render(grain, analysis.date, potential, pain, best, ws, coverage, quantiles)
+        matrix = check_model(ws, model_from_text(text, source="the suggested model"), analysis.date)
+    return Suggestion(grain, analysis.date, potential, pain, _summary(best), text, notes, matrix)
 
 
-def _coverage(ws: Workspace, grain: str, as_of: date, cols: list[str]) -> dict[str, float]:
-    """Share of in-scope units (:data:`SCOPE`) with a value, per feature of ``cols`` (one engine pass)."""
+def _who(by: str) -> str:
+    from sikta.engine.best import is_rule
+
+    return f"the customers meeting {by}" if is_rule(by) else f"top customers by {by}"
+
+
+def _summary(best: BestResult) -> str:
+    """What the best customers have in common - unless it is no better than chance on the holdout."""
+    from sikta.core.diagnostics import auc_beats_chance
+
+    pos, neg = _holdout(best)
+    if best.drivers and best.n_holdout and not auc_beats_chance(best.holdout_auc, pos, neg):
+        return (f"No factor separates the best customers from the rest better than chance on the holdout "
+                f"(the best try, {', '.join(best.drivers)}, has AUC {best.holdout_auc:.2f}).")
+    return best.explanation
+
+
+#: default thresholds of the suggested model: the top 30 % by potential and the top half by pain are high
+QUANTILES = {"potential": 0.7, "pain": 0.5}
+
+
+#: potential when the best customers' factors leave room: (name, source, evidence)
+POTENTIAL_FALLBACKS: tuple[tuple[str, dict[str, Any], str], ...] = (
+    ("revenue_12m", {"feature": "revenue_12m", "scaling": "rank"},
+     "value: what the unit spends in the window (the customer lifetime value, when computed, says it better)"),
+    ("products_12m", {"feature": "products_12m", "scaling": "rank"},
+     "assortment breadth: distinct products bought in the window; broad buyers carry more to win"),
+)
+#: pain when the best customers report no need: signals of trouble that exist without surveys
+PAIN_FALLBACKS: tuple[tuple[str, dict[str, Any], str], ...] = (
+    ("ticket_load", {}, "built-in fallback: support tickets per 100 employees in the window"),
+    ("usage_decline", {}, "built-in fallback: how far product usage fell in the last 90 days"),
+    ("frequency_trend", {"feature": "frequency_trend", "scaling": "rank", "direction": "lower"},
+     "purchase signal: fewer orders in the second half of the window than in the first (lower = buying less)"),
+    ("recency_overdue", {"feature": "recency_overdue", "scaling": "rank"},
+     "purchase signal: days since the last order against the unit's own buying cycle (higher = overdue)"),
+    ("return_rate_12m", {"feature": "return_rate_12m", "scaling": "rank"},
+     "purchase signal: share of the window's order amount credited back (returns, cancellations)"),
+)
+
+
+def _coverage(ws: Workspace, grain: str, as_of: date, cols: list[str]) -> dict[str, tuple[float, int]]:
+    """Per column or built-in: (share of in-scope units (:data:`SCOPE`) with a value, distinct values up to 2)."""
+    from sikta.engine.wallet import BUILTINS, add_builtins
+
     f = ws.features(grain, as_of)
+    builtins = [c for c in cols if c in BUILTINS and c not in f.columns]
+    if builtins:
+        f = add_builtins(f, builtins)
+    cols = [c for c in dict.fromkeys(cols) if c in f.columns]
     scope = f.filter(f.status.isin(SCOPE)) if "status" in f.columns else f
-    row = ws.store.frame(scope.aggregate(_units=scope.count(), **{c: scope[c].count() for c in cols})).iloc[0]
+    aggs = {}
+    for i, c in enumerate(cols):
+        aggs[f"n{i}"] = scope[c].count()
+        aggs[f"d{i}"] = scope[c].nunique() if not scope[c].type().is_array() else scope[c].count()
+    row = ws.store.frame(scope.aggregate(_units=scope.count(), **aggs)).iloc[0]
     units = int(row["_units"])
-    return {c: int(row[c]) / units for c in cols} if units else {}
+    if not units:
+        return {}
+    return {c: (int(row[f"n{i}"]) / units, min(int(row[f"d{i}"]), 2)) for i, c in enumerate(cols)}
 
 
-def render(grain: str, as_of: date, potential: list[Parameter], pain: list[Parameter], best: BestResult, ws: Workspace) -> str:
+def render(grain: str, as_of: date, potential: list[Parameter], pain: list[Parameter], best: BestResult, ws: Workspace,
+           coverage: dict[str, tuple[float, int]] | None = None, quantiles: dict[str, float] | None = None) -> str:
     """The model file: parameters with their evidence as comments."""
     f = ws.features(grain, as_of)
     lines = [
         "# Sikta segmentation model, suggested by `sikta suggest` from the best-customer analysis",
-        f"# ({grain} grain, data to {as_of}; best = top customers by {best.by}: {best.best} of {best.best + best.rest}).",
-        f"# {best.explanation}",
+        f"# ({grain} grain, data to {as_of}; best = {_who(best.by)}: {best.best} of {best.best + best.rest}).",
+        f"# {_summary(best)}",
         "# Edit freely: 1-3 parameters per axis are the watersheds that decide; keep this file under version control.",
         "name: suggested",
         "version: 1",
@@ -195,16 +337,16 @@ def render(grain: str, as_of: date, potential: list[Parameter], pain: list[Param
         lines += p.yaml()
     lines += [
         "thresholds:",
-        "  potential: {quantile: 0.7}   # the top 30 % by potential count as high",
-        "  pain: {quantile: 0.5}",
     ]
+    for axis, q in (quantiles or QUANTILES).items():
+        lines.append(f"  {axis}: {{quantile: {q:g}}}   # the top {1 - q:.0%} by {axis} count as high")
     if {"clv", "p_alive"} & {p.name for p in [*potential[:3], *pain[:3]]}:
         lines += ["clv:                             # settings of the clv / p_alive built-ins (docs/clv.md)",
                   "  horizon: 36                    # months of future purchases; model, discount, cac, tiers, ..."]
     rules = []
     if {"status", "months_since_last_order"} <= set(f.columns):
         rules.append(("long gone", "status == 'former' and months_since_last_order > 36"))
-    if "employees" in f.columns:
+    if "employees" in f.columns and (coverage is None or _usable(coverage, "employees")):
         rules.append(("too small to serve", "employees < 5"))
     if rules:
         lines.append("deprioritize:")

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from sikta.service.clv import Clv
     from sikta.service.model import Model
     from sikta.service.runs import RunSummary
+    from sikta.service.schemes import Schemes
     from sikta.service.suggest import Suggestion
 
 
@@ -258,6 +259,13 @@ class Workspace:
         from sikta.service import runs
 
         return runs.diff(self, run_a, run_b, limit=limit)
+
+    @property
+    def schemes(self) -> Schemes:
+        """Segmentation schemes: ``ws.schemes("needs")``, ``ws.schemes.compute(model="model.yaml")`` (see docs/schemes.md)."""
+        from sikta.service.schemes import Schemes
+
+        return Schemes(self)
 
     def suggest(self, **settings) -> Suggestion:
         """Propose potential and pain parameters from the best customers (:func:`sikta.service.suggest.suggest`)."""

@@ -13,6 +13,7 @@ page                   role      what it shows
 ``/accounts/{id}``     viewer    parameters, explanation, features, history, contacts
 ``/runs``              viewer    every run; pick two to compare
 ``/runs/compare``      viewer    transitions, Sankey and who moved why
+``/schemes``           viewer    each scheme's verdict and segments, the matrix diagnosis
 ``/model``             analyst   edit or upload a model, validate it, start a run
 ``/jobs/{id}``         analyst   a background run until it finishes
 =====================  ========  ===================================================
@@ -56,6 +57,8 @@ from sikta.web.common import (
 )
 from sikta.web.pages_accounts import router as accounts_router
 from sikta.web.pages_runs import router as runs_router
+from sikta.web.pages_schemes import router as schemes_router
+from sikta.web.pages_schemes import run_diagnosis
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 #: above this many units the dashboard's matrix shows a stratified sample
@@ -194,11 +197,13 @@ def dashboard(request: Request) -> HTMLResponse:
         previous = listed[1]["run_id"] if len(listed) > 1 else None
         out = _run_charts(request, ws, model, meta["run_id"], previous)
         out.update(_analysis_charts(request, ws, meta["grain"]))
+        diagnosis = run_diagnosis(request, ws, meta)  # scheme verdicts and the matrix notice
     return render(request, "dashboard.html", meta=meta, kpis=kpis, charts=out, styles=group_styles(model),
-                  previous=previous)
+                  previous=previous, diagnosis=diagnosis)
 
 
 router.include_router(accounts_router)
 router.include_router(runs_router)
+router.include_router(schemes_router)
 
 __all__ = ["router"]

@@ -10,12 +10,15 @@ profiles are aggregated in the engine, and the opportunity tables keep the
 top ``top_n`` rows.
 
 Sections: revenue concentration, revenue bridge, the pain × potential matrix,
-group profiles, migrations against the previous run, customer lifetime value
-(the newest stored result: distribution, tiers, holdout check), and the top
+whether the matrix is any good (its verdict, warnings and why each axis is
+what it is; a notice at the top when it is not plainly usable), group
+profiles, the run's segmentation schemes with their verdicts and segment
+profiles, migrations against the previous run, customer lifetime value (the
+newest stored result: distribution, tiers, holdout check), and the top
 opportunities (outflow, whitespace, reactivation). Without a run the report
 shows the analysis alone. A part without enough data is left out with the
-reason. Segmentation schemes (their profiles and diagnostics) and the
-coverage model do not exist yet, and the report says so in one line.
+reason. The coverage model does not exist yet, and the report says so in one
+line.
 
 Examples
 --------
@@ -43,9 +46,9 @@ from sikta.web import charts, charts_clv
 
 __all__ = ["SECTIONS", "build_report", "group_profiles", "matrix_rows", "write_report"]
 
-SECTIONS = ("pareto", "bridge", "matrix", "profiles", "migrations", "clv", "outflow", "whitespace", "reactivation")
-NOT_YET = ("Segmentation schemes, their diagnostics and the coverage gap are not in this report yet; "
-           "it shows what the workspace holds today.")
+SECTIONS = ("pareto", "bridge", "matrix", "diagnostics", "profiles", "schemes", "migrations", "clv", "outflow",
+            "whitespace", "reactivation")
+NOT_YET = "The coverage gap is not in this report yet; it shows what the workspace holds today."
 
 
 # -- tables ------------------------------------------------------------------------------------
@@ -183,6 +186,41 @@ def _profiles(ws: Any, meta: dict, model: Any, features: Any) -> dict[str, Any]:
     )
 
 
+def _diagnostics(doc: dict[str, Any]) -> dict[str, Any]:
+    """Is the matrix any good: verdict, warnings, why each axis is what it is, groups (sikta diagnose --matrix)."""
+    m = doc["matrix"]
+    groups = pd.DataFrame(m["groups"])
+    return _section(
+        "diagnostics", f"Is the matrix any good? {m['verdict']}",
+        lead=[f"Verdict: {m['verdict']}" + (" - " + "; ".join(m["reasons"]) if m["reasons"] else
+                                             ": no axis is constant, no threshold sits at an axis' end, every "
+                                             "parameter has values for most units and every group holds units.")],
+        notes=[a["why"] for a in m["axes"].values()],
+        tables=[_table(groups, [("group", "group", "text"), ("units", "units", "int"), ("share", "share of units", "pct"),
+                                ("revenue_share", "share of revenue", "pct")],
+                       table_id="table-matrix-groups", caption="Groups")],
+    )
+
+
+def _schemes(doc: dict[str, Any]) -> dict[str, Any]:
+    """Each scheme of the run: verdict with reasons, notes and its segments with their profiles."""
+    if not doc["schemes"]:
+        raise DataTooThinError("the run's model declares no schemes (add a schemes: block; sikta model init writes "
+                               "a starter that does)")
+    lead, tables = [], []
+    for name, d in doc["schemes"].items():
+        lead.append(f"{name} ({d['type']}, {d['scope']}): {d['verdict']}"
+                    + (" - " + "; ".join(d["reasons"]) if d["reasons"] else ""))
+        prof = pd.DataFrame(d.get("profiles") or [])
+        if not prof.empty:
+            tables.append(_table(prof, [("segment", "segment", "text"), ("n_units", "units", "int"),
+                                        ("share", "share of units", "pct"), ("revenue_share", "share of revenue", "pct"),
+                                        ("description", "profile", "text")],
+                                 table_id=f"table-scheme-{name}", caption=f"{name}: {d['verdict']}"))
+    notes = sorted({n for d in doc["schemes"].values() for n in d.get("notes", [])})
+    return _section("schemes", "Segmentation schemes", lead=lead, tables=tables, notes=notes)
+
+
 def _previous_run(ws: Any, meta: dict) -> str | None:
     """The newest run before ``meta`` at the same grain (other grains have other units)."""
     all_runs = runs.list_runs(ws)
@@ -298,9 +336,15 @@ def _gather(ws: Any, run_id: str | None, *, max_points: int, top_n: int, periods
 
     attempt("pareto", "Revenue concentration (Pareto / ABC)", lambda: _pareto(analysis))
     attempt("bridge", "Revenue bridge", lambda: _bridge(analysis, periods))
+    diagnosis = None
     if meta is not None:
+        from sikta.service.diagnose import diagnosis_of
+
+        diagnosis = diagnosis_of(ws, meta)
         attempt("matrix", "The pain × potential matrix", lambda: _matrix(ws, meta, model, max_points))
+        attempt("diagnostics", "Is the matrix any good?", lambda: _diagnostics(diagnosis))
         attempt("profiles", "Group profiles", lambda: _profiles(ws, meta, model, features))
+        attempt("schemes", "Segmentation schemes", lambda: _schemes(diagnosis))
         attempt("migrations", "Migrations since the previous run", lambda: _migrations(ws, meta, model, top_n))
     attempt("clv", "Customer lifetime value", lambda: charts_clv.report_section(  # docs/clv.md
         ws, analysis.grain, top_n=top_n, to_div=charts.to_div, table=_table, section=_section))
@@ -315,6 +359,7 @@ def _gather(ws: Any, run_id: str | None, *, max_points: int, top_n: int, periods
         "window_months": analysis.window_months, "run": run,
         "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "version": __version__,
         "sections": sections, "not_yet": NOT_YET,
+        "notice": None if diagnosis is None or diagnosis["matrix"]["verdict"] == "usable" else diagnosis["matrix"],
     }
 
 
