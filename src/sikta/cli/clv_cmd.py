@@ -13,7 +13,6 @@ from rich.table import Table
 from sikta.cli.app import JsonOpt, WorkspaceOpt, _json, _open, _progress, app, out
 from sikta.cli.errors import handles_errors
 from sikta.engine.contract import GRAINS
-from sikta.engine.csvsafe import write_frame_csv
 from sikta.errors import UsageError
 
 if TYPE_CHECKING:
@@ -127,6 +126,8 @@ def _render_contract(doc: dict, curves: pd.DataFrame) -> None:
 
 def _write(folder: Path, tables: dict[str, pd.DataFrame], doc: dict) -> list[Path]:
     """Every table as Parquet and CSV (through the one CSV writer, :mod:`sikta.engine.csvsafe`), the summary as JSON."""
+    from sikta.engine.csvsafe import write_frame_csv
+
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for name, frame in tables.items():
