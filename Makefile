@@ -12,7 +12,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_LINK_MODE := copy
 
-.PHONY: setup demo test browser bench bench-s bench-m bench-api bench-balance bench-clv clean
+.PHONY: setup demo test browser postgres bench bench-s bench-m bench-api bench-balance bench-clv clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -47,7 +47,11 @@ demo: setup
 browser:
 	@bash scripts/ensure_chromium.sh
 
-test: setup browser
+# PostgreSQL's server binaries for the write-back tests (tests/pg_server.py starts a private server): apt-get when missing.
+postgres:
+	@bash scripts/ensure_postgres.sh
+
+test: setup browser postgres
 	$(VENV)/bin/python -m pytest
 
 bench: bench-s bench-m

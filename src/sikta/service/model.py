@@ -86,6 +86,7 @@ from sikta.engine.matrix import GROUPS, MAX_PARAMETERS, SCALINGS, STATUSES
 from sikta.engine.wallet import BUILTINS
 from sikta.engine.yamlspec import line_index, nearest_line, load_yaml_file, load_yaml_model
 from sikta.errors import ModelError
+from sikta.service.operate_spec import ContentSpec, CoverageSpec, Playbooks
 
 __all__ = [
     "Model",
@@ -292,6 +293,9 @@ class Model(_Strict):
     deprioritize: list[Rule] = []
     groups: Groups = Groups()
     wallet: Wallet = Wallet()
+    coverage: CoverageSpec | None = None  # operating layer: sikta.service.operate_spec
+    playbooks: Playbooks = []
+    content: ContentSpec | None = None
 
     _text: str | None = PrivateAttr(default=None)
     _source: str = PrivateAttr(default="<model>")

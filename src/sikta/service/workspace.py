@@ -41,6 +41,7 @@ from sikta.service.feature_store import FeatureBuild
 if TYPE_CHECKING:
     from sikta.service.analysis import Analysis
     from sikta.service.model import Model
+    from sikta.service.operate import Operate
     from sikta.service.runs import RunSummary
     from sikta.service.suggest import Suggestion
 
@@ -252,6 +253,13 @@ class Workspace:
         from sikta.service import runs
 
         return runs.diff(self, run_a, run_b, limit=limit)
+
+    @property
+    def operate(self) -> Operate:
+        """The operating layer: ``ws.operate.coverage()``, ``.balance(team)``, ``.actions()``, ``.content()``."""
+        from sikta.service.operate import Operate
+
+        return Operate(self)
 
     def suggest(self, **settings) -> Suggestion:
         """Propose potential and pain parameters from the best customers (:func:`sikta.service.suggest.suggest`)."""
