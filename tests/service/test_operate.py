@@ -267,3 +267,20 @@ def test_exports_of_actions_neutralize_formulas(hand, tmp_path):
     assert p.read_text().splitlines() == ["name,n", "'=cmd,-1.5", "ok,2.0"]
     q = write_table(pd.DataFrame({"name": ["=cmd"]}), tmp_path / "x.parquet")
     assert pd.read_parquet(q)["name"].tolist() == ["=cmd"] and Path(q).exists()
+
+
+def test_what_if_preview_matches_the_run_it_would_store(hand):
+    from sikta.service.whatif import preview
+
+    _, ws, _ = hand
+    base = ws.runs().iloc[0]["run_id"]
+    edited = model_from_text(MODEL.replace("rule: employees >= 100", "rule: employees >= 400"), source="e.yaml")
+    tables, runs = set(ws.store.tables()), len(ws.runs())
+    doc = preview(ws, edited)
+    assert set(ws.store.tables()) == tables and len(ws.runs()) == runs and doc["against"] == base
+    stored = ws.run(edited)
+    assert {g: v["accounts"] for g, v in doc["groups"].items()} == {g: v["accounts"] for g, v in stored.groups.items()}
+    assert {g: round(v["revenue"], 2) for g, v in doc["groups"].items()} == \
+        {g: round(v["revenue"], 2) for g, v in stored.groups.items()}
+    d = ws.diff(base, stored.run_id)
+    assert doc["moved"] == d["moved"] and {m["unit_id"] for m in doc["movers"]} == {a["unit_id"] for a in d["accounts"]}
