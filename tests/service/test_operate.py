@@ -284,3 +284,55 @@ def test_what_if_preview_matches_the_run_it_would_store(hand):
         {g: round(v["revenue"], 2) for g, v in stored.groups.items()}
     d = ws.diff(base, stored.run_id)
     assert doc["moved"] == d["moved"] and {m["unit_id"] for m in doc["movers"]} == {a["unit_id"] for a in d["accounts"]}
+
+
+@pytest.fixture
+def schemed(tmp_path):
+    """Two runs whose tables carry scheme columns as the schemes capability writes them."""
+    from sikta.service import runs as runs_svc
+
+    data = tmp_path / "data"
+    data.mkdir()
+    write(data, "accounts.csv", ACCOUNTS)
+    write(data, "orders.csv", ORDERS)
+    ws = Workspace(tmp_path / "ws.duckdb")
+    ws.ingest(data)
+    tiers = [{"A1": "A", "A2": "A", "A3": "B", "A4": "C", "A5": "C"}, {"A1": "A", "A2": "B", "A3": "B", "A4": "C", "A5": "A"}]
+    made = []
+    for i, tier in enumerate(tiers):
+        r = ws.run(model_from_text(MODEL.replace("version: 1", f"version: {i + 1}"), source="hand.yaml"))
+        t = runs_svc.run_table(r.run_id)
+        ws.store.raw.execute(f'ALTER TABLE "{t}" ADD COLUMN scheme__tier VARCHAR')
+        ws.store.raw.execute(f'ALTER TABLE "{t}" ADD COLUMN scheme__tier__score DOUBLE')
+        for unit, label in tier.items():
+            ws.store.raw.execute(f'UPDATE "{t}" SET scheme__tier = ?, scheme__tier__score = 1 WHERE unit_id = ?',
+                                 [label, unit])
+        made.append(r.run_id)
+    # the alerts stored with the run predate the columns added here: computed again on request
+    for table in (alerts_svc.ALERTS, alerts_svc.ALERT_PAIRS):
+        ws.store.raw.execute(f'DELETE FROM "{table}"')
+    yield ws, made
+    ws.close()
+
+
+def test_scheme_labels_are_segments_everywhere(schemed, tmp_path):
+    from sikta.service.crm_export import export_layout
+
+    ws, (first, second) = schemed
+    ctx = ws.operate.context(second)
+    assert ctx.labels == ["scheme__tier"] and ctx.segment == "scheme__tier"
+    k = segment_kpis(ws, second)
+    assert set(k["by"]) == {"group", "scheme__tier"}
+    tier = {r["segment"]: r for r in k["by"]["scheme__tier"]}
+    # tier B in the second run: A2 (40 → 60) and A3 (50 → 30): NRR 90 / 90 = 1
+    assert math.isclose(tier["B"]["nrr"], 1.0) and tier["B"]["units"] == 2
+    doc = alerts_svc.alerts(ws, first, second, dimension="segment")
+    got = doc["alerts"].set_index("unit_id")[["value_from", "value_to", "change"]].to_dict("index")
+    assert got == {"A2": {"value_from": "A", "value_to": "B", "change": "downgrade"},
+                   "A5": {"value_from": "C", "value_to": "A", "change": "upgrade"}}
+    units = ws.operate.actions(second)["actions"]
+    assert len(units)  # the rules still run with the scheme columns present
+    out = export_layout(ws, "salesforce", second, out_dir=tmp_path)
+    assert out["columns"][-1] == "Sikta_Tier__c" and "Sikta_Tier_Score__c" not in out["columns"]
+    rows = pd.read_csv(tmp_path / "salesforce_unmatched.csv")
+    assert len(rows) == 5  # no crm ids in the hand-made accounts

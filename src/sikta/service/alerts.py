@@ -53,7 +53,7 @@ from sikta.service import runs as runs_svc
 if TYPE_CHECKING:
     from sikta.service.workspace import Workspace
 
-__all__ = ["ALERTS", "ALERTS_SCHEMA", "CHANGES", "TIERS", "alerts", "compute_alerts", "direction", "history",
+__all__ = ["ALERTS", "ALERTS_SCHEMA", "ALERT_PAIRS", "CHANGES", "TIERS", "alerts", "compute_alerts", "direction", "history",
            "staged_alerts"]
 
 ALERTS = "_sikta_alerts"
@@ -63,6 +63,9 @@ ALERTS_SCHEMA = {
     "revenue_from": "float64", "revenue_to": "float64", "tier_from": "string", "tier_to": "string",
     "created_at": "timestamp",
 }
+#: one row per run pair whose alerts are stored (a pair may have none)
+ALERT_PAIRS = "_sikta_alert_pairs"
+ALERT_PAIRS_SCHEMA = {"run_from": "string", "run_to": "string", "alerts": "int64", "created_at": "timestamp"}
 CHANGES = ("upgrade", "downgrade", "changed", "new", "merged", "left", "gone")
 TIERS = ("A", "B", "C")
 _RANK = {g: i for i, g in enumerate(GROUPS)}
@@ -161,13 +164,21 @@ def _with_pair(frame: pd.DataFrame, run_from: str, run_to: str) -> pd.DataFrame:
     return out[list(ALERTS_SCHEMA)]
 
 
+def _pair_row(run_from: str, run_to: str, n: int) -> pd.DataFrame:
+    return pd.DataFrame([{"run_from": run_from, "run_to": run_to, "alerts": n,
+                          "created_at": datetime.now(UTC).replace(tzinfo=None)}])
+
+
 def _store(ws: Workspace, frame: pd.DataFrame, run_from: str, run_to: str) -> None:
     st = ws.store
     with st.transaction():
         st.create_empty(ALERTS, ALERTS_SCHEMA, replace=False)
-        st.raw.execute(f'DELETE FROM "{ALERTS}" WHERE run_from = ? AND run_to = ?', [run_from, run_to])
+        st.create_empty(ALERT_PAIRS, ALERT_PAIRS_SCHEMA, replace=False)
+        for table in (ALERTS, ALERT_PAIRS):
+            st.raw.execute(f'DELETE FROM "{table}" WHERE run_from = ? AND run_to = ?', [run_from, run_to])
         if len(frame):
             st.insert(ALERTS, _with_pair(frame, run_from, run_to), schema=ALERTS_SCHEMA)
+        st.insert(ALERT_PAIRS, _pair_row(run_from, run_to, len(frame)), schema=ALERT_PAIRS_SCHEMA)
 
 
 def staged_alerts(ws: Workspace, new_rows: ir.Table, run_id: str, grain: str) -> Callable[[], None]:
@@ -182,8 +193,10 @@ def staged_alerts(ws: Workspace, new_rows: ir.Table, run_id: str, grain: str) ->
 
     def _commit() -> None:
         ws.store.create_empty(ALERTS, ALERTS_SCHEMA, replace=False)
+        ws.store.create_empty(ALERT_PAIRS, ALERT_PAIRS_SCHEMA, replace=False)
         if len(frame):
             ws.store.insert(ALERTS, _with_pair(frame, prev, run_id), schema=ALERTS_SCHEMA)
+        ws.store.insert(ALERT_PAIRS, _pair_row(prev, run_id, len(frame)), schema=ALERT_PAIRS_SCHEMA)
 
     return _commit
 
@@ -225,11 +238,12 @@ def alerts(ws: Workspace, run_from: str | None = None, run_to: str | None = None
     a, b = _pair(ws, run_from, run_to)
     st = ws.store
     frame = None
-    if st.has(ALERTS):
+    stored = st.records(f'SELECT 1 FROM "{ALERT_PAIRS}" WHERE run_from = ? AND run_to = ?', [a["run_id"], b["run_id"]],
+                        missing_ok=True)
+    if stored and st.has(ALERTS):
         t = st.table(ALERTS)
         pair = t.filter((t.run_from == a["run_id"]) & (t.run_to == b["run_id"]))
-        if st.count(pair) or _stored_empty(ws, a, b):
-            frame = st.frame(pair.order_by(["unit_id", "dimension"])).drop(columns=["run_from", "run_to", "created_at"])
+        frame = st.frame(pair.order_by(["unit_id", "dimension"])).drop(columns=["run_from", "run_to", "created_at"])
     if frame is None:
         frame = compute_alerts(ws, st.table(runs_svc.run_table(a["run_id"])), st.table(runs_svc.run_table(b["run_id"])),
                                b["grain"])
@@ -257,12 +271,6 @@ def alerts(ws: Workspace, run_from: str | None = None, run_to: str | None = None
     return {"run_from": a["run_id"], "run_to": b["run_id"], "grain": b["grain"], "total": total,
             "matched": len(frame), "by_change": {str(k): int(v) for k, v in frame["change"].value_counts().items()},
             "alerts": frame}
-
-
-def _stored_empty(ws: Workspace, a: dict, b: dict) -> bool:
-    """A pair whose run was stored after its predecessor with no change at all has no rows but was computed."""
-    prev = ou.previous_run(ws, b)
-    return prev is not None and prev["run_id"] == a["run_id"]
 
 
 def history(ws: Workspace, account: str) -> dict[str, Any]:
