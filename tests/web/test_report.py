@@ -307,3 +307,22 @@ def test_cli_without_runs_writes_the_analysis_and_says_so(world, tmp_path):
     bad = CliRunner().invoke(app, ["report", "-w", str(copy), "--run", "nope", "--out", str(tmp_path / "b.html")])
     assert bad.exit_code == 4 and "no runs yet" in bad.output
     assert not (tmp_path / "b.html").exists()
+
+
+def test_kpis_and_coverage_sections(world):
+    from sikta.service.segment_kpis import segment_kpis
+
+    p = _parse(world["html"])
+    kpis = p.tables["table-kpis-group"]
+    assert kpis["head"][:4] == ["segment", "units", "revenue start", "logo churn"]
+    doc = segment_kpis(world["ws"], world["b"])
+    invest = next(r for r in doc["by"]["group"] if r["segment"] == "invest")
+    row = next(r for r in kpis["rows"] if r[0]["text"] == "invest")
+    nrr = kpis["head"].index("NRR")
+    assert row[nrr]["text"] == f"{100 * invest['nrr']:.1f} %"
+    assert row[kpis["head"].index("revenue start")]["text"] == f"{invest['revenue_start']:,.0f}"
+    assert 'KPIs by group (money in EUR)' in world["html"]
+    cov = p.tables["table-coverage"]
+    units = _sql(world["ws"], f"SELECT count(*) AS n FROM {runs.run_table(world['b'])}")["n"].iat[0]
+    assert sum(float(r[cov["head"].index("units")]["v"]) for r in cov["rows"]) == units
+    assert "table-mix" in p.tables

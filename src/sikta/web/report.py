@@ -38,12 +38,13 @@ from sikta.errors import DataTooThinError, ModelError
 from sikta.service import runs
 from sikta.service.run_views import PROFILE_FEATURES, group_profiles, matrix_rows
 from sikta.service.model import model_from_text
-from sikta.web import charts
+from sikta.web import charts, report_operate
 
 __all__ = ["SECTIONS", "build_report", "group_profiles", "matrix_rows", "write_report"]
 
-SECTIONS = ("pareto", "bridge", "matrix", "profiles", "migrations", "outflow", "whitespace", "reactivation")
-NOT_YET = ("Segmentation schemes, their diagnostics and the coverage gap are not in this report yet; "
+SECTIONS = ("pareto", "bridge", "matrix", "profiles", "migrations", "kpis", "coverage", "outflow", "whitespace",
+            "reactivation")
+NOT_YET = ("Segmentation schemes and their diagnostics are not in this report yet; "
            "it shows what the workspace holds today.")
 
 
@@ -301,6 +302,8 @@ def _gather(ws: Any, run_id: str | None, *, max_points: int, top_n: int, periods
         attempt("matrix", "The pain × potential matrix", lambda: _matrix(ws, meta, model, max_points))
         attempt("profiles", "Group profiles", lambda: _profiles(ws, meta, model, features))
         attempt("migrations", "Migrations since the previous run", lambda: _migrations(ws, meta, model, top_n))
+        attempt("kpis", "KPIs per group and segment", lambda: report_operate.kpi_section(ws, meta, _section, _table))
+        attempt("coverage", "Coverage", lambda: report_operate.coverage_section(ws, meta, _section, _table))
     sections += _opportunities(analysis, features, top_n)
     run = None
     if meta is not None:
