@@ -20,6 +20,19 @@ settings.register_profile("explore", derandomize=False, print_blob=True)
 settings.load_profile(os.environ.get("SIKTA_HYPOTHESIS", "ci"))
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def pytest_addoption(parser):
+    parser.addoption("--long", action="store_true", help="also run the long variants of the probes (marker 'long')")
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--long"):
+        return
+    skip = pytest.mark.skip(reason="a long probe: run with --long")
+    for item in items:
+        if "long" in item.keywords:
+            item.add_marker(skip)
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 

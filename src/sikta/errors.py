@@ -59,6 +59,21 @@ class NotFoundError(WorkspaceError):
     """A named object (table, run, account) does not exist in the workspace."""
 
 
+class WorkspaceLockedError(WorkspaceError):
+    """Another process holds the workspace file (a writer, or readers when this one wants to write)."""
+
+
+class ReadOnlyWorkspaceError(WorkspaceError):
+    """The workspace was opened read-only and something tried to write to it.
+
+    ``reason`` says why it was opened read-only (None: by choice, and it could be opened for writing).
+    """
+
+    def __init__(self, message: str, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 class DataTooThinError(SiktaError):
     """There is not enough data for a meaningful answer (e.g. too few accounts)."""
 
@@ -74,5 +89,7 @@ __all__ = [
     "ContractError",
     "WorkspaceError",
     "NotFoundError",
+    "WorkspaceLockedError",
+    "ReadOnlyWorkspaceError",
     "DataTooThinError",
 ]

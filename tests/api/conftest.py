@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -35,20 +36,30 @@ class Api:
     """An app over a private copy of the base workspace, with one token per role."""
 
     def __init__(self, path: Path) -> None:
-        self.app = create_app(path, webhook_options={"retries": 2, "backoff": 0.05, "timeout": 2.0})
+        self.app = create_app(path, webhook_options={"backoff": 0.05, "max_interval": 0.2, "period": 30.0,
+                                                          "timeout": 2.0})
         self.client = TestClient(self.app)
         self.path = path
         self.tokens: dict[str, str] = {}
         self.ids: dict[str, str] = {}
-        for role in tokens.ROLES:
-            self.tokens[role], info = tokens.create_token(self.ws, role, name=f"test {role}")
-            self.ids[role] = info["token_id"]
-        self.tokens["revoked"], info = tokens.create_token(self.ws, "admin", name="revoked")
-        tokens.revoke_token(self.ws, info["token_id"])
+        with self.writing() as ws:
+            for role in tokens.ROLES:
+                self.tokens[role], info = tokens.create_token(ws, role, name=f"test {role}")
+                self.ids[role] = info["token_id"]
+            self.tokens["revoked"], info = tokens.create_token(ws, "admin", name="revoked")
+            tokens.revoke_token(ws, info["token_id"])
 
     @property
     def ws(self) -> Workspace:
+        """The app's workspace: read-only, except inside :meth:`writing`."""
         return self.app.state.sikta.ws
+
+    @contextmanager
+    def writing(self) -> Iterator[Workspace]:
+        """The app's workspace opened for writing (as the app does for its own writes), lock held."""
+        st = self.app.state.sikta
+        with st.writing(), st.lock:
+            yield st.ws
 
     def sql(self, query: str, params: list | None = None) -> list[tuple]:
         """Read the workspace directly (under the app's lock), as an independent reference."""

@@ -116,9 +116,10 @@ def test_a_rebuilt_feature_table_gets_fresh_documents(api, run_ids):
     st = api.app.state.sikta
     old_docs = {t for t in _docs(api) if t.startswith("_sikta_doc_features_account@")}
     assert len(old_docs) == 1
-    with st.lock:
-        st.reader.ws.build_features("account")  # the default build again: a new build time
+    with api.writing() as ws:
+        ws.build_features("account")  # the default build again: a new build time
         st.reader.refresh(prepare=True)
+    with st.lock:
         fresh = st.reader.account_context("latest")["features_doc"]
     assert fresh not in (None, *old_docs)
     assert {t for t in _docs(api) if t.startswith("_sikta_doc_features_account@")} == {fresh}
@@ -132,7 +133,7 @@ def test_a_new_ingest_drops_the_feature_documents_with_the_features(api, tmp_pat
 
     assert any(t.startswith("_sikta_doc_features_") for t in _docs(api))
     generate(tmp_path / "data", accounts=300, seed=8, lines_per_account=10, years=2)
-    with api.app.state.sikta.lock:
-        api.ws.ingest(tmp_path / "data", allow_shrink=True)
+    with api.writing() as ws:
+        ws.ingest(tmp_path / "data", allow_shrink=True)
     assert not any(t.startswith("_sikta_doc_features_") for t in _docs(api))
     assert any(t.startswith("_sikta_doc_run__") for t in _docs(api))  # runs stay as they were

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import json
@@ -178,8 +179,9 @@ def test_a_background_run_completes_and_signed_webhooks_announce_it(api):
         assert event["changes"]["previous_run_id"] == before[0]
         # the same model on the same data: nobody moved since the run before
         assert event["changes"]["moved"] == 0
-        logged = wait_for(lambda: api.client.get(f"/api/v1/webhooks/deliveries?run={done['run_id']}",
-                                                 headers=api.headers("admin")).json()["deliveries"])
+        logged = wait_for(lambda: (d := api.client.get(f"/api/v1/webhooks/deliveries?run={done['run_id']}",
+                                                       headers=api.headers("admin")).json()["deliveries"])
+                          and d[0]["state"] == "delivered" and d)
         assert logged[0]["ok"] and logged[0]["attempts"] == 2 and logged[0]["status_code"] == 200
         job_after = wait_for(lambda: (j := api.get(f"/api/v1/jobs/{job['job_id']}", "analyst").json())["webhooks"] and j)
         assert job_after["webhooks"][0]["delivery_id"] == h2["sikta-delivery"]
@@ -196,13 +198,21 @@ def test_a_tampered_body_fails_the_signature_check():
     assert not hmac.compare_digest(sig, webhooks.sign("a-long-enough-secret", tampered))
 
 
-def test_delivery_gives_up_on_a_client_error_and_retries_a_dead_port():
+def test_a_dead_port_is_tried_again_and_a_client_error_is_final():
     receiver = Receiver(fail=0)
     receiver.close()  # now nobody listens on that port
-    waits: list[float] = []
-    r = webhooks.deliver(receiver.url, "s" * 16, {"type": "t"}, delivery_id="d", retries=3, backoff=0.5,
-                         timeout=1, sleep=waits.append)
-    assert not r["ok"] and r["attempts"] == 4 and waits == [0.5, 1.0, 2.0]
+    dead = webhooks.attempt(receiver.url, "s" * 16, "{}", delivery_id="d", event_type="t", timeout=1)
+    assert not dead["ok"] and dead["retry"] and dead["status_code"] is None
+    policy = webhooks.RetryPolicy(backoff=0.5, max_interval=10, period=60)
+    created = webhooks._now()
+    row = {"attempts": 0, "created_at": created}
+    later = [webhooks.outcome({**row, "attempts": n}, dead, policy, now=created) for n in range(5)]
+    assert [(o["next_attempt_at"] - created).total_seconds() for o in later] == [0.5, 1.0, 2.0, 4.0, 8.0]
+    assert all(o["state"] == "pending" for o in later)
+    gone = webhooks.outcome(row, dead, policy, now=created + dt.timedelta(seconds=61))
+    assert gone["state"] == "failed"  # the retry period is over
+    refused = {"ok": False, "status_code": 410, "error": "HTTP 410", "retry": False}
+    assert webhooks.outcome(row, refused, policy)["state"] == "failed"  # the receiver's final word
 
 
 def test_a_failing_run_fails_its_job_with_the_message(api, monkeypatch):
@@ -222,3 +232,22 @@ def test_webhook_urls_must_be_http(api):
     assert assert_error(r, 400)["type"] == "UsageError"
     r = api.client.post("/api/v1/webhooks", headers=api.headers("admin"), json={"url": "http://x", "secret": "short"})
     assert_error(r, 422)
+
+
+def test_the_app_holds_the_file_read_only_and_writes_briefly(api):
+    """Another process can read the workspace while the app serves it; a write of the app opens the file
+    for writing for that write only."""
+    import subprocess
+    import sys
+
+    st = api.app.state.sikta
+    assert st.ws.store.read_only
+    reader = subprocess.run([sys.executable, "-c", f"import duckdb; c = duckdb.connect({str(api.path)!r}, read_only=True); "
+                             "print(c.execute('SELECT count(*) FROM _sikta_runs').fetchone()[0])"],
+                            capture_output=True, text=True, timeout=120)
+    assert reader.returncode == 0, reader.stderr
+    assert int(reader.stdout) == len(api.get("/api/v1/runs").json()["runs"])
+    before = dict(st.opened)
+    r = api.client.post("/api/v1/tokens", headers=api.headers("admin"), json={"role": "viewer"})
+    assert r.status_code == 201
+    assert st.ws.store.read_only and st.opened == {"read_only": before["read_only"] + 1, "write": before["write"] + 1}

@@ -35,12 +35,30 @@ ENDPOINTS = [
     ("POST", "/api/v1/exports", {"json": {"run": "latest", "format": "csv", "groups": ["invest"]}}, "admin", 201),
     ("GET", "/api/v1/exports", {}, "admin", 200),
     ("GET", "/api/v1/exports/{export}/file", {}, "admin", 200),
+    ("DELETE", "/api/v1/exports/{export}", {}, "admin", 200),
     ("POST", "/api/v1/webhooks", {"json": {"url": "http://127.0.0.1:9/hook"}}, "admin", 201),
     ("GET", "/api/v1/webhooks", {}, "admin", 200),
     ("GET", "/api/v1/webhooks/deliveries", {}, "admin", 200),
     ("DELETE", "/api/v1/webhooks/{fresh_webhook}", {}, "admin", 200),
 ]
 CALLERS = ["missing", "wrong", "revoked", "malformed", "viewer", "analyst", "admin"]
+
+
+def test_the_table_covers_every_operation(api):
+    """A new endpoint must be added to ENDPOINTS (and so be checked for every caller)."""
+    spec = api.client.get("/openapi.json").json()
+    documented = {(m.upper(), p) for p, ops in spec["paths"].items() for m in ops if p != "/api/v1/health"}
+    placeholders = {"{uid}": "{unit_id}", "{fresh_token}": "{token_id}", "{fresh_webhook}": "{webhook_id}",
+                    "{export}": "{export_id}", "job_000000000000": "{job_id}", "latest/diff/latest": "{run_a}/diff/{run_b}",
+                    "previous/diff/latest": "{run_a}/diff/{run_b}", "runs/latest": "runs/{run_id}",
+                    "analysis/pareto": "analysis/{part}"}
+    covered = set()
+    for method, path, *_ in ENDPOINTS:
+        path = path.split("?")[0]
+        for k, v in placeholders.items():
+            path = path.replace(k, v)
+        covered.add((method, path))
+    assert documented == covered, documented ^ covered
 
 
 def _ids(v):
@@ -52,12 +70,14 @@ def _fill(api, path: str) -> str:
     with st.lock:
         if "{uid}" in path:
             path = path.replace("{uid}", st.reader.accounts("latest", limit=1)["rows"][0]["unit_id"])
-        if "{fresh_token}" in path:
-            path = path.replace("{fresh_token}", tokens.create_token(api.ws, "viewer")[1]["token_id"])
-        if "{fresh_webhook}" in path:
-            path = path.replace("{fresh_webhook}", webhooks.add_webhook(api.ws, "http://127.0.0.1:9/x")[0]["webhook_id"])
-        if "{export}" in path:
-            path = path.replace("{export}", exports.export_run(api.ws, "latest", fmt="parquet")["export_id"])
+    if "{" in path:
+        with api.writing() as ws:
+            if "{fresh_token}" in path:
+                path = path.replace("{fresh_token}", tokens.create_token(ws, "viewer")[1]["token_id"])
+            if "{fresh_webhook}" in path:
+                path = path.replace("{fresh_webhook}", webhooks.add_webhook(ws, "http://127.0.0.1:9/x")[0]["webhook_id"])
+            if "{export}" in path:
+                path = path.replace("{export}", exports.export_run(ws, "latest", fmt="parquet")["export_id"])
     return path
 
 
@@ -102,12 +122,17 @@ def test_health_needs_no_token(api):
     assert r.status_code == 200 and r.json()["status"] == "ok"
 
 
-def test_the_web_cookie_is_a_token_too(api):
-    api.client.cookies.set("sikta_token", api.tokens["viewer"])
+def test_the_api_takes_bearer_tokens_only_not_cookies(api):
+    """A browser sends cookies with any form a hostile page posts: a plain-text form-able
+    ``POST /api/v1/runs`` with the token as a cookie once started a run (only SameSite protected it)."""
+    jobs_before = len(api.app.state.jobs.list())
+    api.client.cookies.set("sikta_token", api.tokens["admin"])
+    api.client.cookies.set("sikta_session", api.tokens["admin"])
     try:
-        assert api.client.get("/api/v1/me").json()["role"] == "viewer"
-        api.client.cookies.set("sikta_token", "sk_" + secrets.token_urlsafe(32))
         assert_error(api.client.get("/api/v1/me"), 401)
+        forged = api.client.post("/api/v1/runs", headers={"Content-Type": "text/plain"}, content=SECOND_MODEL)
+        assert assert_error(forged, 401)["type"] == "Unauthorized"
+        assert len(api.app.state.jobs.list()) == jobs_before  # no run was queued
     finally:
         api.client.cookies.clear()
 

@@ -13,7 +13,8 @@ from sikta.errors import UsageError, WorkspaceError
 from sikta.service.workspace import Workspace
 
 
-def test_a_locked_workspace_is_a_clear_error(tmp_path, clean_exports):
+def test_a_locked_workspace_is_a_clear_error(tmp_path, clean_exports, monkeypatch):
+    monkeypatch.setenv("SIKTA_LOCK_WAIT", "1")  # the CLI waits this long for a writer to finish
     path = tmp_path / "ws.duckdb"
     with Workspace(path) as ws:
         ws.ingest(clean_exports)
@@ -26,10 +27,48 @@ def test_a_locked_workspace_is_a_clear_error(tmp_path, clean_exports):
         with pytest.raises(WorkspaceError, match="in use by another process"):
             Workspace(path)
         result = CliRunner().invoke(app, ["status", "-w", str(path)])
-        assert result.exit_code == 4 and "in use by another process" in result.stderr
+        assert result.exit_code == 4 and "busy: another process is writing to it" in result.stderr
+        assert "SIKTA_LOCK_WAIT" in result.stderr
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_the_cli_waits_for_a_writer_that_finishes(tmp_path, clean_exports, monkeypatch):
+    monkeypatch.setenv("SIKTA_LOCK_WAIT", "60")
+    path = tmp_path / "ws.duckdb"
+    with Workspace(path) as ws:
+        ws.ingest(clean_exports)
+    holder = subprocess.Popen(  # holds the file for writing for 2 s, as a short ingest would
+        [sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({str(path)!r}); print('ok', flush=True); "
+                               "time.sleep(2); c.close()"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ok"
+        result = CliRunner().invoke(app, ["status", "-w", str(path), "--json"])
+        assert result.exit_code == 0, result.output
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_many_readers_share_a_workspace(tmp_path, clean_exports):
+    path = tmp_path / "ws.duckdb"
+    with Workspace(path) as ws:
+        ws.ingest(clean_exports)
+    reader = subprocess.Popen(
+        [sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({str(path)!r}, read_only=True); "
+                               "print('ok', flush=True); time.sleep(60)"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert reader.stdout.readline().strip() == "ok"
+        with Workspace(path, read_only=True) as ws:
+            assert ws.summary()["tables"]["accounts"]["loaded"] == 5
+            with pytest.raises(WorkspaceError, match="read-only"):
+                ws.store.create_empty("x", {"a": "int64"})
+        with pytest.raises(WorkspaceError, match="in use by another process"):
+            Workspace(path)  # a writer needs the file alone
+    finally:
+        reader.kill()
+        reader.wait()
 
 
 def test_a_file_that_is_not_a_workspace(tmp_path):

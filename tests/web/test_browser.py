@@ -73,9 +73,11 @@ def page(browser):
     p = context.new_page()
     errors: list[str] = []
     p.on("pageerror", lambda exc: errors.append(str(exc)))
+    # the pages' Content-Security-Policy must not refuse anything they need (plotly, Swagger UI)
+    p.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
     yield p
     context.close()
-    assert not errors, f"JavaScript errors on the page: {errors}"
+    assert not errors, f"JavaScript errors or CSP refusals on the page: {errors}"
 
 
 def shot(page, name: str) -> None:
@@ -190,3 +192,25 @@ def test_a_viewer_is_refused_the_model_page(page, server):
     page.wait_for_url("**/signin")
     page.goto(server["url"] + "/runs")
     assert "/signin" in page.url
+
+
+def test_the_api_docs_render_every_operation_offline(page, server):
+    """Swagger UI 4 could not read OpenAPI 3.1 ("Unable to render this definition"): the page must
+    list every operation of the schema, with every file from this server."""
+    import httpx
+
+    spec = httpx.get(server["url"] + "/openapi.json").json()
+    expected = sorted((m.upper(), p) for p, ops in spec["paths"].items() for m in ops)
+    requested: list[str] = []
+    page.on("request", lambda r: requested.append(r.url))
+    response = page.goto(server["url"] + "/docs")
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    page.wait_for_selector(".opblock-summary", timeout=TIMEOUT_MS)
+    assert "Unable to render" not in page.inner_text("body")
+    shown = page.evaluate("""() => Array.from(document.querySelectorAll('.opblock-summary')).map(s => [
+        s.querySelector('.opblock-summary-method').textContent.trim(),
+        s.querySelector('.opblock-summary-path').getAttribute('data-path')])""")
+    assert sorted(map(tuple, shown)) == expected
+    assert len(expected) >= 20
+    assert all(u.startswith(server["url"]) for u in requested), [u for u in requested if not u.startswith(server["url"])]
+    shot(page, "11-api-docs")

@@ -18,6 +18,13 @@ from sikta.service.workspace import Workspace
 from sikta.web.common import COOKIE
 from tests.web.conftest import second_model_text
 
+
+def sign_in(client: TestClient, token: str) -> None:
+    """Sign in through the form, as a browser does (the session cookie lands in the client's jar)."""
+    form = client.get("/signin")
+    r = client.post("/signin", data={"token": token, "csrf": csrf_of(form.text), "next": "/"}, follow_redirects=False)
+    assert r.status_code == 303, r.text[:300]
+
 VIEWER_PAGES = ["/", "/accounts", "/accounts?group=invest&sort=name&order=asc", "/groups/qualify", "/accounts.csv",
                 "/runs", "/runs/compare"]
 ANALYST_PAGES = ["/model"]
@@ -44,7 +51,7 @@ def as_role(site):
     def sign(role: str | None) -> TestClient:
         client.cookies.clear()
         if role is not None:
-            client.cookies.set(COOKIE, site["tokens"][role])
+            sign_in(client, site["tokens"][role])
         return client
 
     yield sign
@@ -91,12 +98,14 @@ def test_a_viewer_is_refused_starting_a_run_and_sees_no_model_link(as_role, site
 
 
 def test_a_revoked_token_is_sent_back_to_sign_in(as_role, site):
-    ws = site["app"].state.sikta.ws
-    token, info = tokens.create_token(ws, "viewer", name="short-lived")
+    st = site["app"].state.sikta
+    with st.writing() as ws:
+        token, info = tokens.create_token(ws, "viewer", name="short-lived")
     c = as_role(None)
-    c.cookies.set(COOKIE, token)
+    sign_in(c, token)
     assert c.get("/").status_code == 200
-    tokens.revoke_token(ws, info["token_id"])
+    with st.writing() as ws:
+        tokens.revoke_token(ws, info["token_id"])
     r = c.get("/", follow_redirects=False)
     assert r.status_code == 303 and "/signin" in r.headers["location"]
 
@@ -111,7 +120,12 @@ def test_sign_in_sets_a_strict_http_only_cookie_and_goes_on(as_role, site):
     assert r.status_code == 303 and r.headers["location"] == "/runs"
     cookie = next(h for h in r.headers.get_list("set-cookie") if h.startswith(COOKIE + "="))
     assert "HttpOnly" in cookie and "samesite=strict" in cookie.lower() and "Path=/" in cookie
+    assert "Max-Age=" in cookie
+    # the cookie is a random session id, not the token (a stolen cookie is no API token)
+    assert site["tokens"]["viewer"] not in cookie and "sk_" not in cookie
     assert c.get("/runs").status_code == 200
+    session = c.cookies.get(COOKIE)
+    assert c.get("/api/v1/me", headers={"Authorization": f"Bearer {session}"}).status_code == 401
 
 
 @pytest.mark.parametrize(("token", "csrf_ok", "status", "words"), [
@@ -124,7 +138,7 @@ def test_sign_in_refuses_a_bad_token_or_a_forged_form(as_role, site, token, csrf
     data = {"token": token or site["tokens"]["admin"], "csrf": csrf_of(form.text) if csrf_ok else "forged", "next": "/"}
     r = c.post("/signin", data=data, follow_redirects=False)
     assert r.status_code == status and words in r.text
-    assert not any(h.startswith(COOKIE + "=sk_") for h in r.headers.get_list("set-cookie"))
+    assert not any(h.startswith(COOKIE + "=") for h in r.headers.get_list("set-cookie"))
 
 
 def test_sign_in_only_goes_on_to_local_pages(as_role, site):
@@ -139,9 +153,14 @@ def test_sign_out_needs_the_session_csrf_token_and_clears_the_cookie(as_role):
     c = as_role("viewer")
     page = c.get("/runs").text
     assert c.post("/signout", data={"csrf": "forged"}, follow_redirects=False).status_code == 403
+    old = c.cookies.get(COOKIE)
     r = c.post("/signout", data={"csrf": csrf_of(page)}, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/signin"
     assert any(h.startswith(COOKIE + '=""') for h in r.headers.get_list("set-cookie"))
+    # the session ended on the server: its id, replayed, signs nobody in
+    c.cookies.clear()
+    c.cookies.set(COOKIE, old)
+    assert c.get("/runs", follow_redirects=False).status_code == 303
 
 
 # -- dashboard ---------------------------------------------------------------------------------
@@ -156,6 +175,10 @@ def test_the_dashboard_has_the_group_table_and_all_four_charts(as_role, site):
     assert site["runs"][1] in html
     assert '<script src="/static/plotly.min.js">' in html and "cdn" not in html.lower()
     assert r.headers["x-frame-options"] == "DENY"
+    # no inline script: the CSP allows this server's script files only; the charts travel as JSON
+    assert "script-src 'self'" in r.headers["content-security-policy"]
+    assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html), "an inline script would be refused by the CSP"
+    assert html.count('class="sikta-chart"') == 4
 
 
 def test_a_workspace_without_runs_gets_a_way_to_start_one(clean_exports, tmp_path):
@@ -164,7 +187,7 @@ def test_a_workspace_without_runs_gets_a_way_to_start_one(clean_exports, tmp_pat
         token, _ = tokens.create_token(ws, "analyst")
     app = create_app(tmp_path / "ws.duckdb")
     with TestClient(app) as c:
-        c.cookies.set(COOKIE, token)
+        sign_in(c, token)
         html = c.get("/").text
         assert "no runs yet" in html and 'href="/model"' in html
         assert c.get("/runs").status_code == 200
@@ -333,3 +356,104 @@ def test_an_analyst_starts_a_run_and_the_job_page_follows_it(as_role, site):
     assert 'id="job-done"' in job, job
     run_id = re.search(r"Run <strong>([^<]+)</strong> is stored", job).group(1)
     assert run_id in c.get("/runs").text and run_id in c.get("/").text
+
+
+# -- sessions and headers -----------------------------------------------------------------------------
+@pytest.mark.parametrize("page", ["/signin", "/", "/accounts", "/runs", "/runs/compare", "/model", "/jobs/job_x",
+                                  "/groups/nope", "/docs"])
+def test_every_page_has_the_content_security_policy(as_role, page):
+    r = as_role("analyst").get(page)
+    csp = r.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp and "unsafe-eval" not in csp
+    assert "'unsafe-inline'" not in csp.split("script-src")[1].split(";")[0]
+
+
+def test_a_session_expires_when_idle_and_at_its_end(as_role, site):
+    c = as_role("viewer")
+    assert c.get("/runs").status_code == 200
+    store = site["app"].state.sikta.web_sessions
+    assert len(store) >= 1
+    idle, lifetime = store.idle, store.lifetime
+    try:
+        store.idle = 0.0  # every session has now been idle too long
+        assert c.get("/runs", follow_redirects=False).status_code == 303
+        store.idle = idle
+        c = as_role("viewer")
+        assert c.get("/runs").status_code == 200
+        for session in store._by_key.values():
+            session.expires = 0.0  # past its lifetime
+        assert c.get("/runs", follow_redirects=False).status_code == 303
+    finally:
+        store.idle, store.lifetime = idle, lifetime
+
+
+def test_the_old_token_cookie_signs_nobody_in(as_role, site):
+    c = as_role(None)
+    c.cookies.set("sikta_token", site["tokens"]["admin"])
+    r = c.get("/", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/signin")
+
+
+# -- one table: every page x every kind of caller ------------------------------------------------------
+PAGES = [  # (path, lowest role, status when allowed)
+    ("/", "viewer", 200), ("/accounts", "viewer", 200), ("/groups/invest", "viewer", 200),
+    ("/accounts.csv", "viewer", 200), ("/accounts/{unit}", "viewer", 200), ("/runs", "viewer", 200),
+    ("/runs/compare", "viewer", 200), ("/model", "analyst", 200), ("/jobs/job_nope", "analyst", 404),
+]
+PUBLIC = {"/signin", "/static/plotly.min.js", "/static/sikta.css", "/static/sikta-charts.js"}
+PAGE_CALLERS = ["none", "wrong", "revoked", "viewer", "analyst", "admin"]
+
+
+def _client_as(site, caller: str) -> TestClient:
+    c = TestClient(site["app"])
+    if caller in tokens.ROLES:
+        sign_in(c, site["tokens"][caller])
+    elif caller == "wrong":
+        form = c.get("/signin")
+        r = c.post("/signin", data={"token": "sk_" + "x" * 43, "csrf": csrf_of(form.text), "next": "/"},
+                   follow_redirects=False)
+        assert r.status_code == 401
+    elif caller == "revoked":
+        st = site["app"].state.sikta
+        with st.writing() as ws:
+            token, info = tokens.create_token(ws, "admin", name="revoked soon")
+        sign_in(c, token)
+        assert c.get("/runs").status_code == 200
+        with st.writing() as ws:
+            tokens.revoke_token(ws, info["token_id"])
+    return c
+
+
+def test_the_page_table_covers_every_page():
+    from sikta.web.pages import router
+
+    def paths(routes):
+        for r in routes:
+            inner = getattr(r, "original_router", None)
+            yield from paths(inner.routes) if inner is not None else [(r.path, m) for m in r.methods]
+
+    gets = {p for p, m in paths(router.routes) if m == "GET"}
+    table = {p.replace("{unit}", "{unit_id:path}").replace("job_nope", "{job_id}").replace("/invest", "/{group}")
+             for p, _, _ in PAGES}
+    assert gets - PUBLIC == table
+    assert {p for p, m in paths(router.routes) if m == "POST"} == {"/signin", "/signout", "/model"}
+
+
+@pytest.mark.parametrize("caller", PAGE_CALLERS)
+def test_every_page_for_every_caller(site, caller):
+    c = _client_as(site, caller)
+    for path, needed, ok in PAGES:
+        r = c.get(path.replace("{unit}", site["unit"]), follow_redirects=False)
+        if caller in ("none", "wrong", "revoked"):
+            assert r.status_code == 303 and r.headers["location"].startswith("/signin?next="), (path, r.status_code)
+        elif not tokens.role_allows(caller, needed):
+            assert r.status_code == 403 and f"needs the {needed} role" in r.text, path
+        else:
+            assert r.status_code == ok, (path, r.status_code)
+    # the state-changing forms: refused without a session, and without the session's CSRF token
+    r = c.post("/model", data={"text": "name: x", "csrf": "forged", "action": "validate"}, follow_redirects=False)
+    assert r.status_code in ((303,) if caller in ("none", "wrong", "revoked") else (403,)), r.status_code
+    r = c.post("/signout", data={"csrf": "forged"}, follow_redirects=False)
+    assert r.status_code == (303 if caller in ("none", "wrong", "revoked") else 403)
+    for public in PUBLIC:
+        assert c.get(public).status_code == 200, public

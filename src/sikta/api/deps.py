@@ -1,15 +1,26 @@
 """How a request reaches the workspace and learns who is calling.
 
-The app opens one :class:`~sikta.service.workspace.Workspace` for its whole
-life (``app.state.sikta``). A DuckDB connection is not safe to share between
-threads, and FastAPI runs plain ``def`` endpoints in a thread pool, so every
-use goes through :func:`workspace` (or :func:`run_reader`), which holds one
-re-entrant lock for the duration. Background runs use a connection of their
-own (see :mod:`sikta.api.jobs`).
+The app keeps one :class:`~sikta.service.workspace.Workspace` open for its
+whole life (``app.state.sikta``), **read-only** while it only reads: DuckDB
+lets any number of read-only processes share the file, so ``sikta status``,
+``runs``, ``report`` ... work while the server runs. For its own writes (a
+token created or revoked, an export, a webhook change, an API run, a feature
+build of the analysis, an outbox update) the app opens the file for writing
+inside :meth:`AppState.writing` and goes back to read-only when the last
+writer is done; while it writes, CLI commands wait for it (``SIKTA_LOCK_WAIT``
+seconds). Readers of this process keep being answered meanwhile.
 
-Callers authenticate with ``Authorization: Bearer <token>`` or, for the web
-UI, the ``sikta_token`` cookie; never with a query parameter, which would end
-up in access logs.
+A DuckDB connection is not safe to share between threads, and FastAPI runs
+plain ``def`` endpoints in a thread pool, so every use goes through
+:func:`workspace` (or :func:`run_reader`), which holds one re-entrant lock for
+the duration. Point reads that run outside that lock hold :attr:`AppState.gate`
+shared, so the connection is never swapped under them. Background runs use a
+connection of their own (see :mod:`sikta.api.jobs`).
+
+Callers of the API authenticate with ``Authorization: Bearer <token>`` only
+(never a cookie: a browser would send it with a forged form; never a query
+parameter, which would end up in access logs). The web UI signs in with a
+server-side session of its own (:mod:`sikta.web.common`).
 
 Examples
 --------
@@ -20,39 +31,176 @@ Examples
 from __future__ import annotations
 
 import hashlib
+import hmac
+import logging
+import secrets
 import threading
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import HTTPException, Request, Security
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from sikta.errors import UsageError
+from sikta.errors import ReadOnlyWorkspaceError, UsageError, WorkspaceLockedError
 from sikta.service import tokens
 from sikta.service.segments import RunReader
+from sikta.service.serving import lock_wait
 from sikta.service.workspace import Workspace
 
-COOKIE = "sikta_token"
+log = logging.getLogger("sikta.api")
 bearer = HTTPBearer(auto_error=False, description="A token from 'sikta token create' (or POST /api/v1/tokens).")
+T = TypeVar("T")
+#: the identity of the server's own CLI secret (see :attr:`AppState.local_secret`)
+LOCAL_CLI = {"token_id": "local-cli", "name": "sikta CLI on the server's machine", "role": "admin"}
+
+
+class Gate:
+    """A shared/exclusive lock: many point reads at once, or one swap of the connection."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._readers = 0
+        self._writing = False
+
+    @contextmanager
+    def shared(self) -> Iterator[None]:
+        with self._cond:
+            while self._writing:
+                self._cond.wait()
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._readers -= 1
+                self._cond.notify_all()
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        with self._cond:
+            while self._writing or self._readers:
+                self._cond.wait()
+            self._writing = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._writing = False
+                self._cond.notify_all()
 
 
 class AppState:
-    """What one app holds open: the workspace, its lock and the cached run reader."""
+    """What one app holds open: the workspace (read-only between writes), its lock, the run reader.
 
-    def __init__(self, workspace_path: str | Path) -> None:
+    Parameters
+    ----------
+    workspace_path
+        The workspace file (created empty when missing).
+    wait
+        Seconds to wait for the file while another process holds it (default :func:`lock_wait`).
+    local_secret
+        A secret that authenticates as an admin for this process only (``sikta serve`` writes it into
+        its server file beside the workspace, so the CLI on the same machine can route writes here).
+    """
+
+    def __init__(self, workspace_path: str | Path, *, wait: float | None = None,
+                 local_secret: str | None = None) -> None:
         self.path = Path(workspace_path)
-        self.ws = Workspace(self.path)
+        self.wait = lock_wait() if wait is None else wait
+        self.local_secret = local_secret
+        if not self.path.exists():
+            Workspace(self.path).close()  # a new, empty workspace
+        self.ws = Workspace(self.path, read_only=True, wait=self.wait)
         self.lock = threading.RLock()
+        self._changed = threading.Condition(self.lock)
+        self.gate = Gate()
+        self._writers = 0
+        self._closed = False
         self.reader = RunReader(self.ws)
         self.cache: dict[tuple, Any] = {}  # small results that only an ingest could change (analysis)
         #: verified tokens by SHA-256, with the token generation they were checked at
         self.token_cache: dict[str, tuple[dict[str, Any] | None, int]] = {}
+        #: whether a token id is active, with the token generation it was checked at (web sessions)
+        self.active_cache: dict[str, tuple[bool, int]] = {}
+        self.opened = {"read_only": 1, "write": 0}  # how often the file was (re)opened, for the tests
+        self.workers: list[Any] = []  # background threads to stop before the workspace closes
+
+    # -- read-only between writes ------------------------------------------------
+    def _reopen(self, *, read_only: bool) -> bool:
+        """Swap the connection for one in the other mode; False when the file is busy for writing."""
+        with self.gate.exclusive():
+            self.ws.close()
+            ok = True
+            try:
+                ws = Workspace(self.path, read_only=read_only, wait=0.0 if not read_only else max(self.wait, 60.0))
+            except WorkspaceLockedError:
+                if read_only:
+                    raise
+                ok = False  # a CLI command is reading the file: back to reading, try again soon
+                ws = Workspace(self.path, read_only=True, wait=max(self.wait, 60.0))
+            self.ws = ws
+            self.reader.reconnect(ws)
+            self.opened["read_only" if ws.store.read_only else "write"] += 1
+            return ok
+
+    @contextmanager
+    def writing(self) -> Iterator[Workspace]:
+        """The workspace opened for writing until the block ends (and every other writer's block).
+
+        Waits (up to ``wait`` seconds, answering reads meanwhile) while another process reads the
+        file, then raises :class:`~sikta.errors.WorkspaceLockedError` (the API's 503).
+        """
+        deadline = time.monotonic() + self.wait
+        with self.lock:
+            while self.ws.store.read_only:
+                if self._reopen(read_only=False):
+                    break
+                if time.monotonic() >= deadline:
+                    raise WorkspaceLockedError(
+                        f"workspace {self.path} is being read by another process (a sikta command): "
+                        "try again in a moment")
+                self._changed.wait(0.2)  # lets this process's readers in while we wait
+            self._writers += 1
+        try:
+            yield self.ws
+        finally:
+            with self.lock:
+                self._writers -= 1
+                if self._writers == 0 and not self._closed:
+                    self._reopen(read_only=True)
+                self._changed.notify_all()
+
+    def read_or_write(self, work: Callable[[Workspace], T]) -> T:
+        """``work(ws)`` on the read-only workspace; again in :meth:`writing` when it turns out to write
+        (a feature build). Writes are staged, so the refused first try left nothing behind."""
+        with self.lock:
+            try:
+                return work(self.ws)
+            except ReadOnlyWorkspaceError:
+                pass
+        with self.writing() as ws, self.lock:
+            return work(ws)
+
+    def read(self, work: Callable[[Workspace], T]) -> T:
+        """``work(ws)`` with the workspace as it is (read-only between writes), the lock held."""
+        with self.lock:
+            return work(self.ws)
+
+    def write(self, work: Callable[[Workspace], T]) -> T:
+        """``work(ws)`` with the workspace opened for writing (see :meth:`writing`)."""
+        with self.writing(), self.lock:
+            return work(self.ws)
 
     def close(self) -> None:
+        """Stop the background workers registered in ``workers``, then close the workspace."""
+        for worker in self.workers:
+            worker.close()
         with self.lock:
+            self._closed = True
             self.ws.close()
 
 
@@ -65,6 +213,14 @@ def workspace(request: Request) -> Iterator[Workspace]:
     """The app's workspace, with the lock held until the block ends."""
     st = state(request)
     with st.lock:
+        yield st.ws
+
+
+@contextmanager
+def writing(request: Request) -> Iterator[Workspace]:
+    """The app's workspace opened for writing, with the lock held, until the block ends."""
+    st = state(request)
+    with st.writing(), st.lock:
         yield st.ws
 
 
@@ -92,6 +248,8 @@ def _verify(st: AppState, token: str) -> dict[str, Any] | None:
     """The token's record (None: unknown or revoked), from the workspace."""
     # a lookup per request would cost a query; any token created or revoked in this
     # process (the only one that can write while the server runs) invalidates the cache
+    if st.local_secret and hmac.compare_digest(token.encode(), st.local_secret.encode()):
+        return dict(LOCAL_CLI)
     key = hashlib.sha256(token.encode("utf-8")).hexdigest()
     generation = tokens.generation()
     with st.lock:
@@ -100,6 +258,20 @@ def _verify(st: AppState, token: str) -> dict[str, Any] | None:
             st.token_cache.clear()
         st.token_cache[key] = (found, generation)
     return found
+
+
+def token_active(st: AppState, token_id: str) -> bool:
+    """Whether ``token_id`` is still active: cached until this process creates or revokes a token."""
+    generation = tokens.generation()
+    hit = st.active_cache.get(token_id)
+    if hit is not None and hit[1] == generation:
+        return hit[0]
+    with st.lock:
+        active = tokens.is_active(st.ws, token_id)
+        if len(st.active_cache) > 10_000:
+            st.active_cache.clear()
+        st.active_cache[token_id] = (active, generation)
+    return active
 
 
 def _known(st: AppState, token: str) -> tuple[bool, dict[str, Any] | None]:
@@ -115,7 +287,7 @@ async def current_token(request: Request) -> dict[str, Any]:
     not a trip through the thread pool; an unknown one is checked in a worker thread, because
     that waits for the workspace lock, which a background run may hold for a while.
     """
-    token = bearer_token(request.headers.get("authorization")) or request.cookies.get(COOKIE)
+    token = bearer_token(request.headers.get("authorization"))
     if not token:
         raise _unauthorized("missing token: send 'Authorization: Bearer <token>' (see 'sikta token create')")
     st = state(request)
@@ -137,7 +309,7 @@ def require(role: str) -> Callable[..., Awaitable[dict[str, Any]]]:
         request: Request, _credentials: HTTPAuthorizationCredentials | None = Security(bearer)
     ) -> dict[str, Any]:
         # the Security parameter puts the bearer scheme into the OpenAPI schema; the
-        # token itself is read by current_token, which also accepts the web UI's cookie
+        # token itself is read by current_token
         found = await current_token(request)
         if not tokens.role_allows(found["role"], role):
             raise HTTPException(403, f"this needs the {role} role; the token {found['token_id']} is {found['role']}")
@@ -147,4 +319,10 @@ def require(role: str) -> Callable[..., Awaitable[dict[str, Any]]]:
     return dependency
 
 
-__all__ = ["AppState", "COOKIE", "bearer", "state", "workspace", "run_reader", "current_token", "require", "bearer_token"]
+def new_local_secret() -> str:
+    """A secret for :attr:`AppState.local_secret` (not a token: never stored in the workspace)."""
+    return "sk_local_" + secrets.token_urlsafe(32)
+
+
+__all__ = ["AppState", "Gate", "bearer", "state", "workspace", "writing", "run_reader", "current_token", "require", "bearer_token",
+           "lock_wait", "new_local_secret", "LOCAL_CLI", "token_active"]

@@ -23,14 +23,24 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
-from sikta.errors import DataTooThinError, InputError, NotFoundError, SiktaError, UsageError, WorkspaceError
+from sikta.errors import (
+    DataTooThinError,
+    InputError,
+    NotFoundError,
+    SiktaError,
+    UsageError,
+    WorkspaceError,
+    WorkspaceLockedError,
+)
 
 log = logging.getLogger("sikta.api")
 
 #: first match wins, so subclasses come before their bases
 STATUS: tuple[tuple[type[SiktaError], int], ...] = (
     (NotFoundError, 404),      # a run, account, token ... that does not exist
+    (WorkspaceLockedError, 503),  # another process reads the file this write needs: retry shortly
     (WorkspaceError, 409),     # the workspace lacks what the request needs (no data, no runs)
     (DataTooThinError, 422),   # understood, but the data cannot answer it
     (InputError, 422),         # a model file, mapping or contract problem in what was sent
@@ -38,7 +48,9 @@ STATUS: tuple[tuple[type[SiktaError], int], ...] = (
     (SiktaError, 400),
 )
 HTTP_TYPES = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 405: "MethodNotAllowed",
-              409: "Conflict", 415: "UnsupportedMediaType", 422: "ValidationError"}
+              409: "Conflict", 415: "UnsupportedMediaType", 422: "ValidationError", 503: "Unavailable"}
+#: seconds a 503 asks the caller to wait before trying again
+RETRY_AFTER = "2"
 
 
 class ErrorDetail(BaseModel):
@@ -69,8 +81,29 @@ def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     which this API never sends.
     """
     words = {400: "Bad request", 401: "Missing, unknown or revoked token", 403: "The token's role is too low",
-             404: "Not found", 409: "The workspace cannot answer yet", 422: "Invalid input or too little data"}
+             404: "Not found", 409: "The workspace cannot answer yet", 422: "Invalid input or too little data",
+             503: "Another process is reading the workspace this write needs: retry after Retry-After seconds"}
     return {code: {"model": ErrorOut, "description": words.get(code, "Error")} for code in sorted({*codes, 422})}
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method some route of the app answers on this request's path (the ``Allow`` of a 405).
+
+    Starlette names only the methods of the first route that matched the path; a path served by
+    several routes (``GET`` and ``POST /api/v1/runs``) needs them all.
+    """
+    methods: set[str] = set()
+
+    def walk(routes: list) -> None:
+        for route in routes:
+            included = getattr(route, "original_router", None)  # FastAPI >= 0.13x wraps included routers
+            if included is not None:
+                walk(included.routes)
+            elif getattr(route, "methods", None) and route.matches(request.scope)[0] is not Match.NONE:
+                methods.update(route.methods)
+
+    walk(request.app.router.routes)
+    return ", ".join(sorted(methods))
 
 
 def _validation_message(exc: RequestValidationError) -> str:
@@ -88,11 +121,20 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(SiktaError)
     async def _sikta(request: Request, exc: SiktaError) -> JSONResponse:
-        return error_response(status_for(exc), type(exc).__name__, str(exc))
+        status = status_for(exc)
+        return error_response(status, type(exc).__name__, str(exc),
+                              {"Retry-After": RETRY_AFTER} if status == 503 else None)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         message = exc.detail if isinstance(exc.detail, str) else "request failed"
+        if exc.status_code == 400 and message == "There was an error parsing the body":
+            # a body that is not JSON (or not UTF-8) does not fit the schema: the same 422 as any other misfit
+            return error_response(422, "ValidationError", "body: not valid JSON in UTF-8")
+        if exc.status_code == 405:
+            allow = allowed_methods(request)
+            return error_response(405, "MethodNotAllowed", f"{request.method} is not allowed here: use {allow}",
+                                  {"Allow": allow})
         return error_response(exc.status_code, HTTP_TYPES.get(exc.status_code, "HTTPError"), message,
                               getattr(exc, "headers", None))
 

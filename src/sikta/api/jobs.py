@@ -1,12 +1,16 @@
 """Background runs: ``POST /runs`` queues a job, ``GET /jobs/{id}`` tells how it went.
 
-One worker thread takes jobs in order, so two runs never write at once. It
-works on a connection of its own to the same workspace (DuckDB shares one
-database between connections of a process), so reads keep being answered
-while a run scores a million accounts; the new run becomes visible when it
-commits and the readers' caches are refreshed. Job records live in memory:
+One worker thread takes jobs in order, so two runs never write at once. A run
+happens inside the app's write session (:meth:`sikta.api.deps.AppState.writing`:
+the server holds the file for writing from the start of the run to its end;
+CLI commands wait meanwhile), on a connection of its own to the same workspace
+(DuckDB shares one database between connections of a process), so this
+server's reads keep being answered while a run scores a million accounts; the
+new run becomes visible when it commits and the readers' caches are refreshed. Job records live in memory:
 they describe this server process, while the runs they create stay in the
-workspace. After a run, its ``run.completed`` event goes to the webhooks.
+workspace. After a run, its ``run.completed`` event goes into the webhook
+outbox (in the same write session) and the app's sender delivers it from a
+thread of its own: a slow or dead receiver never holds up the next run.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import secrets
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -47,21 +52,23 @@ class Jobs:
         Called with the new run id, after the run committed (the app refreshes its reader).
     lock
         The app's workspace lock.
-    webhook_options
-        Passed to :func:`sikta.service.webhooks.deliver` (retries, backoff, timeout).
+    writing
+        The app's write session (:meth:`sikta.api.deps.AppState.writing`).
+    sender
+        The app's :class:`sikta.service.webhooks.Sender`, told when new events are in the outbox.
     """
 
     def __init__(self, workspace_path: str | Path, on_run: Callable[[str], None], lock: threading.RLock,
-                 webhook_options: dict[str, Any] | None = None) -> None:
+                 writing: Callable[[], AbstractContextManager[Any]], sender: webhooks.Sender | None = None) -> None:
         self.path = Path(workspace_path)
         self.lock = lock
+        self.writing = writing
         self.on_run = on_run
-        self.webhook_options = webhook_options or {}
+        self.sender = sender
         self._queue: queue.Queue = queue.Queue()
         self._jobs: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._mutex = threading.Lock()
         self._thread: threading.Thread | None = None
-        self._ws: Workspace | None = None
 
     def submit(self, model: Model, *, as_of: date | None = None, submitted_by: str | None = None) -> dict[str, Any]:
         """Queue a run of ``model``; returns the job record."""
@@ -100,15 +107,21 @@ class Jobs:
             job_id, model, as_of = item
             self._set(job_id, status="running", started_at=_now())
             try:
-                if self._ws is None:
+                with self.writing():
                     # opening a workspace discards stage tables left by dead processes; under the
                     # app's lock, no request of this process is in the middle of building one
                     with self.lock:
-                        self._ws = Workspace(self.path)
-                summary = runs_svc.create_run(self._ws, model, as_of=as_of)
-                RunReader(self._ws).prepare(summary.run_id)  # index it here, off the readers' lock
+                        ws = Workspace(self.path)
+                    try:
+                        summary = runs_svc.create_run(ws, model, as_of=as_of)
+                        RunReader(ws).prepare(summary.run_id)  # index it here, off the readers' lock
+                        queued = self._enqueue(ws, summary.run_id)
+                    finally:
+                        ws.close()  # before the write session ends: the app then reopens read-only
+                if queued and self.sender is not None:
+                    self.sender.poke()
                 self.on_run(summary.run_id)
-                self._set(job_id, status="done", run_id=summary.run_id, finished_at=_now())
+                self._set(job_id, status="done", run_id=summary.run_id, finished_at=_now(), webhooks=queued)
             except SiktaError as exc:
                 self._set(job_id, status="failed", finished_at=_now(),
                           error={"type": type(exc).__name__, "message": str(exc)})
@@ -118,11 +131,13 @@ class Jobs:
                 self._set(job_id, status="failed", finished_at=_now(),
                           error={"type": "InternalError", "message": "the run failed unexpectedly: see the server log"})
                 continue
-            try:
-                delivered = webhooks.notify_run(self._ws, summary.run_id, **self.webhook_options)
-                self._set(job_id, webhooks=delivered)
-            except Exception:  # noqa: BLE001 - the run stands even if telling others about it fails
-                log.exception("webhooks for %s failed", summary.run_id)
+
+    def _enqueue(self, ws: Workspace, run_id: str) -> list[dict[str, Any]]:
+        try:
+            return webhooks.enqueue_run(ws, run_id)
+        except Exception:  # noqa: BLE001 - the run stands even if queueing its event fails; the log has it
+            log.exception("queueing the webhooks of %s failed", run_id)
+            return []
 
     def close(self, timeout: float = 30.0) -> None:
         """Finish the job at hand, drop the rest, close the job connection."""
@@ -137,9 +152,6 @@ class Jobs:
                               error={"type": "Cancelled", "message": "the server stopped before the run started"})
             self._queue.put(None)
             self._thread.join(timeout)
-        if self._ws is not None:
-            self._ws.close()
-            self._ws = None
 
 
 __all__ = ["Jobs"]

@@ -97,7 +97,7 @@ def list_accounts(
     q: Annotated[str | None, Query(max_length=200, description="part of the unit id or name, any case")] = None,
     sort: Annotated[Sort, Query(description="a column; '-' first for descending")] = "-revenue_12m",
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=s.MAX_OFFSET)] = 0,
 ) -> Response:
     """One page of a run's accounts with group, scores and revenue (stable paging, ties by unit id)."""
     with run_reader(request) as reader:
@@ -108,10 +108,12 @@ def list_accounts(
             responses=responses(401, 403, 404))
 def get_account(request: Request, unit_id: UnitPath, _: Viewer, run: RunRef = "latest") -> Response:
     """One account: its group and why, its run values and features, and its group in every run."""
+    st = state(request)
     with run_reader(request) as reader:
         ctx = reader.account_context(run)
-    # outside the lock: immutable tables, a cursor per thread
-    return _json(reader.account_read(ctx, unit_id, features_json=True))
+    # outside the lock: immutable tables, a cursor per thread; the gate keeps the connection in place
+    with st.gate.shared():
+        return _json(reader.account_read(ctx, unit_id, features_json=True))
 
 
 @router.get("/accounts/{unit_id}/contacts", response_model=s.ContactsOut, tags=["accounts"],
@@ -131,11 +133,11 @@ def get_groups(request: Request, _: Viewer, run: RunRef = "latest") -> dict[str,
 
 
 @router.get("/analysis/{part}", response_model=s.AnalysisOut, tags=["analysis"],
-            responses=responses(400, 401, 403, 409, 422))
+            responses=responses(400, 401, 403, 409, 422, 503))
 def get_analysis(
     request: Request, part: Literal[PARTS], token: Viewer,  # type: ignore[valid-type]
     grain: Literal[GRAINS] = "account",  # type: ignore[valid-type]
-    as_of: Annotated[date | None, Query(description="default: the latest revenue date")] = None,
+    as_of: Annotated[date | None, Query(ge=s.FIRST_DATE, le=s.LAST_DATE, description="default: the latest revenue date")] = None,
     period: Literal[PERIODS] = "month",  # type: ignore[valid-type]
     window_months: Annotated[int, Query(ge=1, le=120)] = 12,
     limit: Annotated[int, Query(ge=1, le=1000, description="rows of each ranked table")] = 20,
@@ -148,21 +150,28 @@ def get_analysis(
     st = state(request)
     key = ("analysis", part, grain, as_of, period, window_months, limit)
     with workspace(request) as ws:
-        if key not in st.cache:
-            if _builds_features(ws, grain, as_of, window_months) and not tokens.role_allows(token["role"], "analyst"):
-                # a feature build at another date or grain can take minutes and blocks every reader meanwhile
-                raise HTTPException(403, "this analysis needs a new feature build (another as_of, grain or window): "
-                                         "that takes the analyst role; viewers see the stored one")
-            report = ws.analyze(grain=grain, as_of=as_of, period=period, window_months=window_months).run(parts=(part,))
+        if key in st.cache:
+            return st.cache[key]
+        if _builds_features(ws, grain, as_of, window_months) and not tokens.role_allows(token["role"], "analyst"):
+            # a feature build at another date or grain can take minutes and blocks every reader meanwhile
+            raise HTTPException(403, "this analysis needs a new feature build (another as_of, grain or window): "
+                                     "that takes the analyst role; viewers see the stored one")
+
+    def analyse(ws: Workspace) -> dict[str, Any]:
+        report = ws.analyze(grain=grain, as_of=as_of, period=period, window_months=window_months).run(parts=(part,))
+        if not ws.store.read_only:
             st.reader.refresh(prepare=True)  # the analysis may have rebuilt a feature table
-            if part in report.skipped:
-                raise DataTooThinError(report.skipped[part])
-            doc = report.to_dict(limit)
-            result = {k: v for k, v in doc.items() if k not in ("grain", "as_of", "window_months", "skipped")}
-            # the data only changes with an ingest, which cannot happen while the server holds the workspace
-            mine = [k for k in st.cache if k and k[0] == "analysis"]  # the web UI keeps its own entries here
-            for old in mine[: max(0, len(mine) - ANALYSIS_CACHE + 1)]:
-                st.cache.pop(old, None)
-            st.cache[key] = {"part": part, "grain": grain, "as_of": doc["as_of"], "window_months": window_months,
-                             "result": plain(result)}
+        if part in report.skipped:
+            raise DataTooThinError(report.skipped[part])
+        doc = report.to_dict(limit)
+        result = {k: v for k, v in doc.items() if k not in ("grain", "as_of", "window_months", "skipped")}
+        # the data only changes with an ingest, which cannot happen while the server runs
+        mine = [k for k in st.cache if k and k[0] == "analysis"]  # the web UI keeps its own entries here
+        for old in mine[: max(0, len(mine) - ANALYSIS_CACHE + 1)]:
+            st.cache.pop(old, None)
+        st.cache[key] = {"part": part, "grain": grain, "as_of": doc["as_of"], "window_months": window_months,
+                         "result": plain(result)}
         return st.cache[key]
+
+    # read-only first; a feature build makes it a write (then the server takes the file briefly)
+    return st.read_or_write(analyse)

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 from fastapi.responses import FileResponse
 
 from sikta.api import schemas as s
-from sikta.api.deps import require, workspace
+from sikta.api.deps import require, workspace, writing
 from sikta.api.errors import responses
 from sikta.errors import ModelError, NotFoundError
 from sikta.service import exports, tokens, webhooks
@@ -65,7 +65,8 @@ def validate_model(request: Request, text: ModelText, _: Analyst) -> dict[str, A
 @router.post("/runs", response_model=s.JobOut, status_code=202, tags=["runs"], responses=responses(401, 403, 422))
 def start_run(
     request: Request, response: Response, text: ModelText, token: Analyst,
-    as_of: Annotated[date | None, Query(description="score data up to this date (default: the latest revenue date)")] = None,
+    as_of: Annotated[date | None, Query(ge=s.FIRST_DATE, le=s.LAST_DATE,
+                                        description="score data up to this date (default: the latest revenue date)")] = None,
 ) -> dict[str, Any]:
     """Check the model, then score it in the background; poll the returned job."""
     with workspace(request) as ws:
@@ -92,10 +93,10 @@ def get_job(request: Request, job_id: IdPath, _: Analyst) -> dict[str, Any]:
 
 # -- admin: tokens ---------------------------------------------------------------
 @router.post("/tokens", response_model=s.TokenCreated, status_code=201, tags=["admin"],
-             responses=responses(401, 403, 422))
+             responses=responses(401, 403, 422, 503))
 def create_token(request: Request, body: s.TokenCreate, _: Admin) -> dict[str, Any]:
     """Create a token; the response is the only place its text ever appears."""
-    with workspace(request) as ws:
+    with writing(request) as ws:
         token, info = tokens.create_token(ws, body.role, body.name)
     return {**info, "token": token}
 
@@ -107,28 +108,37 @@ def list_tokens(request: Request, _: Admin) -> dict[str, Any]:
         return {"tokens": tokens.list_tokens(ws)}
 
 
-@router.delete("/tokens/{token_id}", response_model=s.TokenOut, tags=["admin"], responses=responses(401, 403, 404))
+@router.delete("/tokens/{token_id}", response_model=s.TokenOut, tags=["admin"], responses=responses(401, 403, 404, 503))
 def revoke_token(request: Request, token_id: IdPath, _: Admin) -> dict[str, Any]:
     """Revoke a token from now on."""
-    with workspace(request) as ws:
+    with writing(request) as ws:
         return tokens.revoke_token(ws, token_id)
 
 
 # -- admin: exports --------------------------------------------------------------
 @router.post("/exports", response_model=s.ExportOut, status_code=201, tags=["admin"],
-             responses=responses(400, 401, 403, 404))
+             responses=responses(400, 401, 403, 404, 503))
 def create_export(request: Request, body: s.ExportCreate, token: Admin) -> dict[str, Any]:
-    """Write a run's segment list (no personal data) as CSV or Parquet beside the workspace."""
-    with workspace(request) as ws:
+    """Write a run's segment list (no personal data) as CSV or Parquet beside the workspace; the oldest
+    exports beyond the retention (SIKTA_EXPORTS_KEEP files, SIKTA_EXPORTS_MAX_MB) are deleted."""
+    with writing(request) as ws:
         return exports.export_run(ws, body.run, fmt=body.format, groups=body.groups,
                                   created_by=token["name"] or token["token_id"])
 
 
 @router.get("/exports", response_model=s.ExportList, tags=["admin"], responses=responses(401, 403))
 def list_exports(request: Request, _: Admin) -> dict[str, Any]:
-    """Every export, newest first."""
+    """Every export kept, newest first (the oldest go beyond SIKTA_EXPORTS_KEEP files or SIKTA_EXPORTS_MAX_MB)."""
     with workspace(request) as ws:
         return {"exports": exports.list_exports(ws)}
+
+
+@router.delete("/exports/{export_id}", response_model=s.ExportOut, tags=["admin"],
+               responses=responses(401, 403, 404, 503))
+def delete_export(request: Request, export_id: IdPath, _: Admin) -> dict[str, Any]:
+    """Delete an export's file and record."""
+    with writing(request) as ws:
+        return exports.delete_export(ws, export_id)
 
 
 @router.get("/exports/{export_id}/file", tags=["admin"], response_class=FileResponse,
@@ -144,10 +154,10 @@ def download_export(request: Request, export_id: IdPath, _: Admin) -> FileRespon
 
 # -- admin: webhooks -------------------------------------------------------------
 @router.post("/webhooks", response_model=s.WebhookCreated, status_code=201, tags=["admin"],
-             responses=responses(400, 401, 403, 422))
+             responses=responses(400, 401, 403, 422, 503))
 def create_webhook(request: Request, body: s.WebhookCreate, _: Admin) -> dict[str, Any]:
     """Register a URL for signed ``run.completed`` events; the secret is shown once."""
-    with workspace(request) as ws:
+    with writing(request) as ws:
         info, secret = webhooks.add_webhook(ws, body.url, body.secret)
     return {**info, "secret": secret}
 
@@ -168,10 +178,10 @@ def list_deliveries(
         return {"deliveries": webhooks.deliveries(ws, run)}
 
 
-@router.delete("/webhooks/{webhook_id}", response_model=s.WebhookOut, tags=["admin"], responses=responses(401, 403, 404))
+@router.delete("/webhooks/{webhook_id}", response_model=s.WebhookOut, tags=["admin"], responses=responses(401, 403, 404, 503))
 def delete_webhook(request: Request, webhook_id: IdPath, _: Admin) -> dict[str, Any]:
     """Stop sending events to a webhook."""
-    with workspace(request) as ws:
+    with writing(request) as ws:
         return webhooks.remove_webhook(ws, webhook_id)
 
 

@@ -14,6 +14,13 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from sikta.api.errors import ErrorDetail
 from sikta.service.runs import GROUPS
 
+#: dates a request may name: wide enough for any real data, narrow enough that a date a month or a
+#: year before or after it still exists (0001-01-02 or 9999-12-31 would overflow date arithmetic)
+FIRST_DATE, LAST_DATE = date(1900, 1, 1), date(2199, 12, 31)
+#: the largest offset a page may start at (more rows than any workspace holds; a 64-bit index
+#: overflows at 2**63)
+MAX_OFFSET = 1_000_000_000
+
 Role = Literal["viewer", "analyst", "admin"]
 Group = Literal[GROUPS]  # type: ignore[valid-type]
 #: the workspace stores naive UTC; JSON gets an explicit offset, as RFC 3339 wants
@@ -206,15 +213,23 @@ class ModelCheck(_Out):
 
 
 class Delivery(_Out):
+    """One event to one webhook, from the outbox (the same ``delivery_id`` on every attempt)."""
+
     delivery_id: str
     webhook_id: str
     event_id: str
+    event: str
     run_id: str
-    ok: bool
+    state: Literal["pending", "delivered", "failed"] = Field(
+        description="pending: tried again at next_attempt_at; delivered: a 2xx answer; failed: a final answer, "
+                    "or the retry period ended")
+    ok: bool = Field(description="delivered")
     attempts: int
-    status_code: int | None
+    status_code: int | None = Field(description="the last attempt's HTTP status (null: no answer)")
     error: str | None
-    finished_at: Timestamp
+    created_at: Timestamp
+    next_attempt_at: Timestamp | None
+    finished_at: Timestamp | None
 
 
 class JobOut(_Out):
@@ -272,6 +287,7 @@ class ExportOut(_Out):
     groups: list[str]
     path: str
     rows: int
+    size_bytes: int | None = Field(None, description="the file's size (null: the file is gone)")
     created_at: Timestamp
     created_by: str | None
 

@@ -19,9 +19,10 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from sikta import __version__
-from sikta.cli.errors import handles_errors
+from sikta.cli.errors import WRITE_AGAIN, handles_errors
 from sikta.engine.contract import GRAINS
-from sikta.errors import UsageError, WorkspaceError
+from sikta.errors import UsageError, WorkspaceError, WorkspaceLockedError
+from sikta.service.serving import describe, lock_wait, running_server
 from sikta.service.workspace import Workspace, default_workspace
 
 app = typer.Typer(
@@ -53,11 +54,40 @@ def _progress() -> Progress:
     )
 
 
-def _open(workspace: Path | None, *, must_exist: bool = True) -> Workspace:
-    path = workspace or default_workspace()
-    if must_exist and not Path(path).exists():
+def _open(workspace: Path | None, *, must_exist: bool = True, write: bool = False) -> Workspace:
+    """The workspace for a command: read-only unless it writes (``write``, or a new one).
+
+    Many processes may read a workspace at once (a running ``sikta serve`` too); one that writes
+    has it alone. A read-only command that turns out to write runs again for writing
+    (:func:`sikta.cli.errors.handles_errors`), unless a server holds the workspace.
+    """
+    path = Path(workspace or default_workspace())
+    if must_exist and not path.exists():
         raise WorkspaceError(f"workspace {path} does not exist: run 'sikta ingest PATH --workspace {path}' first")
-    return Workspace(path)
+    server = running_server(path)
+    wait = lock_wait()
+    if write or not must_exist or WRITE_AGAIN.get():
+        if server is not None:
+            raise WorkspaceError(f"workspace {path} is served by {describe(server)} and this command writes to it: "
+                                 f"stop the server (Ctrl-C where it runs, or kill {server['pid']}), then run it again")
+        try:
+            return Workspace(path, wait=wait)
+        except WorkspaceLockedError:
+            raise WorkspaceLockedError(f"workspace {path} is in use by another process (another sikta command or a "
+                                       f"server): try again when it is done (waited {wait:.0f} s; SIKTA_LOCK_WAIT "
+                                       "sets how long)") from None
+    try:
+        ws = Workspace(path, read_only=True, wait=wait)
+    except WorkspaceLockedError:
+        who = f"{describe(server)} is writing to it (a run or an admin change)" if server else \
+            "another process is writing to it (an ingest or a run)"
+        raise WorkspaceLockedError(f"workspace {path} is busy: {who}; try again in a moment (waited {wait:.0f} s; "
+                                   "SIKTA_LOCK_WAIT sets how long)") from None
+    if server is not None:
+        ws.store.read_only_reason = (f"{describe(server)} serves it, and this needs to write to it (a feature build): "
+                                     f"stop the server (Ctrl-C where it runs, or kill {server['pid']}), then run "
+                                     "this command again")
+    return ws
 
 
 def _version(value: bool) -> None:
@@ -216,7 +246,7 @@ def features(
     as_json: JsonOpt = False,
 ) -> None:
     """Build the per-unit feature table at a grain and store it in the workspace."""
-    with _open(workspace) as ws:
+    with _open(workspace, write=True) as ws:
         with _progress() as bar:
             bar.add_task(f"building features at {grain} grain", total=None)
             build = ws.build_features(grain, as_of, window_months=window_months)

@@ -8,10 +8,12 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from sikta.cli import remote
 from sikta.cli.app import JsonOpt, WorkspaceOpt, _json, _open, _progress, app, out
 from sikta.cli.errors import handles_errors
 from sikta.errors import UsageError
 from sikta.service import runs as runs_svc
+from sikta.service import serving
 from sikta.service.workspace import default_workspace
 
 model_app = typer.Typer(help="Write and check segmentation model files (YAML under version control).", no_args_is_help=True)
@@ -89,13 +91,24 @@ def run(
         return preview_run(model_file, workspace, as_of, as_json)
 
     model = load_model(model_file)
-    with _open(workspace) as ws:
+    as_of_d = parse_date(as_of, "--as-of")
+    server = serving.running_server(workspace or default_workspace())
+    if server is not None:  # the server holds the workspace: it runs the model (and sends the webhooks)
         with _progress() as bar:
-            bar.add_task("scoring", total=None)
-            summary = runs_svc.create_run(ws, model, as_of=parse_date(as_of, "--as-of"), model_file=str(model_file))
-        from sikta.service.webhooks import notify_run
+            bar.add_task(f"scoring on {serving.describe(server)}", total=None)
+            meta = remote.run_job(server, model.text, as_of=None if as_of_d is None else str(as_of_d))
+        summary = runs_svc.RunSummary(meta["run_id"], meta["as_of"], meta["grain"], meta["model_name"],
+                                      str(meta["model_version"]), meta["model_sha256"], int(meta["units"]),
+                                      meta["groups"])
+        deliveries = meta["webhooks"]
+    else:
+        with _open(workspace, write=True) as ws:
+            with _progress() as bar:
+                bar.add_task("scoring", total=None)
+                summary = runs_svc.create_run(ws, model, as_of=as_of_d, model_file=str(model_file))
+            from sikta.service.webhooks import notify_run
 
-        deliveries = notify_run(ws, summary.run_id)  # the same run.completed event the API's runs send
+            deliveries = notify_run(ws, summary.run_id)  # the same run.completed event the API's runs send
     if as_json:
         _json(summary.to_dict())
         return
@@ -107,8 +120,9 @@ def run(
                   f"built {used['built_at']})[/]")
     out.print(_groups_table("The matrix", summary.groups))
     if deliveries:
-        ok = sum(1 for d in deliveries if d["ok"])
-        out.print(f"webhooks: {ok} of {len(deliveries)} delivered (see GET /api/v1/webhooks/deliveries)")
+        states = [d["state"] for d in deliveries]
+        out.print(f"webhooks: {states.count('delivered')} delivered, {states.count('pending')} pending (the server "
+                  f"tries again for 24 h), {states.count('failed')} failed; see GET /api/v1/webhooks/deliveries")
 
 
 @app.command("runs")

@@ -1,4 +1,9 @@
-"""``sikta serve`` (the REST API and web UI) and ``sikta token`` (who may use them)."""
+"""``sikta serve`` (the REST API and web UI) and ``sikta token`` (who may use them).
+
+While a server runs, the CLI's reads work as usual (the server holds the
+workspace read-only between its own writes) and ``token create|revoke``
+go through the server (:mod:`sikta.service.serving`, :mod:`sikta.cli.remote`).
+"""
 
 from __future__ import annotations
 
@@ -9,9 +14,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from sikta.cli import remote
 from sikta.cli.app import JsonOpt, WorkspaceOpt, _json, _open, app, out
 from sikta.cli.errors import handles_errors
-from sikta.errors import UsageError
+from sikta.errors import UsageError, WorkspaceError
+from sikta.service import serving
+from sikta.service.workspace import default_workspace
 
 token_app = typer.Typer(help="Create, list and revoke API tokens (the workspace keeps only their hashes).",
                         no_args_is_help=True)
@@ -35,27 +43,41 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port.", min=1, max=65535)] = 8000,
     log_level: Annotated[str, typer.Option(help="uvicorn log level: critical, error, warning, info, debug.")] = "info",
     threads: Annotated[int | None, typer.Option(help="Worker threads for requests (default: two per CPU).", min=1)] = None,
+    webhook_retry_hours: Annotated[float, typer.Option(
+        help="How long an undelivered webhook event is tried again (backoff doubling from 10 s to 1 h).",
+        min=0.0)] = 24.0,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Serve the REST API (docs at /docs) and web UI over the workspace, until Ctrl-C."""
     import uvicorn
 
     from sikta.api import create_app
+    from sikta.api.deps import new_local_secret
     from sikta.service import tokens
 
     if log_level not in ("critical", "error", "warning", "info", "debug"):
         raise UsageError(f"--log-level {log_level!r} is not one of critical, error, warning, info, debug")
+    path = workspace or default_workspace()
+    other = serving.running_server(path)
+    if other is not None:
+        raise WorkspaceError(f"workspace {path} is already served by {serving.describe(other)}")
     with _open(workspace) as ws:  # fail fast with the CLI's message when the file is missing or locked
         active = tokens.list_tokens(ws, include_revoked=False)
         path = ws.path
     if not active:
-        # the server keeps the workspace open, so no other process can add a token while it runs
-        err.print("[yellow]no active tokens[/]: every request but /api/v1/health will get 401. Stop the server, "
-                  f"run 'sikta token create --role admin -w {path}', and start it again.")
+        err.print("[yellow]no active tokens[/]: every request but /api/v1/health will get 401 until you run "
+                  f"'sikta token create --role admin -w {path}' (it works while the server runs).")
     if not _loopback(host):
         err.print(f"[yellow]listening on {host}[/]: tokens travel in clear text; put a TLS proxy in front.")
+    secret = new_local_secret()
+    app_ = create_app(path, threads=threads, local_secret=secret,
+                      webhook_options={"period": webhook_retry_hours * 3600})
+    serving.write_server_file(path, url=serving.local_url(host, port), secret=secret)
     out.print(f"serving {path} on http://{host}:{port} (API docs: http://{host}:{port}/docs)")
-    uvicorn.run(create_app(path, threads=threads), host=host, port=port, log_level=log_level)
+    try:
+        uvicorn.run(app_, host=host, port=port, log_level=log_level)
+    finally:
+        serving.remove_server_file(path)
 
 
 def _tokens_table(rows: list[dict]) -> Table:
@@ -76,11 +98,16 @@ def token_create(
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Create a token and print it once; only its hash is stored."""
+    """Create a token and print it once; only its hash is stored (through the server when one runs)."""
     from sikta.service import tokens
 
-    with _open(workspace) as ws:
-        token, info = tokens.create_token(ws, role, name)
+    server = serving.running_server(workspace or default_workspace())
+    if server is not None:
+        created = remote.call(server, "POST", "/api/v1/tokens", json_body={"role": role, "name": name})
+        token, info = created.pop("token"), created
+    else:
+        with _open(workspace, write=True) as ws:
+            token, info = tokens.create_token(ws, role, name)
     if as_json:
         _json({**info, "token": token})
         return
@@ -113,11 +140,15 @@ def token_revoke(
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Revoke a token: from now on it gets 401."""
+    """Revoke a token: from now on it gets 401 (through the server when one runs, which sees it at once)."""
     from sikta.service import tokens
 
-    with _open(workspace) as ws:
-        info = tokens.revoke_token(ws, token_id)
+    server = serving.running_server(workspace or default_workspace())
+    if server is not None:
+        info = remote.call(server, "DELETE", f"/api/v1/tokens/{token_id}")
+    else:
+        with _open(workspace, write=True) as ws:
+            info = tokens.revoke_token(ws, token_id)
     if as_json:
         _json(info)
         return

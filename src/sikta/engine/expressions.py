@@ -280,7 +280,7 @@ class _Parser:
         self.i += 1
         if kind == "num":
             if not math.isfinite(value := float(tok)):
-                raise self.fail(f"number {tok} is too large")
+                raise self.fail(f"number {tok if len(tok) <= 24 else tok[:20] + '…'} is too large")
             return Node("lit", (), value)
         if kind == "str":
             return Node("lit", (), tok[1:-1].replace("''", "'"))

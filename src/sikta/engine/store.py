@@ -17,6 +17,7 @@ Examples
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,7 +28,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from sikta.errors import NotFoundError, WorkspaceError
+from sikta.errors import NotFoundError, ReadOnlyWorkspaceError, WorkspaceError, WorkspaceLockedError
 
 DEFAULT_MEMORY_LIMIT = "4GB"
 STAGE_PREFIX = "_sikta_stage__"
@@ -49,6 +50,12 @@ class Store:
         the file. Default ``$SIKTA_MEMORY_LIMIT`` or 4GB.
     threads
         DuckDB worker threads (default: all cores).
+    wait
+        Seconds to keep trying while another process holds the file (DuckDB lets many read-only
+        processes share a file, or one writer have it alone); then :class:`WorkspaceLockedError`.
+
+    A read-only store refuses every write with :class:`ReadOnlyWorkspaceError` before DuckDB
+    sees it; ``read_only_reason`` (set by whoever opened it) says why it is read-only.
     """
 
     def __init__(
@@ -58,8 +65,11 @@ class Store:
         read_only: bool = False,
         memory_limit: str | None = None,
         threads: int | None = None,
+        wait: float = 0.0,
     ) -> None:
         self.path = str(path)
+        self.read_only = read_only
+        self.read_only_reason: str | None = None
         in_memory = self.path == ":memory:"
         if read_only and not in_memory and not Path(self.path).exists():
             raise NotFoundError(f"workspace {self.path} does not exist: run 'sikta ingest' first")
@@ -74,18 +84,47 @@ class Store:
         if not in_memory:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
             config["temp_directory"] = self.path + ".tmp"
-        try:
-            self.con = ibis.duckdb.connect(self.path, read_only=read_only, **config)
-        except duckdb.IOException as exc:
-            msg = str(exc)
-            if "lock" in msg.lower():
-                raise WorkspaceError(f"workspace {self.path} is in use by another process") from None
-            raise WorkspaceError(f"cannot open workspace {self.path}: {msg.splitlines()[0]}") from None
-        except duckdb.Error as exc:
-            raise WorkspaceError(f"{self.path} is not a Sikta workspace: {str(exc).splitlines()[0]}") from None
+        self.con = self._connect(read_only, config, wait)
         self._depth = 0
         if not read_only:
             self._discard_leftovers()
+
+    def _connect(self, read_only: bool, config: dict[str, Any], wait: float) -> Any:
+        deadline, pause = time.monotonic() + wait, 0.05
+        while True:
+            try:
+                return ibis.duckdb.connect(self.path, read_only=read_only, **config)
+            except duckdb.ConnectionException as exc:
+                if "different configuration" not in str(exc):
+                    raise WorkspaceError(f"cannot open workspace {self.path}: {str(exc).splitlines()[0]}") from None
+                if read_only:
+                    # this process has the file open for writing already (a notebook's Workspace):
+                    # DuckDB shares one database per process, so read through that one
+                    self.read_only = False
+                    return ibis.duckdb.connect(self.path, read_only=False, **config)
+                raise WorkspaceLockedError(f"workspace {self.path} is open read-only in this process: close that "
+                                           "first to write to it") from None
+            except duckdb.IOException as exc:
+                msg = str(exc)
+                if "lock" not in msg.lower():
+                    raise WorkspaceError(f"cannot open workspace {self.path}: {msg.splitlines()[0]}") from None
+                if time.monotonic() >= deadline:
+                    raise WorkspaceLockedError(f"workspace {self.path} is in use by another process") from None
+            except duckdb.Error as exc:
+                raise WorkspaceError(f"{self.path} is not a Sikta workspace: {str(exc).splitlines()[0]}") from None
+            time.sleep(pause)
+            pause = min(pause * 2, 0.5)
+
+    def writable(self) -> None:
+        """Raise :class:`ReadOnlyWorkspaceError` when this store may not write."""
+        if self.read_only:
+            why = f": {self.read_only_reason}" if self.read_only_reason else ""
+            raise ReadOnlyWorkspaceError(f"workspace {self.path} is open read-only{why}", self.read_only_reason)
+
+    def execute(self, sql: str, params: list | None = None) -> None:
+        """Run one parameterized write statement (an UPDATE or DELETE of a metadata table)."""
+        self.writable()
+        self.raw.execute(sql, params or [])
 
     def _discard_leftovers(self) -> None:
         """Tables staged by a process that died before swapping them in."""
@@ -155,6 +194,8 @@ class Store:
         ``CREATE OR REPLACE`` statement, because Ibis's create-then-rename
         confuses DuckDB's catalog inside a transaction.
         """
+        if not temp:
+            self.writable()
         if isinstance(expr, pd.DataFrame):
             expr = ibis.memtable(expr, schema=schema)
         if null_cols := expr.schema().null_fields:
@@ -171,6 +212,7 @@ class Store:
         With ``replace=False`` an existing table is kept and given any
         column of ``schema`` it lacks (metadata tables of older workspaces).
         """
+        self.writable()
         defs = ibis.schema(schema).to_sqlglot_column_defs("duckdb")
         if not replace and self.has(name):
             # Workspaces outlive versions of Sikta: add what an older one lacks.
@@ -184,9 +226,11 @@ class Store:
         return self.con.table(name)
 
     def drop(self, name: str) -> None:
+        self.writable()
         self.con.drop_table(name, force=True)
 
     def insert(self, name: str, expr: ir.Table | pd.DataFrame, *, schema: dict | None = None) -> None:
+        self.writable()
         if isinstance(expr, pd.DataFrame):
             expr = ibis.memtable(expr, schema=schema)
         self.con.insert(name, expr)
@@ -201,6 +245,7 @@ class Store:
             finally:
                 self._depth -= 1
             return
+        self.writable()
         self.con.raw_sql("BEGIN TRANSACTION")
         self._depth = 1
         try:
@@ -221,6 +266,7 @@ class Store:
         table replaces its namesake in one short transaction; on any error
         (or a killed process) the staged tables are discarded.
         """
+        self.writable()  # before any work: a read-only store learns it at once, not after the build
         stage = Stage(self)
         try:
             yield stage

@@ -1,7 +1,13 @@
 """Load a YAML file into a pydantic model; every error names file and line.
 
 Shared by the column mapping (ingest) and the segmentation model file, both
-of which users keep under version control and edit by hand.
+of which users keep under version control and edit by hand, and which the
+REST API accepts from any analyst. A hostile file must cost little: before
+anything is built, one streaming pass over the YAML events (no recursion)
+refuses a text over :data:`MAX_CHARS`, nesting deeper than :data:`MAX_DEPTH`,
+and aliases that would expand the document past :data:`MAX_NODES` values
+(the "billion laughs": 1.3 KB of anchors that stand for 10^9 strings) or
+that refer to the node containing them. A plain file uses anchors freely.
 
 Examples
 --------
@@ -28,6 +34,67 @@ from pydantic import BaseModel, ValidationError
 from sikta.errors import InputError
 
 M = TypeVar("M", bound=BaseModel)
+
+#: the longest YAML text accepted (a real model or mapping file is a few KB)
+MAX_CHARS = 1_000_000
+#: the deepest nesting of mappings and lists (a model file needs about 6)
+MAX_DEPTH = 50
+#: the most values (scalars, mappings, lists) the document may hold with every alias expanded
+MAX_NODES = 100_000
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: the same events, faster
+
+
+def check_size(text: str, *, source: str, error: type[InputError] = InputError) -> None:
+    r"""Refuse YAML whose text, nesting or expanded aliases are too big, in one bounded pass.
+
+    Examples
+    --------
+    >>> check_size("base: &b {x: 1}\nother: *b\n", source="ok.yaml")
+    >>> bomb = "a: &a [1, 1]\n" + "".join(f"{q}: &{q} [*{p}, *{p}, *{p}]\n" for p, q in zip("abcdefghijklm", "bcdefghijklmn"))
+    >>> try:
+    ...     check_size(bomb, source="bomb.yaml")
+    ... except InputError as exc:
+    ...     print(exc)
+    bomb.yaml:10: its aliases expand it to more than 100,000 values: write the values out, or use fewer aliases
+    """
+    if len(text) > MAX_CHARS:
+        raise error(f"{source}: {len(text):,} characters is too long for a YAML file here (at most {MAX_CHARS:,})")
+    sizes: dict[str, int] = {}  # anchor -> values it stands for
+    stack: list[list] = []  # open mappings and lists: [values so far, anchor]
+    total = 0
+    try:
+        for event in yaml.parse(text, Loader=_Loader):
+            line = event.start_mark.line + 1 if event.start_mark is not None else 1
+            if isinstance(event, yaml.CollectionStartEvent):
+                if len(stack) >= MAX_DEPTH:
+                    raise error(f"{source}:{line}: nested more than {MAX_DEPTH} levels deep")
+                stack.append([1, event.anchor])
+                continue
+            if isinstance(event, yaml.CollectionEndEvent):
+                n, anchor = stack.pop()
+                if anchor is not None:
+                    sizes[anchor] = n
+            elif isinstance(event, yaml.ScalarEvent):
+                n = 1
+                if event.anchor is not None:
+                    sizes[event.anchor] = 1
+            elif isinstance(event, yaml.AliasEvent):
+                if event.anchor not in sizes:
+                    if any(a == event.anchor for _, a in stack):
+                        raise error(f"{source}:{line}: the alias *{event.anchor} refers to the value that contains it")
+                    continue  # an undefined alias: the parser says so below, with its line
+                n = sizes[event.anchor]
+            else:
+                continue
+            if stack:
+                stack[-1][0] += n
+            else:
+                total += n
+            if total + sum(s for s, _ in stack) > MAX_NODES:
+                raise error(f"{source}:{line}: its aliases expand it to more than {MAX_NODES:,} values: "
+                            "write the values out, or use fewer aliases")
+    except yaml.YAMLError:
+        return  # the loader below reports the syntax error with its line
 
 
 def line_index(node: yaml.Node, path: tuple = (), out: dict | None = None) -> dict[tuple, int]:
@@ -85,14 +152,17 @@ def load_yaml_model(model: type[M], text: str, *, source: str, error: type[Input
     InputError
         ``"<source>:<line>: <field path>: <what is wrong>"`` for the first problem.
     """
+    check_size(text, source=source, error=error)
     try:
-        node = yaml.compose(text)
-        data: Any = yaml.safe_load(text)
+        node = yaml.compose(text, Loader=_Loader)
+        data: Any = yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader (CSafeLoader or SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 1
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise error(f"{source}:{line}: not valid YAML: {problem}") from None
+    except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+        raise error(f"{source}: a value cannot be read: {str(exc).split(':')[0]}") from None
     if data is None:
         data = {}
     lines = line_index(node) if node is not None else {}
@@ -112,9 +182,15 @@ def load_yaml_file(model: type[M], path: str | Path, *, error: type[InputError] 
     """Read ``path`` and validate it as ``model`` (see :func:`load_yaml_model`)."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        if not p.is_file():
+            raise error(f"{p}: file not found" if not p.exists() else f"{p}: not a file")
+        with p.open("rb") as f:  # at most one byte past the limit: /dev/zero or a huge file cost nothing
+            raw = f.read(4 * MAX_CHARS + 1)
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         raise error(f"{p}: file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError:
+        raise error(f"{p}: cannot read: not UTF-8 text") from None
+    except OSError as exc:
         raise error(f"{p}: cannot read: {exc}") from None
     return load_yaml_model(model, text, source=str(p), error=error)

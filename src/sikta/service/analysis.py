@@ -35,6 +35,7 @@ from sikta.engine import best as best_q
 from sikta.engine import flow as flow_q
 from sikta.engine import opportunity as opp
 from sikta.engine.contract import GRAINS
+from sikta.engine.csvsafe import write_frame_csv
 from sikta.engine.features import unit_map
 from sikta.engine.features_parts import minus_months
 from sikta.errors import DataTooThinError, UsageError
@@ -178,7 +179,7 @@ class AnalysisReport:
                 if flat[col].map(lambda v: isinstance(v, list | tuple)).any():
                     flat[col] = flat[col].map(lambda v: ";".join(map(str, v)) if isinstance(v, list | tuple) else v)
             flat.to_parquet(folder / f"{name}.parquet", index=False)
-            flat.to_csv(folder / f"{name}.csv", index=False)
+            write_frame_csv(flat, folder / f"{name}.csv")  # text cells a spreadsheet would run are neutralized
             written += [folder / f"{name}.parquet", folder / f"{name}.csv"]
         (folder / "analysis.json").write_text(json.dumps(self.to_dict(), indent=2, default=str) + "\n")
         return [*written, folder / "analysis.json"]

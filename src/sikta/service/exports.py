@@ -7,7 +7,14 @@ come from the run table only, so no contact or other personal data can end
 up in a file. The engine writes the file; Python never holds the rows.
 
 The layout is one generic CRM import layout (the columns of
-:data:`COLUMNS`); vendor-specific layouts are not built yet.
+:data:`COLUMNS`); vendor-specific layouts are not built yet. Text cells a
+spreadsheet would run as a formula are neutralized (:mod:`sikta.engine.csvsafe`).
+
+Retention: after each export the oldest ones go (file and record) so that at
+most :func:`retention` exports are kept: ``$SIKTA_EXPORTS_KEEP`` (default 100)
+files, together at most ``$SIKTA_EXPORTS_MAX_MB`` (default 1024) MB. An admin
+lists them (``GET /api/v1/exports``) and deletes one
+(``DELETE /api/v1/exports/{id}``).
 
 Examples
 --------
@@ -20,6 +27,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 import ibis
 import pandas as pd
 
+from sikta.engine.csvsafe import safe_table
 from sikta.errors import NotFoundError, UsageError
 from sikta.service import runs as runs_svc
 
@@ -44,6 +53,24 @@ COLUMNS = ("unit_id", "name", "status", "group", "group_label", "potential_score
            "deprioritized_by", "revenue_12m", "run_id", "as_of", "grain", "model_name", "model_version")
 
 
+@dataclass(frozen=True)
+class Retention:
+    """How many exports to keep, and how many bytes they may take together."""
+
+    keep: int = 100
+    max_bytes: int = 1024 * 2**20
+
+
+def retention() -> Retention:
+    """The retention from ``$SIKTA_EXPORTS_KEEP`` and ``$SIKTA_EXPORTS_MAX_MB``."""
+    try:
+        keep = int(os.environ.get("SIKTA_EXPORTS_KEEP", "100"))
+        mb = float(os.environ.get("SIKTA_EXPORTS_MAX_MB", "1024"))
+    except ValueError:
+        raise UsageError("SIKTA_EXPORTS_KEEP is a number of files and SIKTA_EXPORTS_MAX_MB a number of MB") from None
+    return Retention(keep=max(keep, 1), max_bytes=int(max(mb, 0) * 2**20))
+
+
 def export_folder(workspace_path: str | Path) -> Path:
     """Where a workspace's exports go: ``<stem>_exports`` beside the workspace file."""
     p = Path(workspace_path)
@@ -52,7 +79,7 @@ def export_folder(workspace_path: str | Path) -> Path:
 
 def export_run(
     ws: Workspace, run: str | None = "latest", *, fmt: str = "csv", groups: list[str] | None = None,
-    created_by: str | None = None,
+    created_by: str | None = None, keep: Retention | None = None,
 ) -> dict[str, Any]:
     """Write a run's segment list; returns the export record (id, path, rows, ...).
 
@@ -68,6 +95,8 @@ def export_run(
         Only these groups (default: every group).
     created_by
         Who asked (a token name), for the record.
+    keep
+        The retention to apply afterwards (default :func:`retention`); the new export always stays.
     """
     if fmt not in FORMATS:
         raise UsageError(f"format {fmt!r} is not one of {', '.join(FORMATS)}")
@@ -100,7 +129,7 @@ def export_run(
     partial = path.with_name(path.name + ".partial")
     # written aside and renamed, so a reader never sees half a file
     if fmt == "csv":
-        ws.store.con.to_csv(t, partial)
+        ws.store.con.to_csv(safe_table(t), partial)  # names a spreadsheet would run as formulas get an apostrophe
     else:
         ws.store.con.to_parquet(t, partial)
     os.replace(partial, path)
@@ -110,7 +139,31 @@ def export_run(
     with ws.store.transaction():
         ws.store.create_empty(EXPORTS, EXPORTS_SCHEMA, replace=False)
         ws.store.insert(EXPORTS, pd.DataFrame([record]), schema=EXPORTS_SCHEMA)
+    apply_retention(ws, keep or retention())
     return _public(record)
+
+
+def apply_retention(ws: Workspace, keep: Retention) -> list[str]:
+    """Delete the oldest exports beyond ``keep`` (the newest always stays); returns their ids."""
+    listed = list_exports(ws)  # newest first
+    gone, total = [], 0
+    for i, e in enumerate(listed):
+        total += e["size_bytes"] or 0
+        if i > 0 and (i >= keep.keep or total > keep.max_bytes):
+            gone.append(e["export_id"])
+    for export_id in gone:
+        delete_export(ws, export_id)
+    return gone
+
+
+def delete_export(ws: Workspace, export_id: str) -> dict[str, Any]:
+    """Delete an export's file and record; returns the record as it was."""
+    hits = [e for e in list_exports(ws) if e["export_id"] == export_id]
+    if not hits:
+        raise NotFoundError(f"no export {export_id!r}")
+    Path(hits[0]["path"]).unlink(missing_ok=True)
+    ws.store.execute(f'DELETE FROM "{EXPORTS}" WHERE export_id = ?', [export_id])
+    return hits[0]
 
 
 def _label(model: Any, group: str) -> str:
@@ -123,6 +176,10 @@ def _public(r: dict[str, Any]) -> dict[str, Any]:
     out["groups"] = [g for g in (r.get("groups") or "").split(",") if g]
     out["created_at"] = pd.Timestamp(r["created_at"]).to_pydatetime()
     out["rows"] = int(r["rows"])
+    try:
+        out["size_bytes"] = Path(r["path"]).stat().st_size
+    except OSError:
+        out["size_bytes"] = None  # the file is gone
     return out
 
 
@@ -146,4 +203,5 @@ def get_export(ws: Workspace, export_id: str) -> dict[str, Any]:
     return hits[0]
 
 
-__all__ = ["FORMATS", "COLUMNS", "export_folder", "export_run", "list_exports", "get_export"]
+__all__ = ["FORMATS", "COLUMNS", "Retention", "retention", "export_folder", "export_run", "list_exports", "get_export",
+           "delete_export", "apply_retention"]

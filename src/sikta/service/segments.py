@@ -125,6 +125,7 @@ class RunReader:
         self._pages: OrderedDict[tuple, pa.Table] = OrderedDict()
         self._builds: dict[str, dict[str, Any] | None] = {}
         self._local = threading.local()
+        self._connection = 0  # which connection of ``ws`` the threads' cursors belong to
         self._docs: dict[str, str | None] = {}
 
     # -- plumbing ------------------------------------------------------------
@@ -132,9 +133,19 @@ class RunReader:
         # A cursor per thread: DuckDB runs them in parallel, so reads of immutable run tables
         # need not queue behind one connection (see account_context / account_read).
         cur = getattr(self._local, "cursor", None)
-        if cur is None:
+        if cur is None or self._local.connection != self._connection:
             cur = self._local.cursor = self.ws.store.raw.cursor()
+            self._local.connection = self._connection
         return self.ws.store.records(sql, params, con=cur)
+
+    def reconnect(self, ws: Workspace) -> None:
+        """Read through ``ws`` from now on (the same workspace, opened again); the caches stay.
+
+        Closing the old connection closed every thread's cursor on it; each thread makes a new
+        one on its next read. The caller makes sure no read is running meanwhile.
+        """
+        self.ws = ws
+        self._connection += 1
 
     def _has(self, table: str) -> bool:
         return bool(self._query("SELECT 1 FROM duckdb_tables() WHERE table_name = ? AND schema_name = 'main'", [table]))
@@ -162,20 +173,17 @@ class RunReader:
         with a new build time, which is part of its document table's name; stale documents are
         dropped here.
         """
-        tables = [f"features_{g}" for g in GRAINS if self._has(f"features_{g}")]
-        if self.runs():
-            chosen = self.runs() if run is None else [self.resolve(run)]
-            tables += [runs_svc.run_table(r["run_id"]) for r in chosen]
+        work = self.pending(run)
+        if work:
+            self.ws.store.writable()  # a read-only server prepares in a write session (sikta.api.deps)
         done = []
         raw = self.ws.store.raw
-        for table in tables:
-            index = f"_sikta_ix_{table}"
-            doc = self._doc_table(table)
+        for table, index, doc in work:
             fresh = False
-            if not self._query("SELECT 1 FROM duckdb_indexes() WHERE index_name = ?", [index]):
+            if index is not None:
                 raw.execute(f'CREATE INDEX IF NOT EXISTS "{index}" ON "{table}" (unit_id)')
                 fresh = True
-            if doc is not None and not self._has(doc):
+            if doc is not None:
                 stale = self._query("SELECT table_name AS t FROM duckdb_tables() WHERE starts_with(table_name, ?) "
                                     "AND schema_name = 'main'", [f"{DOC_PREFIX}{table}@"])
                 for old in (r["t"] for r in stale):
@@ -187,6 +195,22 @@ class RunReader:
                 done.append(table)
         self._docs.clear()
         return done
+
+    def pending(self, run: str | None = None) -> list[tuple[str, str | None, str | None]]:
+        """What :meth:`prepare` would do: (table, index to make or None, document table to make or None)."""
+        tables = [f"features_{g}" for g in GRAINS if self._has(f"features_{g}")]
+        if self.runs():
+            chosen = self.runs() if run is None else [self.resolve(run)]
+            tables += [runs_svc.run_table(r["run_id"]) for r in chosen]
+        work = []
+        for table in tables:
+            index = f"_sikta_ix_{table}"
+            doc = self._doc_table(table)
+            todo_index = None if self._query("SELECT 1 FROM duckdb_indexes() WHERE index_name = ?", [index]) else index
+            todo_doc = doc if doc is not None and not self._has(doc) else None
+            if todo_index or todo_doc:
+                work.append((table, todo_index, todo_doc))
+        return work
 
     def _doc_table(self, table: str) -> str | None:
         """The document table of a run or feature table (None: a feature table without a build)."""

@@ -150,11 +150,17 @@ def revoke_token(ws: Workspace, token_id: str) -> dict[str, Any]:
     if not hits:
         raise NotFoundError(f"no token {token_id!r} (see 'sikta token list')")
     if hits[0]["revoked_at"] is None:
-        ws.store.raw.execute(f'UPDATE "{TOKENS}" SET revoked_at = ? WHERE token_id = ? AND revoked_at IS NULL',
-                             [_now(), token_id])
+        ws.store.execute(f'UPDATE "{TOKENS}" SET revoked_at = ? WHERE token_id = ? AND revoked_at IS NULL',
+                         [_now(), token_id])
         _changed()
         hits = _rows(ws, "WHERE token_id = ?", [token_id])
     return _public(hits[0])
+
+
+def is_active(ws: Workspace, token_id: str) -> bool:
+    """Whether the token ``token_id`` exists and is not revoked (a web session lives only as long)."""
+    hits = _rows(ws, "WHERE token_id = ?", [token_id])
+    return bool(hits) and hits[0]["revoked_at"] is None
 
 
 def verify_token(ws: Workspace, token: str | None) -> dict[str, Any] | None:
@@ -168,4 +174,5 @@ def verify_token(ws: Workspace, token: str | None) -> dict[str, Any] | None:
     return {k: hits[0][k] for k in ("token_id", "name", "role")}
 
 
-__all__ = ["ROLES", "generation", "create_token", "list_tokens", "revoke_token", "role_allows", "verify_token"]
+__all__ = ["ROLES", "generation", "create_token", "list_tokens", "revoke_token", "role_allows", "verify_token",
+           "is_active"]

@@ -71,12 +71,15 @@ class Workspace:
     path
         The DuckDB file; default ``$SIKTA_WORKSPACE`` or ``./sikta.duckdb``.
     read_only
-        Open for reading only (the file must exist).
+        Open for reading only (the file must exist). Many read-only processes may share a
+        workspace; one that writes has it alone.
+    wait
+        Seconds to keep trying while another process holds the file.
     """
 
-    def __init__(self, path: str | Path | None = None, *, read_only: bool = False) -> None:
+    def __init__(self, path: str | Path | None = None, *, read_only: bool = False, wait: float = 0.0) -> None:
         self.path = Path(path) if path is not None else default_workspace()
-        self.store = Store(self.path, read_only=read_only)
+        self.store = Store(self.path, read_only=read_only, wait=wait)
 
     # -- context management ---------------------------------------------
     def close(self) -> None:

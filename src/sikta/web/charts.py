@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+import plotly.io as pio
 
 from sikta.core.sampling import stratified_quota
 from sikta.service.runs import GROUPS
@@ -49,6 +50,7 @@ __all__ = [
     "sankey_figure",
     "stratified_quota",
     "stratified_sample",
+    "to_data_div",
     "to_div",
 ]
 
@@ -65,6 +67,7 @@ _ABC_FILL = {"A": "#c7e9c0", "B": "#fdf0b4", "C": "#e5e5e5"}
 _LAYOUT = {"template": "plotly_white", "margin": {"l": 60, "r": 30, "t": 70, "b": 50}, "hoverlabel": {"align": "left"}}
 # WebGL draws tens of thousands of points without stalling the page; SVG is crisper for few
 _WEBGL_ABOVE = 5000
+CHART_CONFIG = {"displaylogo": False, "responsive": True, "modeBarButtonsToRemove": ["sendDataToCloud"]}
 
 
 def _safe(text: Any) -> str:
@@ -450,10 +453,25 @@ def to_div(fig: go.Figure, *, div_id: str) -> str:
 
     The page must load :func:`plotly_js` once before these divs.
     """
-    return fig.to_html(
-        full_html=False, include_plotlyjs=False, div_id=div_id,
-        config={"displaylogo": False, "responsive": True, "modeBarButtonsToRemove": ["sendDataToCloud"]},
-    )
+    return fig.to_html(full_html=False, include_plotlyjs=False, div_id=div_id, config=CHART_CONFIG)
+
+
+def to_data_div(fig: go.Figure, *, div_id: str) -> str:
+    """The figure as an HTML ``<div>`` that carries the figure as JSON in ``data-figure``, no script.
+
+    The web UI's pages allow no inline script (their Content-Security-Policy); ``/static/sikta-charts.js``
+    draws every such div with plotly.js. The static report keeps :func:`to_div`.
+
+    Examples
+    --------
+    >>> div = to_data_div(go.Figure(go.Bar(x=["a"], y=[1])), div_id="b")
+    >>> div.startswith('<div id="b" class="sikta-chart"') and "<script" not in div
+    True
+    """
+    doc = {"data": fig.to_plotly_json()["data"], "layout": fig.to_plotly_json()["layout"], "config": CHART_CONFIG}
+    payload = pio.to_json(doc, validate=False)
+    return (f'<div id="{html.escape(div_id)}" class="sikta-chart" style="width:100%" '
+            f'data-figure="{html.escape(payload, quote=True)}"></div>')
 
 
 @functools.cache

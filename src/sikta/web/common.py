@@ -1,8 +1,10 @@
 """What every page shares: templates, who is signed in, roles, CSRF and error pages.
 
-Pages are server-rendered with Jinja2 (autoescaping on). A page handler opens
-the app's workspace, checks the sign-in cookie with :func:`signed_in` and
-renders a template with :func:`render`. Anything that ends a page early (not
+Pages are server-rendered with Jinja2 (autoescaping on) and sent with a strict
+Content-Security-Policy (:mod:`sikta.api.headers`: scripts from this server
+only, none inline). A page handler opens the app's workspace, checks the
+sign-in session with :func:`signed_in` (:mod:`sikta.web.sessions`) and renders
+a template with :func:`render`. Anything that ends a page early (not
 signed in, role too low, a bad form) raises :class:`PageExit` with the
 response to send; :class:`PageRoute` turns it, and every
 :class:`~sikta.errors.SiktaError`, into that response or a friendly page.
@@ -19,11 +21,9 @@ Examples
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import math
 import numbers
-import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -37,23 +37,21 @@ from fastapi import Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 
+from sikta.api.headers import HTML_HEADERS
 from sikta.errors import InputError, NotFoundError, SiktaError, UsageError
 from sikta.service import tokens
 from sikta.service.runs import GROUP_SUMMARY, GROUPS
 from sikta.web import charts
+from sikta.web.sessions import Sessions
 
 HERE = Path(__file__).resolve().parent
-COOKIE = "sikta_token"
+#: the session cookie: a random session id (see :mod:`sikta.web.sessions`), never the token
+COOKIE = "sikta_session"
+#: the cookie of earlier versions, which held the token itself: deleted on sight
+OLD_COOKIE = "sikta_token"
 #: double-submit cookie of the sign-in form (there is no session to bind it to yet)
 SIGNIN_COOKIE = "sikta_signin"
-#: per-process secret that turns a token id into the CSRF token of its forms
-_SECRET = secrets.token_bytes(32)
-SECURITY_HEADERS = {
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-    "Cache-Control": "no-store",
-}
+SECURITY_HEADERS = HTML_HEADERS
 
 
 # -- formatting ---------------------------------------------------------------
@@ -134,16 +132,13 @@ ENV.globals.update(GROUPS=GROUPS, GROUP_MEANING=GROUP_SUMMARY)
 # -- who is signed in ---------------------------------------------------------
 @dataclass(frozen=True)
 class User:
-    """The signed-in token: id, name and role (never the token itself)."""
+    """The signed-in token: id, name and role (never the token itself), and the session's CSRF token
+    that every state-changing form carries."""
 
     token_id: str
     name: str | None
     role: str
-
-    @property
-    def csrf(self) -> str:
-        """The CSRF token every state-changing form of this session carries."""
-        return hmac.new(_SECRET, self.token_id.encode(), hashlib.sha256).hexdigest()[:40]
+    csrf: str
 
     def can(self, role: str) -> bool:
         return tokens.role_allows(self.role, role)
@@ -198,16 +193,42 @@ def cached(request: Request, key: tuple, build: Callable[[], Any]) -> Any:
     return cache[key]
 
 
-def signed_in(request: Request, ws: Any, role: str = "viewer") -> User:
-    """The user behind the sign-in cookie; redirects to sign-in, or refuses a too-low role."""
-    record = tokens.verify_token(ws, request.cookies.get(COOKIE))
-    if record is None:
+def sessions(request: Request) -> Sessions:
+    """The app's web sessions (made on first use; they live in the server's memory)."""
+    from sikta.api import deps
+
+    st = deps.state(request)
+    with st.lock:
+        if getattr(st, "web_sessions", None) is None:
+            st.web_sessions = Sessions()
+        return st.web_sessions
+
+
+def current_user(request: Request) -> User | None:
+    """The user of the request's session cookie, or None (no cookie, expired, or its token revoked)."""
+    from sikta.api import deps
+
+    sid = request.cookies.get(COOKIE)
+    store = sessions(request)
+    session = store.get(sid)
+    if session is None:
+        return None
+    if not deps.token_active(deps.state(request), session.token_id):
+        store.end_token(session.token_id)  # revoked: every session of the token ends with it
+        return None
+    return User(session.token_id, session.name, session.role, session.csrf)
+
+
+def signed_in(request: Request, ws: Any = None, role: str = "viewer") -> User:
+    """The user behind the session cookie; redirects to sign-in, or refuses a too-low role."""
+    user = current_user(request)
+    if user is None:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         response = RedirectResponse(f"/signin?{urlencode({'next': target})}", status_code=303)
-        if COOKIE in request.cookies:
-            response.delete_cookie(COOKIE, path="/")
+        for name in (COOKIE, OLD_COOKIE):
+            if name in request.cookies:
+                response.delete_cookie(name, path="/")
         raise PageExit(response)
-    user = User(str(record["token_id"]), record.get("name"), str(record["role"]))
     request.state.user = user
     if not user.can(role):
         raise PageExit(error_page(

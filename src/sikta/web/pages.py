@@ -6,7 +6,7 @@ stylesheet are served from the installed package (no CDN, no build step).
 =====================  ========  ===================================================
 page                   role      what it shows
 =====================  ========  ===================================================
-``/signin``            –         a form taking a token; sets the ``sikta_token`` cookie
+``/signin``            –         a form taking a token; starts a session (``sikta_session`` cookie)
 ``/``                  viewer    group counts, matrix scatter, Pareto, bridge, Sankey
 ``/accounts``          viewer    units of a run: sort, filter, page; ``/accounts.csv``
 ``/groups/{group}``    viewer    the same list for one group
@@ -17,9 +17,13 @@ page                   role      what it shows
 ``/jobs/{id}``         analyst   a background run until it finishes
 =====================  ========  ===================================================
 
-Without a valid cookie a page redirects (303) to ``/signin``; a page needing
+Without a live session a page redirects (303) to ``/signin``; a page needing
 a higher role answers 403 with a friendly page. Forms that change state
-carry a per-session CSRF token, and the cookie is ``SameSite=Strict``.
+carry the session's CSRF token, and the cookie is ``SameSite=Strict`` and
+HttpOnly. Sessions live on the server (:mod:`sikta.web.sessions`): the
+cookie is a random id, never the token, and every page has a strict
+Content-Security-Policy (charts are drawn by ``/static/sikta-charts.js``
+from JSON in the page, with no inline script).
 """
 
 from __future__ import annotations
@@ -36,14 +40,17 @@ from sikta.web import charts, report
 from sikta.web.common import (
     COOKIE,
     HERE,
+    OLD_COOKIE,
     SIGNIN_COOKIE,
     PageRoute,
     cached,
     check_csrf,
+    current_user,
     group_styles,
     reader,
     render,
     safe_next,
+    sessions,
     signed_in,
     workspace,
 )
@@ -61,6 +68,13 @@ def plotly_js() -> Response:
     """plotly.js from the installed plotly package."""
     return Response(charts.plotly_js(), media_type="application/javascript",
                     headers={"Cache-Control": "public, max-age=86400"})
+
+
+@router.get("/static/sikta-charts.js")
+def charts_js() -> Response:
+    """Draws every chart div of a page (the figures travel as JSON: the CSP allows no inline script)."""
+    return Response((HERE / "static" / "sikta-charts.js").read_text(encoding="utf-8"),
+                    media_type="application/javascript", headers={"Cache-Control": "public, max-age=3600"})
 
 
 @router.get("/static/sikta.css")
@@ -81,10 +95,9 @@ def _signin_form(request: Request, status: int = 200, error: str | None = None, 
 
 @router.get("/signin", response_class=HTMLResponse)
 def signin_page(request: Request, next: str = "/") -> Response:  # noqa: A002 - the query parameter's name
-    """The sign-in form (or straight on when the cookie is still good)."""
-    with workspace(request) as ws:
-        if tokens.verify_token(ws, request.cookies.get(COOKIE)) is not None:
-            return RedirectResponse(safe_next(next), status_code=303)
+    """The sign-in form (or straight on when the session is still good)."""
+    if current_user(request) is not None:
+        return RedirectResponse(safe_next(next), status_code=303)
     return _signin_form(request, next_=next)
 
 
@@ -92,7 +105,7 @@ def signin_page(request: Request, next: str = "/") -> Response:  # noqa: A002 - 
 def signin(
     request: Request, token: str = Form(""), csrf: str = Form(""), next: str = Form("/"),  # noqa: A002
 ) -> Response:
-    """Check the token; on success set the HttpOnly, SameSite=Strict cookie and go on."""
+    """Check the token; on success start a session (HttpOnly, SameSite=Strict cookie) and go on."""
     expected = request.cookies.get(SIGNIN_COOKIE)
     if not expected or not secrets.compare_digest(expected, csrf):
         return _signin_form(request, 403, "The sign-in form expired: please try again.", next)
@@ -101,19 +114,23 @@ def signin(
         record = tokens.verify_token(ws, token)
     if record is None:
         return _signin_form(request, 401, "That token is not valid (unknown or revoked).", next)
+    store = sessions(request)
+    store.end(request.cookies.get(COOKIE))  # a new session id at every sign-in (no fixation)
+    sid, _ = store.create(str(record["token_id"]), record.get("name"), str(record["role"]))
     response = RedirectResponse(safe_next(next), status_code=303)
-    response.set_cookie(COOKIE, token, httponly=True, samesite="strict", path="/",
+    response.set_cookie(COOKIE, sid, httponly=True, samesite="strict", path="/", max_age=int(store.lifetime),
                         secure=request.url.scheme == "https")
     response.delete_cookie(SIGNIN_COOKIE, path="/signin")
+    response.delete_cookie(OLD_COOKIE, path="/")
     return response
 
 
 @router.post("/signout")
 def signout(request: Request, csrf: str = Form("")) -> Response:
-    """Forget the cookie and go back to the sign-in page."""
-    with workspace(request) as ws:
-        user = signed_in(request, ws)
+    """End the session and go back to the sign-in page."""
+    user = signed_in(request)
     check_csrf(request, user, csrf)
+    sessions(request).end(request.cookies.get(COOKIE))
     response = RedirectResponse("/signin", status_code=303)
     response.delete_cookie(COOKIE, path="/")
     return response
@@ -123,7 +140,7 @@ def signout(request: Request, csrf: str = Form("")) -> Response:
 def _chart(name: str, build: Any) -> dict[str, str]:
     """A chart's div, or why there is none (thin data is a message, not an error page)."""
     try:
-        return {"div": charts.to_div(build(), div_id=name)}
+        return {"div": charts.to_data_div(build(), div_id=name)}
     except (DataTooThinError, NotFoundError) as exc:
         return {"message": str(exc)}
 
@@ -132,12 +149,19 @@ def _analysis_charts(request: Request, ws: Any, grain: str) -> dict[str, dict[st
     """Pareto and bridge for ``grain`` (cached: only an ingest changes them)."""
     from sikta.api import deps
 
-    def build() -> dict[str, dict[str, str]]:
-        analysis = ws.analyze(grain=grain)
+    st = deps.state(request)
+
+    def work(w: Any) -> dict[str, dict[str, str]]:
+        analysis = w.analyze(grain=grain)
         out = {"pareto": _chart("pareto", lambda: charts.pareto_figure(analysis.pareto())),
                "bridge": _chart("bridge", lambda: charts.bridge_figure(analysis.flow()))}
-        deps.state(request).reader.refresh(prepare=True)  # the analysis may have rebuilt a feature table
+        if not w.store.read_only:
+            st.reader.refresh(prepare=True)  # the analysis rebuilt a feature table: index its documents
         return out
+
+    def build() -> dict[str, dict[str, str]]:
+        # read-only first; a feature build makes it a write (the server takes the file briefly)
+        return st.read_or_write(work)
 
     return cached(request, ("analysis-charts", grain), build)
 

@@ -13,10 +13,8 @@ The reads go through the app's cached
 :class:`~sikta.service.segments.RunReader`, the same one the REST API uses,
 so a page and ``GET /api/v1/accounts`` always agree.
 
-Examples
---------
->>> csv_safe("=HYPERLINK(1)"), csv_safe("ACME"), csv_safe("-12")
-("'=HYPERLINK(1)", 'ACME', "'-12")
+Text cells a spreadsheet would run as formulas are neutralized by
+:mod:`sikta.engine.csvsafe`, as in every CSV Sikta writes.
 """
 
 from __future__ import annotations
@@ -31,6 +29,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from sikta.engine.contract import STATUSES
+from sikta.engine.csvsafe import write_frame_csv
 from sikta.errors import NotFoundError, UsageError
 from sikta.service.segments import PAGE_COLUMNS, SORTS
 from sikta.web.common import GROUPS, PageRoute, group_styles, reader, render, signed_in, workspace
@@ -44,13 +43,6 @@ PAGE_SIZE = 50
 MAX_SEARCH = 100
 #: the most rows one CSV download holds (a million-unit run is an export, not a download)
 MAX_CSV_ROWS = 1_000_000
-
-
-def csv_safe(v: Any) -> Any:
-    """Neutralize text a spreadsheet would run as a formula."""
-    if isinstance(v, str) and v[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + v
-    return v
 
 
 @dataclass(frozen=True)
@@ -140,11 +132,8 @@ def accounts_csv(request: Request) -> Response:
     rows = listing["rows"]
     frame = pd.DataFrame(rows, columns=[c for c in PAGE_COLUMNS if not rows or c in rows[0]])
     frame.insert(0, "run_id", listing["run_id"])
-    for c in frame.columns:
-        if not pd.api.types.is_numeric_dtype(frame[c]):
-            frame[c] = frame[c].map(csv_safe)
     buf = io.StringIO()
-    frame.to_csv(buf, index=False, float_format="%.6g")
+    write_frame_csv(frame, buf, float_format="%.6g")
     name = f"sikta-{f.group or 'accounts'}-{listing['run_id']}.csv"
     return Response(buf.getvalue(), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store",

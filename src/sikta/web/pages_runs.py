@@ -86,7 +86,7 @@ def compare(request: Request, a: str = "previous", b: str = "latest") -> HTMLRes
 
         def build() -> tuple[dict[str, Any], str]:
             doc = runs.diff(ws, run_a, run_b, limit=MOVED_SHOWN)
-            return doc, charts.to_div(charts.sankey_figure(doc, model), div_id="sankey")
+            return doc, charts.to_data_div(charts.sankey_figure(doc, model), div_id="sankey")
 
         doc, sankey = cached(request, ("compare", run_a, run_b), build)  # runs never change
     left, right, cells = _pivot(doc["transitions"])
