@@ -93,7 +93,7 @@ def balance(
     as_json: JsonOpt = False,
 ) -> None:
     """Assign accounts to owners of the right role with balanced revenue and workload, keeping owners where possible."""
-    with _open(workspace) as ws:
+    with _open(workspace, write=not dry_run) as ws:
         frame = read_team(team)
         with _progress() as bar:
             bar.add_task("balancing books", total=None)

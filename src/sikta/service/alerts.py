@@ -175,7 +175,7 @@ def _store(ws: Workspace, frame: pd.DataFrame, run_from: str, run_to: str) -> No
         st.create_empty(ALERTS, ALERTS_SCHEMA, replace=False)
         st.create_empty(ALERT_PAIRS, ALERT_PAIRS_SCHEMA, replace=False)
         for table in (ALERTS, ALERT_PAIRS):
-            st.raw.execute(f'DELETE FROM "{table}" WHERE run_from = ? AND run_to = ?', [run_from, run_to])
+            st.execute(f'DELETE FROM "{table}" WHERE run_from = ? AND run_to = ?', [run_from, run_to])
         if len(frame):
             st.insert(ALERTS, _with_pair(frame, run_from, run_to), schema=ALERTS_SCHEMA)
         st.insert(ALERT_PAIRS, _pair_row(run_from, run_to, len(frame)), schema=ALERT_PAIRS_SCHEMA)
@@ -224,7 +224,7 @@ def alerts(ws: Workspace, run_from: str | None = None, run_to: str | None = None
     """The alerts of a run pair (default: the latest run against the previous one at its grain), filtered.
 
     Stored alerts are read; a pair never computed is computed (and stored
-    when ``store``). Filters: ``change`` (see :data:`CHANGES`), ``tier``
+    when ``store`` and the workspace is open for writing). Filters: ``change`` (see :data:`CHANGES`), ``tier``
     (the unit's tier in the earlier run, else the later), ``dimension``
     (``group``, ``segment`` = the first scheme, or ``scheme__<name>``),
     ``value_from`` / ``value_to``, ``unit``.
@@ -247,7 +247,7 @@ def alerts(ws: Workspace, run_from: str | None = None, run_to: str | None = None
     if frame is None:
         frame = compute_alerts(ws, st.table(runs_svc.run_table(a["run_id"])), st.table(runs_svc.run_table(b["run_id"])),
                                b["grain"])
-        if store:
+        if store and not st.read_only:  # a reader (a served workspace) computes without keeping them
             _store(ws, frame, a["run_id"], b["run_id"])
     total = len(frame)
     labels = ou.label_columns(st.table(runs_svc.run_table(b["run_id"])).columns)

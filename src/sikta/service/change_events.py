@@ -140,7 +140,7 @@ def send(ws: Workspace, run: str | None = None, *, webhook_id: str | None = None
             with ws.store.transaction():
                 for r in wh_rows:
                     if r["state"] == wh.FAILED:
-                        ws.store.raw.execute(f'UPDATE "{wh.OUTBOX}" SET state = ?, next_attempt_at = ? '
+                        ws.store.execute(f'UPDATE "{wh.OUTBOX}" SET state = ?, next_attempt_at = ? '
                                              "WHERE delivery_id = ?", [wh.PENDING, wh._now(), r["delivery_id"]])
         ids = {r["delivery_id"] for r in wh_rows}
         policy = wh.RetryPolicy(backoff=backoff, max_interval=max(backoff, 60.0), period=365 * 86400, timeout=timeout)

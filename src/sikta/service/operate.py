@@ -170,7 +170,7 @@ class Operate:
         })
         with store.transaction():
             store.create_empty(ou.ASSIGNMENTS, ou.ASSIGNMENTS_SCHEMA, replace=False)
-            store.raw.execute(f'DELETE FROM "{ou.ASSIGNMENTS}" WHERE run_id = ?', [run_id])
+            store.execute(f'DELETE FROM "{ou.ASSIGNMENTS}" WHERE run_id = ?', [run_id])
             store.insert(ou.ASSIGNMENTS, rows, schema=ou.ASSIGNMENTS_SCHEMA)
 
     def assignments(self, run: str | None = None) -> pd.DataFrame:
