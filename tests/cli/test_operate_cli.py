@@ -124,3 +124,25 @@ def test_dry_run_stores_nothing(ws):
     assert doc["stored"] is False and doc["against"] == before[0]["run_id"]
     assert len(json.loads(run("runs", "-w", path, "--json").stdout)) == len(before)
     assert "units would change group" in run("run", "--model", edited, "--dry-run", "-w", path).stdout
+
+
+def test_webhook_commands(ws):
+    from tests.security.test_webhook_faults import Receiver, _free_port
+
+    path, d = ws
+    receiver = Receiver(_free_port())
+    receiver.up()
+    try:
+        added = json.loads(run("webhook", "add", f"http://127.0.0.1:{receiver.port}/h", "-w", path, "--json").stdout)
+        assert added["webhook_id"].startswith("whk_") and len(added["secret"]) >= 16
+        listed = json.loads(run("webhook", "list", "-w", path, "--json").stdout)
+        assert [h["webhook_id"] for h in listed] == [added["webhook_id"]] and "secret" not in listed[0]
+        sent = json.loads(run("webhook", "send", "-w", path, "--json").stdout)
+        assert sent["webhooks"][0]["delivered"] >= 1 and receiver.calls
+        assert "changes sent up to run" in run("webhook", "list", "-w", path).stdout
+        assert_one_line_error(run("webhook", "add", "ftp://x/h", "-w", path, ok=False), 2, "must be http")
+        run("webhook", "remove", added["webhook_id"], "-w", path)
+        assert json.loads(run("webhook", "list", "-w", path, "--json").stdout) == []
+        assert_one_line_error(run("webhook", "remove", "whk_nope", "-w", path, ok=False), 4, "no webhook")
+    finally:
+        receiver.down()

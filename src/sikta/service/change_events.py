@@ -66,7 +66,7 @@ def change_events(ws: Workspace, run_from: str, run_to: str) -> list[dict[str, A
               "change": r["change"], "merged_into": r["merged_into"]}
              for r in frame.astype(object).where(frame.notna(), None).to_dict("records")]
     meta = runs_svc.get_run(ws, b)
-    chunks = batches(items)
+    chunks = batches(items, BATCH)
     now = wh._now().isoformat() + "Z"
     return [{"id": f"{_event_prefix(a, b)}_{i + 1}", "type": ACCOUNTS_CHANGED, "created_at": now,
              "sikta_version": __version__, "run_from": a, "run_to": b, "grain": meta["grain"],
