@@ -40,6 +40,7 @@ from sikta.api import errors
 from sikta.api.deps import AppState
 from sikta.api.headers import HTML_HEADERS
 from sikta.api.jobs import Jobs
+from sikta.api.routes_operate import router as operate_router
 from sikta.api.routes_read import router as read_router
 from sikta.api.routes_write import router as write_router
 from sikta.errors import UsageError
@@ -116,6 +117,7 @@ def create_app(workspace_path: str | Path, *, prepare: bool = True,
     errors.install(app)
     app.include_router(read_router)
     app.include_router(write_router)
+    app.include_router(operate_router)
     if prepare:
         with st.lock:
             pending = st.reader.pending()
