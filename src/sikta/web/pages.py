@@ -55,6 +55,8 @@ from sikta.web.common import (
     workspace,
 )
 from sikta.web.pages_accounts import router as accounts_router
+from sikta.web.pages_operate import dashboard_kpis
+from sikta.web.pages_operate import router as operate_router
 from sikta.web.pages_runs import router as runs_router
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -194,11 +196,13 @@ def dashboard(request: Request) -> HTMLResponse:
         previous = listed[1]["run_id"] if len(listed) > 1 else None
         out = _run_charts(request, ws, model, meta["run_id"], previous)
         out.update(_analysis_charts(request, ws, meta["grain"]))
+    judged = dashboard_kpis(request, meta["run_id"])  # the KPI each group is judged by (pages_operate)
     return render(request, "dashboard.html", meta=meta, kpis=kpis, charts=out, styles=group_styles(model),
-                  previous=previous)
+                  previous=previous, judged=judged)
 
 
 router.include_router(accounts_router)
 router.include_router(runs_router)
+router.include_router(operate_router)
 
 __all__ = ["router"]

@@ -59,7 +59,7 @@ def kpi_section(ws: Any, meta: dict, section: Any, table: Any) -> dict[str, Any]
             frame["judged"] = [judged_text(r.get("judged_by"), r.get("judged_value"), cur) for r in rows]
             cols.insert(1, ("judged", "judged by", "text"))
         tables.append(table(frame, cols, table_id=f"table-kpis-{dim.replace('_', '-')}",
-                            caption=f"KPIs by {dim.removeprefix('scheme__')}" + (f" (money in {cur})" if cur else "")))
+                            caption=f"KPIs by {dim.removeprefix('scheme__')}"))
     p = doc["period"]
     return section("kpis", "KPIs per group and segment",
                    lead=[f"{p['start']} → {p['end']} against the {doc['window_months']} months before; units judged "
@@ -81,7 +81,7 @@ def coverage_section(ws: Any, meta: dict, section: Any, table: Any) -> dict[str,
         lead=[f"{doc['units']:,} units by {rules}: {doc['headcount']} owners needed. Compare with your team: "
               "sikta coverage --team team.csv shows the gap per role."],
         tables=[table(models, [("engagement", "engagement model", "text"), ("touch", "touch", "text"),
-                               ("accounts", "units", "int"), ("revenue", f"revenue{' (' + cur + ')' if cur else ''}", "money"),
+                               ("accounts", "units", "int"), ("revenue", "revenue", "money"),
                                ("workload", "workload", "num"), ("accounts_per_owner", "units per owner", "int"),
                                ("fte", "FTE", "num"), ("headcount", "headcount", "int"), ("binding", "binding", "text")],
                       table_id="table-coverage", caption="Headcount per engagement model"),
@@ -90,3 +90,27 @@ def coverage_section(ws: Any, meta: dict, section: Any, table: Any) -> dict[str,
                             ("share_revenue", "share of revenue", "pct")],
                       table_id="table-mix", caption="High / pooled / tech touch")],
     )
+
+
+def owners_and_groups(ws: Any, meta: dict | None, features: Any, ids: list[str]) -> pd.DataFrame:
+    """``unit_id``, ``group`` (in the run; empty when not in it) and ``owner`` (the book assignment, else
+    the CRM's) of the units ``ids``, for the opportunity lists."""
+    from sikta.service import operate_units as ou
+
+    if not ids:
+        return pd.DataFrame({"unit_id": [], "group": [], "owner": []})
+    f = features.filter(features.unit_id.isin(ids))
+    base = f.select("unit_id", crm_owner=f.owner.cast("string") if "owner" in f.columns else None)
+    if meta is None:
+        out = ws.store.frame(base)
+        return out.assign(group=None).rename(columns={"crm_owner": "owner"})[["unit_id", "group", "owner"]]
+    ctx = ou.RunContext(ws, meta)
+    rows = ctx.rows.select("unit_id", "group")
+    t = base.left_join(rows, "unit_id").drop("unit_id_right")
+    owners = ou._owners(ctx)
+    if owners is not None:
+        t = t.left_join(owners, "unit_id").drop("unit_id_right")
+        t = t.mutate(owner=t.assigned_owner.fill_null(t.crm_owner))
+    else:
+        t = t.mutate(owner=t.crm_owner)
+    return ws.store.frame(t.select("unit_id", "group", "owner"))
