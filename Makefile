@@ -12,7 +12,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_LINK_MODE := copy
 
-.PHONY: setup demo test browser bench bench-s bench-m bench-api bench-balance bench-clv clean
+.PHONY: setup demo test browser postgres bench bench-s bench-m bench-api bench-balance bench-clv clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -42,15 +42,29 @@ demo: setup
 	$(SIKTA) diagnose --workspace $(DEMO_WS)
 	$(SIKTA) diff previous latest --workspace $(DEMO_WS) --limit 5
 	$(SIKTA) report --workspace $(DEMO_WS) --out $(DEMO)/report.html
+	$(SIKTA) coverage --team examples/operate/team.csv --workspace $(DEMO_WS)
+	$(SIKTA) balance --team examples/operate/team.csv --workspace $(DEMO_WS)
+	$(SIKTA) kpis --workspace $(DEMO_WS)
+	$(SIKTA) alerts --change downgrade --tier A --limit 5 --workspace $(DEMO_WS)
+	$(SIKTA) actions --limit 8 --out $(DEMO)/actions.csv --workspace $(DEMO_WS)
+	$(SIKTA) content --account A0000007 --catalog examples/operate/content.csv --workspace $(DEMO_WS)
+	$(SIKTA) export --to salesforce --out $(DEMO)/exports/salesforce --workspace $(DEMO_WS)
+	$(SIKTA) export --to hubspot --out $(DEMO)/exports/hubspot --workspace $(DEMO_WS)
+	$(SIKTA) export --to csv --out $(DEMO)/exports/csv --workspace $(DEMO_WS)
 	@echo
 	@echo "Workspace: $(abspath $(DEMO_WS))   (try: $(SIKTA) quarantine --workspace $(DEMO_WS))"
 	@echo "Report:    $(abspath $(DEMO)/report.html)   (open it in a browser; it works offline)"
+	@echo "Exports:   $(abspath $(DEMO)/exports)   (Salesforce Data Loader, HubSpot import, CSV; actions in $(abspath $(DEMO)/actions.csv))"
 
 # Debian's Chromium for the browser tests (tests/web/test_browser.py): apt-get when missing, quiet when present.
 browser:
 	@bash scripts/ensure_chromium.sh
 
-test: setup browser
+# PostgreSQL's server binaries for the write-back tests (tests/pg_server.py starts a private server): apt-get when missing.
+postgres:
+	@bash scripts/ensure_postgres.sh
+
+test: setup browser postgres
 	$(VENV)/bin/python -m pytest
 
 bench: bench-s bench-m

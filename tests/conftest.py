@@ -84,3 +84,16 @@ def synthetic_3000(tmp_path_factory):
     w.ingest(d / "data")
     yield d, w
     w.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A real PostgreSQL server on a loopback port, started once per session and stopped after it."""
+    from tests.pg_server import PostgresServer, PostgresUnavailable
+
+    try:
+        server = PostgresServer().start()
+    except PostgresUnavailable as exc:
+        pytest.fail(str(exc))
+    yield server.url
+    server.stop()

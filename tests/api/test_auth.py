@@ -27,6 +27,11 @@ ENDPOINTS = [
     ("GET", "/api/v1/analysis/pareto", {}, "viewer", 200),
     ("GET", "/api/v1/clv", {}, "viewer", 200),
     ("GET", "/api/v1/clv?horizon=12", {}, "analyst", 200),  # a new fit: a write
+    ("GET", "/api/v1/kpis", {}, "viewer", 200),
+    ("GET", "/api/v1/coverage", {}, "viewer", 200),
+    ("GET", "/api/v1/alerts?change=downgrade", {}, "viewer", 200),
+    ("GET", "/api/v1/actions?limit=5", {}, "viewer", 200),
+    ("POST", "/api/v1/models/preview", YAML, "analyst", 200),
     ("POST", "/api/v1/models/validate", YAML, "analyst", 200),
     ("POST", "/api/v1/runs", YAML, "analyst", 202),
     ("POST", "/api/v1/runs", BAD_YAML, "analyst", 422),  # allowed in, then the model is refused

@@ -13,6 +13,7 @@ from schemathesis.checks import (
 )
 
 from sikta.api.routes_clv import router as clv_router
+from sikta.api.routes_operate import router as operate_router
 from sikta.api.routes_read import router as read_router
 from sikta.api.routes_schemes import router as schemes_router
 from sikta.api.routes_write import router as write_router
@@ -22,8 +23,8 @@ CHECKS = [not_a_server_error, response_schema_conformance, status_code_conforman
 
 def test_every_route_is_in_the_schema_with_a_typed_response(api):
     spec = api.client.get("/openapi.json").json()
-    routes = {(m, r.path) for router in (read_router, write_router, clv_router, schemes_router) for r in router.routes
-              for m in r.methods}
+    routes = {(m, r.path) for router in (read_router, write_router, clv_router, schemes_router, operate_router)
+              for r in router.routes for m in r.methods}
     api_paths = {p: ops for p, ops in spec["paths"].items() if p.startswith("/api/")}
     documented = {(m.upper(), p) for p, ops in api_paths.items() for m in ops}
     assert routes == documented

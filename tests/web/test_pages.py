@@ -400,8 +400,10 @@ PAGES = [  # (path, lowest role, status when allowed)
     ("/accounts.csv", "viewer", 200), ("/accounts/{unit}", "viewer", 200), ("/runs", "viewer", 200),
     ("/runs/compare", "viewer", 200), ("/model", "analyst", 200), ("/jobs/job_nope", "analyst", 404),
     ("/schemes", "viewer", 200),
+    ("/kpis", "viewer", 200), ("/coverage", "viewer", 200), ("/alerts", "viewer", 200), ("/alerts.csv", "viewer", 200),
+    ("/actions", "viewer", 200), ("/actions.csv", "viewer", 200),
 ]
-PUBLIC = {"/signin", "/static/plotly.min.js", "/static/sikta.css", "/static/sikta-charts.js"}
+PUBLIC = {"/signin", "/static/plotly.min.js", "/static/sikta.css", "/static/sikta-charts.js", "/static/sikta-ui.js"}
 PAGE_CALLERS = ["none", "wrong", "revoked", "viewer", "analyst", "admin"]
 
 
@@ -437,7 +439,8 @@ def test_the_page_table_covers_every_page():
     table = {p.replace("{unit}", "{unit_id:path}").replace("job_nope", "{job_id}").replace("/invest", "/{group}")
              for p, _, _ in PAGES}
     assert gets - PUBLIC == table
-    assert {p for p, m in paths(router.routes) if m == "POST"} == {"/signin", "/signout", "/model"}
+    assert {p for p, m in paths(router.routes) if m == "POST"} == {"/signin", "/signout", "/model", "/coverage",
+                                                                   "/model/preview"}
 
 
 @pytest.mark.parametrize("caller", PAGE_CALLERS)
@@ -456,6 +459,10 @@ def test_every_page_for_every_caller(site, caller):
     assert r.status_code in ((303,) if caller in ("none", "wrong", "revoked") else (403,)), r.status_code
     r = c.post("/signout", data={"csrf": "forged"}, follow_redirects=False)
     assert r.status_code == (303 if caller in ("none", "wrong", "revoked") else 403)
+    for form, needed in (("/coverage", "viewer"), ("/model/preview", "analyst")):
+        r = c.post(form, data={"text": "name: x", "csrf": "forged"}, follow_redirects=False)
+        signed_out = caller in ("none", "wrong", "revoked")
+        assert r.status_code == (303 if signed_out else 403), (form, r.status_code)
     for public in PUBLIC:
         assert c.get(public).status_code == 200, public
 

@@ -297,7 +297,7 @@ def test_a_degenerate_matrix_gets_a_notice_at_the_top(world, tmp_path):
                                                ("table-reactivation", "score")])
 def test_opportunity_tables_are_sorted_descending(world, table, column):
     t = _parse(world["html"]).tables[table]
-    k = t["head"].index(column)
+    k = next(i for i, h in enumerate(t["head"]) if h.split(" (")[0] == column)  # money headers name the currency
     values = [float(r[k]["v"]) for r in t["rows"]]
     assert 10 <= len(values) <= 50
     assert values == sorted(values, reverse=True)
@@ -348,3 +348,38 @@ def test_cli_without_runs_writes_the_analysis_and_says_so(world, tmp_path):
     bad = CliRunner().invoke(app, ["report", "-w", str(copy), "--run", "nope", "--out", str(tmp_path / "b.html")])
     assert bad.exit_code == 4 and "no runs yet" in bad.output
     assert not (tmp_path / "b.html").exists()
+
+
+def test_kpis_and_coverage_sections(world):
+    from sikta.service.segment_kpis import segment_kpis
+
+    p = _parse(world["html"])
+    kpis = p.tables["table-kpis-group"]
+    assert kpis["head"][:5] == ["segment", "judged by", "units", "revenue start (EUR)", "logo churn"]
+    doc = segment_kpis(world["ws"], world["b"])
+    invest = next(r for r in doc["by"]["group"] if r["segment"] == "invest")
+    row = next(r for r in kpis["rows"] if r[0]["text"] == "invest")
+    nrr = kpis["head"].index("NRR")
+    assert row[nrr]["text"] == f"{100 * invest['nrr']:.1f} %"
+    assert row[kpis["head"].index("revenue start (EUR)")]["text"] == f"{invest['revenue_start']:,.0f}"
+    assert row[1]["text"] == f"NRR {100 * invest['nrr']:.1f} %"  # the starter model judges invest by NRR
+    cov = p.tables["table-coverage"]
+    units = _sql(world["ws"], f"SELECT count(*) AS n FROM {runs.run_table(world['b'])}")["n"].iat[0]
+    assert sum(float(r[cov["head"].index("units")]["v"]) for r in cov["rows"]) == units
+    assert "table-mix" in p.tables
+
+
+def test_opportunity_lists_show_group_and_owner(world):
+    from sikta.service import operate_units as ou
+
+    p = _parse(world["html"])
+    ctx = ou.run_context(world["ws"], world["b"])
+    truth = ou.units(ctx).set_index("unit_id")
+    for table in ("table-outflow", "table-whitespace"):
+        t = p.tables[table]
+        g, o = t["head"].index("group"), t["head"].index("owner")
+        for r in t["rows"]:
+            unit = r[0]["text"]
+            if unit in truth.index:
+                assert r[g]["text"] == truth.loc[unit, "group"] and r[o]["text"] == (truth.loc[unit, "owner"] or "–")
+    assert "revenue 12m (EUR)" in p.tables["table-outflow"]["head"]

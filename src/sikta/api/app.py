@@ -41,6 +41,7 @@ from sikta.api.deps import AppState
 from sikta.api.headers import HTML_HEADERS
 from sikta.api.jobs import Jobs
 from sikta.api.routes_clv import router as clv_router
+from sikta.api.routes_operate import router as operate_router
 from sikta.api.routes_read import router as read_router
 from sikta.api.routes_schemes import router as schemes_router
 from sikta.api.routes_write import router as write_router
@@ -120,6 +121,7 @@ def create_app(workspace_path: str | Path, *, prepare: bool = True,
     app.include_router(write_router)
     app.include_router(clv_router)
     app.include_router(schemes_router)
+    app.include_router(operate_router)
     if prepare:
         with st.lock:
             pending = st.reader.pending()

@@ -100,12 +100,18 @@ def _groups_table(title: str, groups: dict[str, dict[str, float]]) -> Table:
 def run(
     model_file: Annotated[Path, typer.Option("--model", help="The model YAML file.")],
     as_of: Annotated[str | None, typer.Option("--as-of", help="Score data up to this date [default: latest revenue date].")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Preview group sizes, revenue and who would move against the latest run; store nothing.")] = False,
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Place every in-scope customer and prospect in the pain × potential matrix; store an immutable run."""
     from sikta.service.model import load_model
     from sikta.service.workspace import parse_date
+
+    if dry_run:  # what-if: nothing is stored (sikta.service.whatif)
+        from sikta.cli.whatif_cmd import dry_run as preview_run
+
+        return preview_run(model_file, workspace, as_of, as_json)
 
     model = load_model(model_file)
     as_of_d = parse_date(as_of, "--as-of")

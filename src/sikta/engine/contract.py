@@ -116,6 +116,8 @@ ACCOUNTS = TableContract(
         Column("tech_maturity", "int", min=1, max=5, doc="1 (analog) to 5 (fully digital)"),
         Column("channel_preference", doc="e.g. digital, phone, field, partner"),
         Column("owner", doc="account owner in the CRM"),
+        Column("crm_id", doc="the account's id in the CRM (Salesforce Account Id, HubSpot Record ID), for exports"),
+        Column("domain", doc="the company's web domain (HubSpot's Company Domain Name), for exports"),
     ),
     key=("account_id",),
     references=(Reference("parent_account_id", "accounts", "account_id"),),

@@ -90,6 +90,7 @@ from sikta.engine.yamlspec import line_index, nearest_line, load_yaml_file, load
 from sikta.errors import ModelError
 from sikta.service.clv_settings import ClvSettings
 from sikta.service.scheme_spec import SchemeSet, scheme_ref
+from sikta.service.operate_spec import ContentSpec, CoverageSpec, Playbooks
 
 __all__ = [
     "Model",
@@ -311,6 +312,9 @@ class Model(_Strict):
     wallet: Wallet = Wallet()
     clv: ClvSettings | None = None  # customer lifetime value settings (sikta.service.clv_settings)
     schemes: SchemeSet = SchemeSet({})
+    coverage: CoverageSpec | None = None  # operating layer: sikta.service.operate_spec
+    playbooks: Playbooks = []
+    content: ContentSpec | None = None
 
     _text: str | None = PrivateAttr(default=None)
     _source: str = PrivateAttr(default="<model>")

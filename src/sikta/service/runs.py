@@ -29,6 +29,7 @@ import pandas as pd
 from sikta import __version__
 from sikta.engine.matrix import GROUP_SUMMARY, GROUPS
 from sikta.errors import NotFoundError, UsageError
+from sikta.service import alerts as alerts_svc
 from sikta.service import ingest as ing
 
 if TYPE_CHECKING:
@@ -124,6 +125,7 @@ def create_run(ws: Workspace, model: Model, *, as_of: date | None = None, model_
         from sikta.service.matrix_checks import matrix_columns, matrix_diagnosis
 
         checks = matrix_diagnosis(ws.store.frame(table.select(*matrix_columns(model, table.columns))), model)
+        stage.on_commit.append(alerts_svc.staged_alerts(ws, table, run_id, grain))  # vs the previous run at the grain
         record = pd.DataFrame([{
             "run_id": run_id, "created_at": created, "as_of": as_of_d, "grain": grain,
             "model_name": model.name, "model_version": str(model.version), "model_sha256": model.sha256,

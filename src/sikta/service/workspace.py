@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from sikta.service.analysis import Analysis
     from sikta.service.clv import Clv
     from sikta.service.model import Model
+    from sikta.service.operate import Operate
     from sikta.service.runs import RunSummary
     from sikta.service.schemes import Schemes
     from sikta.service.suggest import Suggestion
@@ -266,6 +267,13 @@ class Workspace:
         from sikta.service.schemes import Schemes
 
         return Schemes(self)
+
+    @property
+    def operate(self) -> Operate:
+        """The operating layer: ``ws.operate.coverage()``, ``.balance(team)``, ``.actions()``, ``.content()``."""
+        from sikta.service.operate import Operate
+
+        return Operate(self)
 
     def suggest(self, **settings) -> Suggestion:
         """Propose potential and pain parameters from the best customers (:func:`sikta.service.suggest.suggest`)."""

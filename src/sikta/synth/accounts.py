@@ -288,5 +288,9 @@ def accounts_table(acc: Accounts) -> pa.Table:
             "tech_maturity": int_array(acc.tech),
             "channel_preference": take_strings(cat.CHANNELS_PREF, acc.channel),
             "owner": id_strings("rep_", acc.owner, 3),
+            # an 18-character Salesforce-style Account Id and a web domain, for the CRM exports
+            "crm_id": pc.binary_join_element_wise("001Sk", pc.utf8_lpad(pc.utf8_slice_codeunits(acc.ids, 1), 13, "0"), ""),
+            "domain": pc.binary_join_element_wise(
+                pc.utf8_trim(pc.replace_substring_regex(pc.utf8_lower(acc.name), "[^a-z0-9]+", "-"), "-"), ".example", ""),
         }
     )

@@ -155,6 +155,7 @@ def pareto_figure(pareto_result: Any) -> go.Figure:
     title = (f"Revenue concentration: the top 20 % of {n:,} units carry {doc['top20_share']:.1%} of revenue · "
              f"Gini {doc['gini']:.2f}")
     fig.update_layout(**_LAYOUT, title=title, height=460, showlegend=False,
+                      meta={"account_link": {"index": 1}},  # the web UI opens a clicked point's account
                       xaxis={"title": "share of units (biggest first)", "tickformat": ".0%", "range": [0, 1]},
                       yaxis={"title": "cumulative share of revenue", "tickformat": ".0%", "range": [0, 1.02]})
     return fig
@@ -170,7 +171,14 @@ _BRIDGE_PARTS = (  # label, money column, sign, logo column
 )
 
 
-def _period_label(day: Any, period: str) -> str:
+def period_label(day: Any, period: str) -> str:
+    """A period as people name it: ``2025 Q1``, ``2025``, ``Jan 2025``.
+
+    Examples
+    --------
+    >>> period_label("2025-04-01", "quarter"), period_label("2025-04-01", "month")
+    ('2025 Q2', 'Apr 2025')
+    """
     d = pd.Timestamp(day)
     if period == "quarter":
         return f"{d.year} Q{(d.month - 1) // 3 + 1}"
@@ -214,9 +222,9 @@ def bridge_figure(flow_result: Any, periods: int = 6) -> go.Figure:
     if not last.empty:
         first = last.iloc[0]
         # the start of the first period shown is the previous period's revenue; it sits with that first period
-        bar(_period_label(first["period_start"], period), "start", "absolute", first["start_revenue"], first["active_start"])
+        bar(period_label(first["period_start"], period), "start", "absolute", first["start_revenue"], first["active_start"])
     for r in last.to_dict("records"):
-        p = _period_label(r["period_start"], period)
+        p = period_label(r["period_start"], period)
         for part, money, sign, logo in _BRIDGE_PARTS:
             bar(p, part, "relative", sign * float(r[money]), r[logo])
         bar(p, "end", "absolute", r["end_revenue"], r["active_end"])
@@ -328,6 +336,7 @@ def matrix_figure(
     what = f"sample of {shown:,} of {total:,} units (stratified by group)" if shown < total else f"{shown:,} units"
     fig.update_layout(**_LAYOUT, title=f"Pain × potential matrix: {what}", height=560,
                       legend={"title": "group", "itemsizing": "constant"},
+                      meta={"account_link": {"index": 0}},  # the web UI opens a clicked point's account
                       xaxis={"title": "potential score", "range": [-0.03, 1.03]},
                       yaxis={"title": "pain score", "range": [-0.03, 1.03]})
     return fig
@@ -398,12 +407,14 @@ def group_profile_figure(profile_frame: pd.DataFrame, model: Any = None) -> go.F
     labels = [_safe(styles[g]["label"]) for g in GROUPS]
     colours = [styles[g]["colour"] for g in GROUPS]
     fig = go.Figure([
-        go.Bar(x=labels, y=share_acc.tolist(), name="share of units", marker={"color": colours, "opacity": 0.45},
+        # the two series differ in more than shade: units hatched, revenue solid (the legend shows both apart)
+        go.Bar(x=labels, y=share_acc.tolist(), name="share of units (hatched)",
+               marker={"color": colours, "opacity": 0.55, "pattern": {"shape": "/", "fgcolor": "#333333", "solidity": 0.35}},
                customdata=acc.astype(int).tolist(), hovertemplate="%{x}: %{y:.1%} of units (%{customdata:,})<extra></extra>"),
-        go.Bar(x=labels, y=share_rev.tolist(), name="share of revenue 12m", marker={"color": colours},
+        go.Bar(x=labels, y=share_rev.tolist(), name="share of revenue 12m (solid)", marker={"color": colours},
                customdata=rev.tolist(), hovertemplate="%{x}: %{y:.1%} of revenue (%{customdata:,.0f})<extra></extra>"),
     ])
-    fig.update_layout(**_LAYOUT, title="Groups: share of units (light) and of revenue in the last 12 months (dark)",
+    fig.update_layout(**_LAYOUT, title="Groups: share of units (hatched) and of revenue in the last 12 months (solid)",
                       barmode="group", height=420, yaxis={"tickformat": ".0%"}, legend={"orientation": "h", "y": -0.15})
     return fig
 

@@ -39,6 +39,7 @@ from fastapi.routing import APIRoute
 
 from sikta.api.headers import HTML_HEADERS
 from sikta.errors import InputError, NotFoundError, SiktaError, UsageError
+from sikta.service import money as money_fmt
 from sikta.service import tokens
 from sikta.service.runs import GROUP_SUMMARY, GROUPS
 from sikta.web import charts
@@ -125,7 +126,14 @@ ENV = jinja2.Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-ENV.filters.update(money=money, score=score, pct=pct, value=value, when=when, q=lambda s: quote(str(s), safe=""))
+@jinja2.pass_context
+def _money_in(ctx: Any, v: Any) -> str:
+    """The ``money`` filter: with the page's ``currency`` (see :func:`render`) when there is one."""
+    cur = ctx.get("currency")
+    return money_fmt.money(v, cur) if cur else money(v)
+
+
+ENV.filters.update(money=_money_in, score=score, pct=pct, value=value, when=when, q=lambda s: quote(str(s), safe=""))
 ENV.globals.update(GROUPS=GROUPS, GROUP_MEANING=GROUP_SUMMARY)
 
 
@@ -247,9 +255,25 @@ def check_csrf(request: Request, user: User, sent: str | None) -> None:
 
 
 # -- rendering ----------------------------------------------------------------
+def page_currency(request: Request) -> str | None:
+    """The workspace's currency (:func:`sikta.service.money.currency`), once per app; money shows it."""
+    from sikta.api import deps
+
+    try:
+        st = deps.state(request)
+        key = ("web", "currency")
+        if key not in st.cache:
+            st.cache[key] = st.read(money_fmt.currency)
+        return st.cache[key]
+    except Exception:  # noqa: BLE001 - an error page must render even when the workspace cannot answer
+        return None
+
+
 def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
-    """Render a page template with the signed-in user and the navigation."""
+    """Render a page template with the signed-in user, the navigation and the currency money is shown in."""
     user = getattr(request.state, "user", None)
+    if "currency" not in context:
+        context["currency"] = page_currency(request)
     html = ENV.get_template(template).render(request=request, user=user, path=request.url.path,
                                              q=lambda **kw: query(request, **kw), **context)
     return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)

@@ -56,6 +56,8 @@ from sikta.web.common import (
     workspace,
 )
 from sikta.web.pages_accounts import router as accounts_router
+from sikta.web.pages_operate import dashboard_kpis
+from sikta.web.pages_operate import router as operate_router
 from sikta.web.pages_runs import router as runs_router
 from sikta.web.pages_schemes import router as schemes_router
 from sikta.web.pages_schemes import run_diagnosis
@@ -198,12 +200,14 @@ def dashboard(request: Request) -> HTMLResponse:
         out = _run_charts(request, ws, model, meta["run_id"], previous)
         out.update(_analysis_charts(request, ws, meta["grain"]))
         diagnosis = run_diagnosis(request, ws, meta)  # scheme verdicts and the matrix notice
+    judged = dashboard_kpis(request, meta["run_id"])  # the KPI each group is judged by (pages_operate)
     return render(request, "dashboard.html", meta=meta, kpis=kpis, charts=out, styles=group_styles(model),
-                  previous=previous, diagnosis=diagnosis)
+                  previous=previous, diagnosis=diagnosis, judged=judged)
 
 
 router.include_router(accounts_router)
 router.include_router(runs_router)
 router.include_router(schemes_router)
+router.include_router(operate_router)
 
 __all__ = ["router"]

@@ -13,12 +13,12 @@ Sections: revenue concentration, revenue bridge, the pain × potential matrix,
 whether the matrix is any good (its verdict, warnings and why each axis is
 what it is; a notice at the top when it is not plainly usable), group
 profiles, the run's segmentation schemes with their verdicts and segment
-profiles, migrations against the previous run, customer lifetime value (the
-newest stored result: distribution, tiers, holdout check), and the top
-opportunities (outflow, whitespace, reactivation). Without a run the report
-shows the analysis alone. A part without enough data is left out with the
-reason. The coverage model does not exist yet, and the report says so in one
-line.
+profiles, migrations against the previous run, KPIs per group and segment
+(the KPI each group is judged by first), the coverage headcount and touch mix,
+customer lifetime value (the newest stored result: distribution, tiers,
+holdout check), and the top opportunities (outflow, whitespace, reactivation)
+with their group and owner. Without a run the report shows the analysis
+alone. A part without enough data is left out with the reason.
 
 Examples
 --------
@@ -29,6 +29,7 @@ Examples
 
 from __future__ import annotations
 
+import contextvars
 import math
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,16 +40,16 @@ import pandas as pd
 
 from sikta import __version__
 from sikta.errors import DataTooThinError, ModelError
+from sikta.service import money as money_fmt
 from sikta.service import runs
 from sikta.service.run_views import PROFILE_FEATURES, group_profiles, matrix_rows
 from sikta.service.model import model_from_text
-from sikta.web import charts, charts_clv
+from sikta.web import charts, charts_clv, report_operate
 
 __all__ = ["SECTIONS", "build_report", "group_profiles", "matrix_rows", "write_report"]
 
-SECTIONS = ("pareto", "bridge", "matrix", "diagnostics", "profiles", "schemes", "migrations", "clv", "outflow",
-            "whitespace", "reactivation")
-NOT_YET = "The coverage gap is not in this report yet; it shows what the workspace holds today."
+SECTIONS = ("pareto", "bridge", "matrix", "diagnostics", "profiles", "schemes", "migrations", "kpis", "coverage", "clv",
+            "outflow", "whitespace", "reactivation")
 
 
 # -- tables ------------------------------------------------------------------------------------
@@ -69,15 +70,23 @@ def _fmt(v: Any, kind: str) -> tuple[str, Any]:
         return (f"{x:,.2f}" if abs(x) < 100 and x != int(x) else f"{x:,.0f}"), x
     if kind == "date":
         return str(pd.Timestamp(v).date()), str(pd.Timestamp(v).date())
+    if kind == "cells":  # already formatted (a transposed table), shown right-aligned
+        return str(v), None
     if isinstance(v, list | tuple):
         v = ", ".join(map(str, v))
     return str(v), None
 
 
+#: the currency money columns are in, set while a report is gathered (named in their headers)
+CURRENCY: contextvars.ContextVar[str | None] = contextvars.ContextVar("sikta_report_currency", default=None)
+
+
 def _table(frame: pd.DataFrame, columns: list[tuple[str, str, str]], *, table_id: str, caption: str,
            sorted_by: str | None = None) -> dict[str, Any]:
-    """A sortable table for the template: ``columns`` are (column, header, kind)."""
-    cols = [(c, label, kind) for c, label, kind in columns if c in frame.columns]
+    """A sortable table for the template: ``columns`` are (column, header, kind); money headers name the currency."""
+    cur = CURRENCY.get()
+    cols = [(c, f"{label} ({cur})" if kind == "money" and cur else label, kind)
+            for c, label, kind in columns if c in frame.columns]
     rows = []
     for rec in frame.to_dict("records"):
         rows.append([dict(zip(("text", "v"), _fmt(rec.get(c), kind), strict=True)) for c, _, kind in cols])
@@ -116,7 +125,8 @@ def _bridge(analysis: Any, periods: int) -> dict[str, Any]:
     if flow.nrr is not None:
         lead.append(f"Subscriptions over the window: NRR {flow.nrr:.1%}, GRR {flow.grr:.1%} on a starting ARR of "
                     f"{flow.start_arr:,.0f}.")
-    cols = [("period_start", "period", "date"), ("start_revenue", "start", "money"), ("new_revenue", "+ new", "money"),
+    shown = shown.assign(period_label=[charts.period_label(d, flow.period) for d in shown["period_start"]])
+    cols = [("period_label", "period", "text"), ("start_revenue", "start", "money"), ("new_revenue", "+ new", "money"),
             ("growth", "+ growth", "money"), ("decline", "− decline", "money"), ("churned_revenue", "− churned", "money"),
             ("reactivated_revenue", "+ reactivated", "money"), ("end_revenue", "end", "money"),
             ("new_accounts", "new units", "int"), ("churned_accounts", "churned units", "int"),
@@ -168,14 +178,27 @@ def _profiles(ws: Any, meta: dict, model: Any, features: Any) -> dict[str, Any]:
     prof = group_profiles(ws, meta["run_id"], features=features)
     styles = charts.group_styles(model)
     labels = _param_labels(model)
-    table = prof.assign(label=[styles[g]["label"] for g in prof["group"]])
-    cols = [("label", "group", "text"), ("accounts", "units", "int"), ("share_accounts", "share of units", "pct"),
-            ("revenue_12m", "revenue 12m", "money"), ("share_revenue", "share of revenue", "pct")]
+    # one row per measure, one column per group: fits a 1366 px window whatever the number of parameters
     values = [c.removesuffix("__mean") for c in prof.columns if c.endswith("__value__mean")]
+    by_group = prof.set_index("group")
+    measures: list[tuple[str, list[str]]] = [
+        ("units", [_fmt(by_group.loc[g, "accounts"], "int")[0] for g in by_group.index]),
+        ("share of units", [_fmt(by_group.loc[g, "share_accounts"], "pct")[0] for g in by_group.index]),
+        ("revenue 12m" + (f" ({CURRENCY.get()})" if CURRENCY.get() else ""),
+         [_fmt(by_group.loc[g, "revenue_12m"], "money")[0] for g in by_group.index]),
+        ("share of revenue", [_fmt(by_group.loc[g, "share_revenue"], "pct")[0] for g in by_group.index]),
+    ]
     for m in [*values, *PROFILE_FEATURES]:
         name = labels.get(m, PROFILE_FEATURES.get(m, m))
         kind = "rate" if m == "revenue_growth" else "num"
-        cols += [(f"{m}__mean", f"{name} (mean)", kind), (f"{m}__median", f"{name} (median)", kind)]
+        if f"{m}__mean" not in by_group.columns:
+            continue
+        measures.append((f"{name} (mean / median)", [
+            f"{_fmt(by_group.loc[g, f'{m}__mean'], kind)[0]} / {_fmt(by_group.loc[g, f'{m}__median'], kind)[0]}"
+            for g in by_group.index]))
+    table = pd.DataFrame({"measure": [m for m, _ in measures],
+                          **{str(g): [cells[i] for _, cells in measures] for i, g in enumerate(by_group.index)}})
+    cols = [("measure", "measure", "text")] + [(str(g), styles[g]["label"], "cells") for g in by_group.index]
     return _section(
         "profiles", "Group profiles",
         lead=["Where the units are and where the revenue is, what each group scores on the model's parameters, and "
@@ -254,7 +277,14 @@ def _names(features: Any, store: Any, ids: list[str]) -> pd.DataFrame:
     return store.frame(features.filter(features.unit_id.isin(ids)).select("unit_id", "name"))
 
 
-def _opportunities(analysis: Any, features: Any, top_n: int) -> list[dict[str, Any]]:
+def _with_owner(analysis: Any, meta: dict | None, features: Any, top: pd.DataFrame) -> pd.DataFrame:
+    """``top`` with each unit's group in the run and its owner (report_operate.owners_and_groups)."""
+    ids = top["unit_id"].astype(str).unique().tolist()
+    extra = report_operate.owners_and_groups(analysis.ws, meta, features, ids)
+    return top.assign(unit_id=top["unit_id"].astype(str)).merge(extra, on="unit_id", how="left")
+
+
+def _opportunities(analysis: Any, features: Any, top_n: int, meta: dict | None = None) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     store = analysis.ws.store
     try:
@@ -263,7 +293,9 @@ def _opportunities(analysis: Any, features: Any, top_n: int) -> list[dict[str, A
             "outflow", "Unwanted outflow",
             lead=[f"{len(o):,} customers whose revenue is falling or whose activity stopped; "
                   f"{o['revenue_at_risk'].sum():,.0f} revenue at risk in total. Top {min(top_n, len(o)):,} by revenue at risk."],
-            tables=[_table(o.head(top_n), [("unit_id", "unit", "text"), ("name", "name", "text"), ("industry", "industry", "text"),
+            tables=[_table(_with_owner(analysis, meta, features, o.head(top_n)),
+                           [("unit_id", "unit", "text"), ("name", "name", "text"), ("group", "group", "text"),
+                            ("owner", "owner", "text"), ("industry", "industry", "text"),
                                            ("revenue_12m", "revenue 12m", "money"), ("revenue_prev_12m", "previous 12m", "money"),
                                            ("revenue_at_risk", "revenue at risk", "money"), ("signals", "signals", "text")],
                            table_id="table-outflow", caption="Top outflow", sorted_by="revenue_at_risk")],
@@ -274,11 +306,13 @@ def _opportunities(analysis: Any, features: Any, top_n: int) -> list[dict[str, A
         w = analysis.whitespace()
         top = w.head(top_n)
         top = top.merge(_names(features, store, top["unit_id"].astype(str).unique().tolist()), on="unit_id", how="left")
+        top = _with_owner(analysis, meta, features, top)
         out.append(_section(
             "whitespace", "Cross-sell whitespace",
             lead=[f"{len(w):,} unit × product line gaps that lookalike customers fill; expected value "
                   f"{w['expected_value'].sum():,.0f} in total. Top {len(top):,} by expected value."],
-            tables=[_table(top, [("unit_id", "unit", "text"), ("name", "name", "text"), ("product_line", "product line", "text"),
+            tables=[_table(top, [("unit_id", "unit", "text"), ("name", "name", "text"), ("group", "group", "text"),
+                                 ("owner", "owner", "text"), ("product_line", "product line", "text"),
                                  ("peer_group", "peers", "text"), ("adoption_rate", "peer adoption", "pct"),
                                  ("peer_median_spend", "peer median spend", "money"), ("expected_value", "expected value", "money")],
                            table_id="table-whitespace", caption="Top whitespace", sorted_by="expected_value")],
@@ -291,7 +325,9 @@ def _opportunities(analysis: Any, features: Any, top_n: int) -> list[dict[str, A
             "reactivation", "Inactive customers with potential",
             lead=[f"{len(a):,} former or lapsed customers; score = √(lifetime revenue × potential). "
                   f"Top {min(top_n, len(a)):,} by score."],
-            tables=[_table(a.head(top_n), [("unit_id", "unit", "text"), ("name", "name", "text"), ("status", "status", "text"),
+            tables=[_table(_with_owner(analysis, meta, features, a.head(top_n)),
+                           [("unit_id", "unit", "text"), ("name", "name", "text"), ("group", "group", "text"),
+                            ("owner", "owner", "text"), ("status", "status", "text"),
                                            ("revenue_lifetime", "lifetime revenue", "money"),
                                            ("months_since_last_order", "months since last order", "int"),
                                            ("potential", "potential", "money"), ("score", "score", "money")],
@@ -317,7 +353,16 @@ def _model(meta: dict) -> Any:
         return None
 
 
-def _gather(ws: Any, run_id: str | None, *, max_points: int, top_n: int, periods: int) -> dict[str, Any]:
+def _gather(ws: Any, run_id: str | None, **options: Any) -> dict[str, Any]:
+    """:func:`_gather_sections` with money headers in the workspace currency."""
+    token = CURRENCY.set(money_fmt.currency(ws))
+    try:
+        return _gather_sections(ws, run_id, **options)
+    finally:
+        CURRENCY.reset(token)
+
+
+def _gather_sections(ws: Any, run_id: str | None, *, max_points: int, top_n: int, periods: int) -> dict[str, Any]:
     meta = None
     if run_id is not None or not runs.list_runs(ws).empty:
         meta = runs.get_run(ws, run_id)
@@ -346,9 +391,11 @@ def _gather(ws: Any, run_id: str | None, *, max_points: int, top_n: int, periods
         attempt("profiles", "Group profiles", lambda: _profiles(ws, meta, model, features))
         attempt("schemes", "Segmentation schemes", lambda: _schemes(diagnosis))
         attempt("migrations", "Migrations since the previous run", lambda: _migrations(ws, meta, model, top_n))
+        attempt("kpis", "KPIs per group and segment", lambda: report_operate.kpi_section(ws, meta, _section, _table))
+        attempt("coverage", "Coverage", lambda: report_operate.coverage_section(ws, meta, _section, _table))
     attempt("clv", "Customer lifetime value", lambda: charts_clv.report_section(  # docs/clv.md
         ws, analysis.grain, top_n=top_n, to_div=charts.to_div, table=_table, section=_section))
-    sections += _opportunities(analysis, features, top_n)
+    sections += _opportunities(analysis, features, top_n, meta)
     run = None
     if meta is not None:
         run = {"id": meta["run_id"], "model": meta["model_name"], "version": meta["model_version"],
@@ -358,7 +405,7 @@ def _gather(ws: Any, run_id: str | None, *, max_points: int, top_n: int, periods
         "workspace": Path(ws.path).name, "grain": analysis.grain, "as_of": str(analysis.date),
         "window_months": analysis.window_months, "run": run,
         "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "version": __version__,
-        "sections": sections, "not_yet": NOT_YET,
+        "sections": sections,
         "notice": None if diagnosis is None or diagnosis["matrix"]["verdict"] == "usable" else diagnosis["matrix"],
     }
 
