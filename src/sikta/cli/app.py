@@ -46,6 +46,11 @@ WorkspaceOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document instead of tables.")]
 
 
+def missing(x: Any) -> bool:
+    """None, NaN, NaT or pandas' NA - without importing pandas (the CLI starts without it)."""
+    return x is None or x != x or type(x).__name__ in ("NAType", "NaTType")  # NaN is unequal to itself
+
+
 def _json(doc: Any) -> None:
     sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
 

@@ -5,16 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-import pandas as pd
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from sikta.cli.app import JsonOpt, WorkspaceOpt, _json, _open, app, out
+from sikta.cli.app import JsonOpt, WorkspaceOpt, _json, _open, app, missing, out
 from sikta.cli.errors import handles_errors
-from sikta.cli.operate_cmd import RunOpt, _records
-from sikta.service import money as fmt
-from sikta.service.operate_io import write_table
+from sikta.cli.operate_cmd import RunOpt, _records, _write_table
 
 _LABELS = {"logo_churn": "logo churn", "dollar_churn": "dollar churn", "grr": "GRR", "nrr": "NRR",
            "expansion_rate": "expansion", "contraction_rate": "contraction", "avg_revenue": "avg revenue",
@@ -23,6 +20,8 @@ _LABELS = {"logo_churn": "logo churn", "dollar_churn": "dollar churn", "grr": "G
 
 def kpi_text(kpi: str, value: Any, cur: str | None) -> str:
     """One KPI value for people: rates as %, money with its currency, days as days."""
+    from sikta.service import money as fmt
+
     if kpi == "avg_revenue":
         return fmt.money(value, cur)
     if kpi.startswith("ttv"):
@@ -40,6 +39,7 @@ def kpis(
     as_json: JsonOpt = False,
 ) -> None:
     """KPIs per group and segment: logo and dollar churn, GRR, NRR, expansion, onboarding, time to value."""
+    from sikta.service import money as fmt
     from sikta.service.segment_kpis import segment_kpis
 
     with _open(workspace) as ws:
@@ -88,6 +88,7 @@ def alerts(
     as_json: JsonOpt = False,
 ) -> None:
     """Units that changed group or segment between two runs (stored per run pair), filtered and exportable."""
+    from sikta.service import money as fmt
     from sikta.service.alerts import alerts as list_alerts
 
     with _open(workspace) as ws:
@@ -96,7 +97,7 @@ def alerts(
         cur = fmt.currency(ws)
     frame = doc["alerts"]
     if out_file:
-        write_table(frame, out_file)
+        _write_table(frame, out_file)
     if as_json:
         _json({**{k: v for k, v in doc.items() if k != "alerts"},
                "alerts": _records(frame if not limit else frame.head(limit)), "out": str(out_file) if out_file else None})
@@ -114,7 +115,7 @@ def alerts(
             to = f"merged into {r['merged_into']}"
         tier_text = "→".join(dict.fromkeys(x for x in (r["tier_from"], r["tier_to"]) if isinstance(x, str))) or "–"
         t.add_row(str(r["unit_id"]), escape(str(r["name"] or "")), r["dimension"], r["value_from"] or "–", to,
-                  r["change"], tier_text, fmt.money(r["revenue_to"] if r["revenue_to"] is not None and not pd.isna(r["revenue_to"]) else r["revenue_from"], cur))
+                  r["change"], tier_text, fmt.money(r["revenue_to"] if not missing(r["revenue_to"]) else r["revenue_from"], cur))
     if len(shown):
         out.print(t)
     if limit and len(frame) > limit:
@@ -131,6 +132,7 @@ def history(
     as_json: JsonOpt = False,
 ) -> None:
     """One account through every run: its unit, group, segments, scores, revenue and owner, and what changed."""
+    from sikta.service import money as fmt
     from sikta.service.alerts import history as account_history
 
     with _open(workspace) as ws:

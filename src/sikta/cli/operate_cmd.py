@@ -3,30 +3,42 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import pandas as pd
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from sikta.cli.app import JsonOpt, WorkspaceOpt, _json, _open, _progress, app, out
+from sikta.cli.app import JsonOpt, WorkspaceOpt, _json, _open, _progress, app, missing, out
 from sikta.cli.errors import handles_errors
-from sikta.service.operate import read_team
-from sikta.service.operate_io import write_table
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 RunOpt = Annotated[str | None, typer.Option("--run", help="A run id (or unique suffix), latest or previous [default: latest].")]
 TeamOpt = Annotated[Path | None, typer.Option("--team", help="Team CSV: owner_id, role, capacity_accounts[, capacity_workload].")]
 
 
 def _num(x: Any, digits: int = 0) -> str:
-    if x is None or (isinstance(x, float) and pd.isna(x)):
+    if missing(x):
         return "–"
     return f"{x:,.{digits}f}"
 
 
 def _pct(x: Any) -> str:
-    return "–" if x is None or (isinstance(x, float) and pd.isna(x)) else f"{100 * x:.1f} %"
+    return "–" if missing(x) else f"{100 * x:.1f} %"
+
+
+def _read_team(path: Path) -> pd.DataFrame:
+    from sikta.service.operate import read_team
+
+    return read_team(path)
+
+
+def _write_table(frame: pd.DataFrame, path: Path) -> None:
+    from sikta.service.operate_io import write_table
+
+    write_table(frame, path)
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -43,7 +55,7 @@ def coverage(
 ) -> None:
     """Headcount each engagement model needs, against the team, the gap, and the high/tech-touch mix."""
     with _open(workspace) as ws:
-        frame = read_team(team) if team else None
+        frame = _read_team(team) if team else None
         doc = ws.operate.coverage(run, frame, team_name=str(team) if team else "team")
     if as_json:
         _json(doc)
@@ -94,13 +106,13 @@ def balance(
 ) -> None:
     """Assign accounts to owners of the right role with balanced revenue and workload, keeping owners where possible."""
     with _open(workspace, write=not dry_run) as ws:
-        frame = read_team(team)
+        frame = _read_team(team)
         with _progress() as bar:
             bar.add_task("balancing books", total=None)
             doc = ws.operate.balance(frame, run, keep_owners=keep_owners, tolerance=tolerance, store=not dry_run,
                                      team_name=str(team))
     if out_file:
-        write_table(doc["assignments"], out_file)
+        _write_table(doc["assignments"], out_file)
     s = doc["summary"]
     if as_json:
         _json({**{k: v for k, v in doc.items() if k not in ("assignments", "owners")},
@@ -129,7 +141,7 @@ def balance(
 
 
 def _signed(x: Any) -> str:
-    return "–" if x is None or pd.isna(x) else f"{100 * x:+.1f} %"
+    return "–" if missing(x) else f"{100 * x:+.1f} %"
 
 
 @app.command()
@@ -147,7 +159,7 @@ def actions(
         doc = ws.operate.actions(run, owner=owner)
     acts = doc["actions"]
     if out_file:
-        write_table(acts, out_file)
+        _write_table(acts, out_file)
     if as_json:
         _json({**{k: v for k, v in doc.items() if k != "actions"}, "total": len(acts),
                "actions": _records(acts if not limit else acts.head(limit)) if not out_file else _records(acts.head(limit)),
@@ -161,7 +173,7 @@ def actions(
         t.add_column(c, overflow="fold")
     shown = acts if not limit else acts.head(limit)
     for r in shown.to_dict("records"):
-        t.add_row(*[escape("" if r.get(k) is None or (isinstance(r.get(k), float) and pd.isna(r.get(k))) else str(r[k]))
+        t.add_row(*[escape("" if missing(r.get(k)) else str(r[k]))
                     for k in ("unit_id", "name", "group", "action", "owner", "channel", "due_date", "content", "reason")])
     if len(shown):
         out.print(t)
@@ -192,7 +204,7 @@ def content(
         doc = ws.operate.content(run, account=account, catalog=frame, limit=limit)
     m = doc["matches"]
     if out_file:
-        write_table(m, out_file)
+        _write_table(m, out_file)
     if as_json:
         ctx = doc["context"]
         _json({**{k: v for k, v in doc.items() if k not in ("matches", "context")}, "matches": _records(m.head(1000)),
@@ -213,7 +225,7 @@ def content(
         t.add_column(c, overflow="fold")
     for r in m.head(40 if not account else len(m)).to_dict("records"):
         t.add_row(str(r["unit_id"]), escape(str(r["item_id"])), escape(str(r["title"] or "")),
-                  "" if pd.isna(r["rank"]) else str(int(r["rank"])), "yes" if r["fits"] else "[dim]no[/]", escape(str(r["reason"])))
+                  "" if missing(r["rank"]) else str(int(r["rank"])), "yes" if r["fits"] else "[dim]no[/]", escape(str(r["reason"])))
     out.print(t)
     if out_file:
         out.print(f"wrote {out_file}")

@@ -140,6 +140,9 @@ def suggestions(ws: Workspace, grain: str, as_of: date) -> tuple[Any, Any, str |
     potential = Parameter("potential", "clv", {},
                           f"built-in: customer lifetime value ({fit}); the top 20 % by CLV carry {top:.0%} of it; "
                           "units without a purchase (prospects) have none")
+    if gone == 0:  # every customer more likely alive than not: P(alive) would rank noise as churn risk
+        return potential, None, (f"pain: p_alive not proposed - the fit ({fit}) finds no customer more likely gone "
+                                 "than not (P(alive) < 0.5)")
     pain = Parameter("pain", "p_alive", {"direction": "lower"},
                      f"built-in: the chance a customer still buys ({fit}); {gone:,} of {len(u):,} "
                      f"({gone / len(u):.0%}) are more likely gone than not (P(alive) < 0.5): a churn risk")

@@ -152,11 +152,10 @@ def check_model(ws: Workspace, model: Model, as_of=None) -> dict[str, Any]:
     the stability refits (``sikta run`` and ``sikta diagnose`` judge them).
     """
     from sikta.engine.matrix import score
-    from sikta.service.schemes import for_run
+    from sikta.service.scoring import scoring_input
 
     f = ws.features(model.customer.grain, as_of)
-    if any(p.kind == "scheme" for _, _, p in model.parameters()):
-        f, _ = for_run(ws, model, f, as_of, stability=False)
+    f = scoring_input(ws, model, f, as_of, all_schemes=False, stability=False).features
     scored = score(f, model)
     keep = [c for c in ("revenue_12m",) if c in f.columns and c not in scored.columns]
     if keep:

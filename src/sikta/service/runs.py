@@ -95,14 +95,10 @@ def create_run(ws: Workspace, model: Model, *, as_of: date | None = None, model_
     as_of_d = pd.Timestamp(build["as_of"]).date()
     used = {"table": build["table"], "as_of": str(as_of_d), "window_months": int(build["window_months"]),
             "built_at": str(build["built_at"])[:19], "units": int(build["units"])}
-    from sikta.service import clv_run
+    from sikta.service.scoring import scoring_input
 
-    clv_part = clv_run.for_run(ws, model, as_of_d)  # CLV built-ins, when the model uses them
-    if clv_part is not None:
-        f = clv_part.features(f)
-    from sikta.service.schemes import for_run
-
-    f, schemes = for_run(ws, model, f, as_of_d)  # scheme labels first: matrix parameters may read them
+    prepared = scoring_input(ws, model, f, as_of_d)  # CLV built-ins and scheme labels the parameters may read
+    f, clv_part, schemes = prepared.features, prepared.clv, prepared.schemes
     scored = score(f, model)
     if clv_part is not None:
         scored = clv_part.add_columns(scored)

@@ -55,6 +55,13 @@ def _features(ws: Workspace, grain: str, base: dict[str, Any] | None, as_of: Any
     return ws.features(grain, as_of)
 
 
+def uses_fits(model: Model) -> bool:
+    """Whether scoring ``model`` needs a fit first (CLV built-ins or a scheme parameter)."""
+    from sikta.service.clv_run import uses_clv
+
+    return uses_clv(model) or any(p.kind == "scheme" for _, _, p in model.parameters())
+
+
 def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -75,6 +82,11 @@ def preview(ws: Workspace, model: Model, *, against: str | None = None, limit: i
     if base is not None and base["grain"] != grain:
         raise NotFoundError(f"run {base['run_id']} is at {base['grain']} grain, the model at {grain}")
     f = _features(ws, grain, base, as_of)
+    if uses_fits(model):  # CLV built-ins or scheme parameters: fitted at the date the base run scored
+        from sikta.service.scoring import scoring_input
+
+        day = as_of if as_of is not None or base is None else pd.Timestamp(base["as_of"]).date()
+        f = scoring_input(ws, model, f, day, all_schemes=False, stability=False).features
     # Compiling Ibis expressions costs more than running them at 100k units: only the scoring is
     # compiled; the comparison around it is plain SQL, and one statement returns the transition
     # matrix and the top movers (DuckDB computes the common table expressions once).
