@@ -218,6 +218,8 @@ def test_kpis_by_group_by_hand(hand):
     assert math.isclose(every["grr"], (225 - 25 - 20) / 225) and math.isclose(every["nrr"], 200 / 225)
     assert [r["segment"] for r in doc["by"]["group"]][:2] == ["invest", "qualify"]
     assert doc["period"] == {"start": "2024-06-30", "end": "2025-06-30"} and doc["notes"]
+    # the year before the period start is partial: 2024-03-01 .. 2024-06-30 is 121 days, and the note says so
+    assert any("orders begin 2024-03-01" in n and "only 121 days" in n for n in doc["notes"])
 
 
 def test_alerts_merged_gone_and_history_after_a_new_ingest(hand, tmp_path):

@@ -21,7 +21,7 @@ def verdict_text(verdict: str) -> str:
 
 
 def _pct(x: Any) -> str:
-    return "–" if x is None else f"{100 * float(x):.0f} %"
+    return "–" if x is None else f"{round(100 * float(x)) or 0:.0f} %"  # no "-0 %" for a slightly negative share
 
 
 def _segments_table(doc: dict, unit: str) -> Table:

@@ -190,7 +190,7 @@ def value(spec, frame: pd.DataFrame) -> Computed:
     for label, text in (("A", f"the top units that carry {spec.a:.0%} of the {what}"),
                         ("B", f"the next units, up to {spec.b:.0%} of the {what}"),
                         ("C", f"the long tail: the last {1 - spec.b:.0%} of the {what}"),
-                        (NO_VALUE, f"no positive {what} in the window")):
+                        (NO_VALUE, f"no positive {what}")):
         m = units.segment == label
         if m.any():
             share = float(x[m].clip(lower=0).sum() / total) if total else np.nan
