@@ -109,8 +109,14 @@ def test_online_retail_suggested_model_fills_all_four_groups_and_diagnose_says_w
             col = p.source.get("feature", p.name)
             if col in scope.columns:
                 assert scope[col].notna().mean() >= 0.6 and scope[col].nunique() > 1, p.name
+        # BG/NBD on Online Retail's one year: a = 0.003, nobody is more likely gone than not - no p_alive pain
+        assert "p_alive" not in {p.name for p in s.pain} and any("p_alive not proposed" in n for n in s.notes)
+        # transaction-only data carry the value and behavioral schemes; no surveys, no firmographics
+        assert "value: {type: value}" in s.text and "behavioral: {type: behavioral}" in s.text
+        assert "needs: {type" not in s.text and "firmographic: {type" not in s.text
         (tmp_path / "m.yaml").write_text(s.text)
         run = ws.run(tmp_path / "m.yaml")
+        assert set(run.schemes) == {"value", "behavioral"}
         counts = {g: run.groups[g]["accounts"] for g in ("invest", "qualify", "streamline", "maintain")}
         assert all(n > 0 for n in counts.values()), counts
         doc = diagnose_run(ws)["matrix"]

@@ -43,6 +43,8 @@ def test_the_suggested_model_runs_and_fills_the_matrix(synthetic_3000, tmp_path)
     r = CliRunner().invoke(app, ["suggest", "--out", str(out), "-w", str(wsfile), "--as-of", "2025-12-31"])
     assert r.exit_code == 0, (r.stdout, r.stderr)
     assert "Potential" in r.stdout and "evidence" in r.stdout and "holdout" in r.stdout
+    text = out.read_text()  # survey answers and firmographics: all four schemes the data can carry
+    assert all(f"{k}: {{type: {k}}}" in text for k in ("value", "behavioral", "needs", "firmographic"))
     again = CliRunner().invoke(app, ["suggest", "--out", str(out), "-w", str(wsfile)])
     assert again.exit_code == 2 and "--force" in again.stderr  # never overwrites silently
     r = CliRunner().invoke(app, ["run", "--model", str(out), "-w", str(wsfile), "--as-of", "2025-12-31", "--json"])

@@ -314,6 +314,23 @@ def _coverage(ws: Workspace, grain: str, as_of: date, cols: list[str]) -> dict[s
     return {c: (int(row[f"n{i}"]) / units, min(int(row[f"d{i}"]), 2)) for i, c in enumerate(cols)}
 
 
+def _schemes_block(columns: list[str], coverage: dict[str, tuple[float, int]] | None) -> list[str]:
+    """The schemes the data can carry: value and behavioral always, needs with survey answers, firmographic with
+    industries or head counts (``sikta diagnose`` judges each after the run)."""
+    def has(name: str) -> bool:
+        return coverage is None or coverage.get(name, (0.0, 0))[0] > 0
+
+    lines = ["schemes:                         # other cuts of the same customers, computed into every run "
+             "(docs/schemes.md)",
+             "  value: {type: value}           # A/B/C: the customers carrying 80 % / 95 % of revenue",
+             "  behavioral: {type: behavioral} # how they buy: price-, quality-, support-driven or routine"]
+    if any(c.startswith("need_") and has(c) for c in columns):
+        lines.append("  needs: {type: needs}           # clusters of survey answers; no answers = 'no answers'")
+    if coverage is None or _usable(coverage, "industry") or _usable(coverage, "employees"):
+        lines.append("  firmographic: {type: firmographic}  # size tier x vertical by rules (lacks nuance alone)")
+    return lines
+
+
 def render(grain: str, as_of: date, potential: list[Parameter], pain: list[Parameter], best: BestResult, ws: Workspace,
            coverage: dict[str, tuple[float, int]] | None = None, quantiles: dict[str, float] | None = None) -> str:
     """The model file: parameters with their evidence as comments."""
@@ -343,6 +360,7 @@ def render(grain: str, as_of: date, potential: list[Parameter], pain: list[Param
     if {"clv", "p_alive"} & {p.name for p in [*potential[:3], *pain[:3]]}:
         lines += ["clv:                             # settings of the clv / p_alive built-ins (docs/clv.md)",
                   "  horizon: 36                    # months of future purchases; model, discount, cac, tiers, ..."]
+    lines += _schemes_block(f.columns, coverage)
     rules = []
     if {"status", "months_since_last_order"} <= set(f.columns):
         rules.append(("long gone", "status == 'former' and months_since_last_order > 36"))
