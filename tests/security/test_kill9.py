@@ -1,4 +1,4 @@
-"""kill -9 at random points of ingest, features and run: the workspace is the old or the new state, never a mix.
+"""kill -9 at random points of ingest, features, run and export: the old or the new state, never a mix.
 
 A real ``sikta`` process works on a copy of a workspace and is killed with
 SIGKILL after a random delay (from its start to its natural end). The
@@ -105,3 +105,74 @@ def test_kill9_leaves_old_or_new(base, tmp_path, name):
 def test_kill9_long(base, tmp_path, name):
     outcomes = _kill_many(base, tmp_path, name, times=20, seed=7 * len(name))
     assert "old" in outcomes  # some kills landed before the swap (and none left a mix)
+
+
+# -- exports: files appear whole or not at all; a write-back table is the old one or the new one ---------------
+
+EXPORTS = {
+    "salesforce": ["export", "--to", "salesforce", "--out", "{out}"],
+    "to_db": ["export", "--to-db", "{out}/target.duckdb", "--table", "segments"],
+}
+
+
+def _export_state(out: Path) -> dict:
+    """Every finished file with its bytes, and the write-back table's row count when there is one."""
+    files = {p.name: p.read_bytes() for p in out.glob("*") if p.is_file() and p.suffix in (".csv", ".json")}
+    target = out / "target.duckdb"
+    if target.exists():
+        import duckdb
+
+        con = duckdb.connect(str(target))
+        try:
+            has = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'segments'").fetchone()
+            files["segments rows"] = con.execute("SELECT count(*) FROM segments").fetchone()[0] if has[0] else None
+        finally:
+            con.close()
+    return files
+
+
+def _kill_exports(base, tmp_path, name: str, times: int, seed: int) -> set[str]:
+    d, ws = base
+
+    def argv(out: Path) -> list[str]:
+        return [SIKTA, *(a.replace("{out}", str(out)) for a in EXPORTS[name]), "-w", str(ws)]
+
+    whole = tmp_path / "whole"
+    whole.mkdir()
+    before = state(ws)
+    t0 = time.perf_counter()
+    subprocess.run(argv(whole), check=True, capture_output=True)
+    full = time.perf_counter() - t0
+    done = _export_state(whole)
+    assert done and state(ws) == before  # an export writes files, never the workspace
+    rnd = random.Random(seed)
+    outcomes = set()
+    for i in range(times):
+        out = tmp_path / f"k{i}"
+        out.mkdir()
+        proc = subprocess.Popen(argv(out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rnd.uniform(0.2 * full, 1.05 * full))
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        got = _export_state(out)
+        for key, value in got.items():
+            if key == "segments rows":
+                assert value in (None, done[key]), f"write-back killed mid-way left {value} rows"
+            else:
+                assert value == done[key], f"{key} is not the whole file after kill -9"
+        if "manifest.json" in got:  # written last: a manifest means every file it lists is there
+            assert got == done
+        outcomes.add("new" if got == done else "partial" if got else "old")
+    assert state(ws) == before
+    return outcomes
+
+
+@pytest.mark.parametrize("name", list(EXPORTS))
+def test_kill9_export_files_whole_or_absent(base, tmp_path, name):
+    assert _kill_exports(base, tmp_path, name, times=2, seed=len(name)) <= {"old", "partial", "new"}
+
+
+@pytest.mark.long
+@pytest.mark.parametrize("name", list(EXPORTS))
+def test_kill9_export_long(base, tmp_path, name):
+    _kill_exports(base, tmp_path, name, times=20, seed=11 * len(name))
