@@ -101,3 +101,15 @@ def test_missing_workspace_and_bad_model_file(tmp_path, wsfile):
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: m\npotential: [{name: clv}]\npain: [{name: p_alive}]\nclv: {tiers: {a: 0.9, b: 0.5}}\n")
     assert_one_line_error(run("clv", "--model-file", bad, "-w", wsfile, ok=False), 3, "bad.yaml:4")
+
+
+def test_suggest_on_the_cli_fits_clv_although_it_opens_read_only(tmp_path):
+    """The CLI opens a workspace read-only first; a CLV proposal stores a fit, so suggest reopens it for writing
+    (it said 'no CLV built-ins proposed - ... open read-only' in make demo)."""
+    path = tmp_path / "ws.duckdb"
+    with Workspace(path) as ws:
+        ws.ingest(lifetimes_file("CDNOW_sample.txt"), mapping=REPO / "examples" / "cdnow" / "sample_mapping.yaml")
+    r = run("suggest", "--out", tmp_path / "m.yaml", "-w", path)
+    assert "read-only" not in r.stdout + r.stderr
+    text = (tmp_path / "m.yaml").read_text()
+    assert "  - name: clv" in text and "clv:" in text

@@ -123,13 +123,17 @@ def suggestions(ws: Workspace, grain: str, as_of: date) -> tuple[Any, Any, str |
     Returns ``(potential, pain, note)``: two :class:`sikta.service.suggest.Parameter` (None when the
     workspace has no orders or they do not support a fit; the note then says why).
     """
-    from sikta.errors import SiktaError
+    from sikta.errors import ReadOnlyWorkspaceError, SiktaError
     from sikta.service.suggest import Parameter
 
     if not ws.store.has("orders"):
         return None, None, None
     try:
         res = compute(ws, grain, calibration_end=as_of, as_of=as_of)
+    except ReadOnlyWorkspaceError as exc:
+        if exc.reason is None:  # the CLI opened it read-only: it reopens for writing and runs the command again
+            raise
+        return None, None, f"clv: no CLV built-ins proposed - {exc}"
     except SiktaError as exc:
         return None, None, f"clv: no CLV built-ins proposed - {exc}"
     u = res.units().to_pandas()
