@@ -109,6 +109,7 @@ def test_suggest_on_the_cli_fits_clv_although_it_opens_read_only(tmp_path):
     path = tmp_path / "ws.duckdb"
     with Workspace(path) as ws:
         ws.ingest(lifetimes_file("CDNOW_sample.txt"), mapping=REPO / "examples" / "cdnow" / "sample_mapping.yaml")
+    run("analyze", "-w", path)  # as make demo does: suggest itself then has nothing but the CLV fit to write
     r = run("suggest", "--out", tmp_path / "m.yaml", "-w", path)
     assert "read-only" not in r.stdout + r.stderr
     text = (tmp_path / "m.yaml").read_text()
