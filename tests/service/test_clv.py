@@ -194,3 +194,42 @@ def test_suggest_proposes_clv_and_p_alive_on_transaction_only_data(sample):
     rows = ws.run_rows(run.run_id).to_pandas()
     assert rows["clv__p_alive"].notna().all()  # every in-scope unit bought (CDNOW has no prospects)
     np.testing.assert_allclose(rows["pain__p_alive__value"], rows["clv__p_alive"])
+
+
+CLV_MODEL = """
+name: clv what-if
+version: 1
+customer: {grain: account, statuses: [customer]}
+potential:
+  - name: clv
+pain:
+  - name: p_alive
+    direction: lower
+thresholds:
+  potential: {quantile: 0.7}
+  pain: {quantile: 0.5}
+clv:
+  horizon: HORIZON
+"""
+
+
+def test_what_if_with_clv_on_a_read_only_workspace_equals_the_run_it_would_store(tmp_path):
+    """The web editor previews in a server holding the workspace read-only: a new CLV setting is fitted in the
+    connection only (nothing written), and the preview's groups equal those of the run stored afterwards."""
+    from sikta.service.model import model_from_text
+    from sikta.service.whatif import preview
+
+    path = tmp_path / "ws.duckdb"
+    with Workspace(path) as ws:
+        ws.ingest(lifetimes_file("CDNOW_sample.txt"), mapping=REPO / "examples" / "cdnow" / "sample_mapping.yaml")
+        ws.run(model_from_text(CLV_MODEL.replace("HORIZON", "36"), source="a.yaml"), as_of=CAL)
+    edited = model_from_text(CLV_MODEL.replace("HORIZON", "3"), source="b.yaml")
+    with Workspace(path, read_only=True) as ws:
+        before = set(ws.store.tables())
+        doc = preview(ws, edited)
+    with Workspace(path, read_only=True) as ws:
+        assert set(ws.store.tables()) == before  # the temporary fit is gone with the connection
+    with Workspace(path) as ws:
+        stored = ws.run(edited, as_of=CAL)
+    assert {g: doc["groups"][g]["accounts"] for g in stored.groups} == {g: v["accounts"] for g, v in stored.groups.items()}
+    assert doc["moved"] > 0  # a 3-month horizon ranks customers differently from 36 months

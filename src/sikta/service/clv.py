@@ -208,6 +208,7 @@ def compute(
     settings: ClvSettings | None = None,
     progress: Progress | None = None,
     refresh: bool = False,
+    store: bool = True,
 ) -> ClvResult:
     """Fit the CLV models on the workspace's orders at ``grain`` and store the per-unit results.
 
@@ -226,6 +227,10 @@ def compute(
         Called with (step, done, total) as the work advances.
     refresh
         Recompute even when a stored result with these settings exists.
+    store
+        Store the result (default). False keeps it in a temporary table of this
+        connection only, so a read-only workspace (a what-if preview in the
+        server, a model check) can score a model with CLV built-ins.
 
     Raises
     ------
@@ -245,7 +250,8 @@ def compute(
     key = _key(grain, cal, end, s)
     if not refresh and (hit := stored(ws, grain, key)) is not None:
         return hit
-    ws.store.writable()  # a new result is stored: say so before the work (the CLI then reopens for writing)
+    if store:
+        ws.store.writable()  # a new result is stored: say so before the work (the CLI then reopens for writing)
     if not ws.store.has("orders"):
         raise DataTooThinError("the workspace has no orders: non-contractual CLV needs orders "
                                "(for subscriptions use 'sikta clv --contractual')")
@@ -296,7 +302,7 @@ def compute(
     if holdout:
         hold_doc = _holdout(ws, purchase, days, summary, frame, cal, end, s)
     doc = _summary(grain, cal, end, s, purchase, spend_model, frame, margin_doc, cac_doc, hold_doc, notes)
-    result = _store(ws, grain, key, cal, end, s, frame, doc)
+    result = _store(ws, grain, key, cal, end, s, frame, doc, keep=store)
     tick("done", _STEPS, _STEPS)
     return result
 
@@ -485,8 +491,9 @@ def _summary(grain, cal, end, s: ClvSettings, purchase, spend_model, frame: pd.D
     }
 
 
-def _store(ws: Workspace, grain, key, cal, end, s: ClvSettings, frame: pd.DataFrame, doc) -> ClvResult:
-    name = f"clv_{grain}__{key}"
+def _store(ws: Workspace, grain, key, cal, end, s: ClvSettings, frame: pd.DataFrame, doc, *,
+           keep: bool = True) -> ClvResult:
+    name = f"clv_{grain}__{key}" if keep else f"_sikta_clv_unstored_{grain}__{key}"
     doc["table"] = name
     out = frame.copy()
     out["first_purchase"] = pd.to_datetime(out["first_purchase"]).dt.date
@@ -501,8 +508,12 @@ def _store(ws: Workspace, grain, key, cal, end, s: ClvSettings, frame: pd.DataFr
         "created_at": datetime.now(UTC).replace(tzinfo=None), "calibration_end": cal, "as_of": end,
         "settings": json.dumps(s.model_dump(mode="json")), "summary": json.dumps(doc, default=str),
     }])
+    table = ibis.memtable(out, schema={c: schema.get(c, "float64") for c in out.columns})
+    if not keep:  # this connection only: nothing written to the workspace file
+        ws.store.create(name, table, temp=True)
+        return ClvResult(json.loads(json.dumps(doc, default=str)), name, key, ws)
     with ws.store.staged() as stage:
-        stage.create(name, ibis.memtable(out, schema={c: schema.get(c, "float64") for c in out.columns}))
+        stage.create(name, table)
 
         def _log() -> None:
             ws.store.create_empty(REGISTRY, REGISTRY_SCHEMA, replace=False)

@@ -62,7 +62,8 @@ def scoring_input(ws: Workspace, model: Model, f: ir.Table, as_of: Any, *, all_s
 
     grain = model.customer.grain
     day = pd.Timestamp(as_of if as_of is not None else ws.feature_build(grain, None)["as_of"]).date()
-    clv_part = clv_run.for_run(ws, model, day)  # CLV first: a scheme may read the CLV columns
+    # CLV first (a scheme may read the CLV columns); a read-only workspace keeps the fit in this connection
+    clv_part = clv_run.for_run(ws, model, day, store=not ws.store.read_only)
     if clv_part is not None:
         f = clv_part.features(f)
     schemes = RunSchemes()

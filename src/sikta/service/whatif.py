@@ -82,15 +82,18 @@ def preview(ws: Workspace, model: Model, *, against: str | None = None, limit: i
     if base is not None and base["grain"] != grain:
         raise NotFoundError(f"run {base['run_id']} is at {base['grain']} grain, the model at {grain}")
     f = _features(ws, grain, base, as_of)
+    scoring = f
     if uses_fits(model):  # CLV built-ins or scheme parameters: fitted at the date the base run scored
         from sikta.service.scoring import scoring_input
 
         day = as_of if as_of is not None or base is None else pd.Timestamp(base["as_of"]).date()
-        f = scoring_input(ws, model, f, day, all_schemes=False, stability=False).features
+        scoring = scoring_input(ws, model, f, day, all_schemes=False, stability=False).features
     # Compiling Ibis expressions costs more than running them at 100k units: only the scoring is
     # compiled; the comparison around it is plain SQL, and one statement returns the transition
     # matrix and the top movers (DuckDB computes the common table expressions once).
-    scored = ws.store.con.compile(score(f, model).select("unit_id", "group"))
+    scored_expr = score(scoring, model).select("unit_id", "group")
+    ws.store.con._run_pre_execute_hooks(scored_expr)  # in-memory inputs (scheme columns) registered with DuckDB
+    scored = ws.store.con.compile(scored_expr)
     name = "f.name" if "name" in f.columns else "NULL"
     if base is not None:
         old = ws.store.table(runs_svc.run_table(base["run_id"]))
