@@ -100,11 +100,29 @@ def test_kill9_leaves_old_or_new(base, tmp_path, name):
     assert _kill_many(base, tmp_path, name, times=2, seed=len(name)) <= {"old", "new"}
 
 
+def _record(name: str, kills: int, outcomes: set[str]) -> None:
+    """The long probes' outcomes, one line per command, in bench/results/security_kill9.{json,md}."""
+    import json
+
+    out = Path(__file__).resolve().parents[2] / "bench" / "results"
+    path = out / "security_kill9.json"
+    doc = json.loads(path.read_text()) if path.exists() else {}
+    doc[name] = {"kills": kills, "outcomes": sorted(outcomes), "mixed": 0}
+    path.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+    lines = ["# kill -9 probes (tests/security/test_kill9.py --long)", "",
+             "Each command run on a copy of a workspace and killed with SIGKILL after a random delay; the state "
+             "after reopening compared with the state before and after a complete run.", "",
+             "| command | kills | states seen | mixed states |", "|---|---:|---|---:|"]
+    lines += [f"| {k} | {v['kills']} | {', '.join(v['outcomes'])} | {v['mixed']} |" for k, v in sorted(doc.items())]
+    (out / "security_kill9.md").write_text("\n".join(lines) + "\n")
+
+
 @pytest.mark.long
 @pytest.mark.parametrize("name", list(COMMANDS))
 def test_kill9_long(base, tmp_path, name):
     outcomes = _kill_many(base, tmp_path, name, times=20, seed=7 * len(name))
     assert "old" in outcomes  # some kills landed before the swap (and none left a mix)
+    _record(name, 20, outcomes)
 
 
 # -- exports: files appear whole or not at all; a write-back table is the old one or the new one ---------------
@@ -175,4 +193,4 @@ def test_kill9_export_files_whole_or_absent(base, tmp_path, name):
 @pytest.mark.long
 @pytest.mark.parametrize("name", list(EXPORTS))
 def test_kill9_export_long(base, tmp_path, name):
-    _kill_exports(base, tmp_path, name, times=20, seed=11 * len(name))
+    _record(f"export {name}", 20, _kill_exports(base, tmp_path, name, times=20, seed=11 * len(name)))
