@@ -85,10 +85,12 @@ def main() -> None:
     ap.add_argument("--size", choices=SIZES, default="S")
     ap.add_argument("--stages", default=",".join(STAGES), help=f"comma-separated, from {', '.join(STAGES)}, clv_fit")
     ap.add_argument("--as-of", default=None, help="as-of date for the features (default: the data's)")
+    ap.add_argument("--data", type=Path, default=HERE / "data", help="where generated data is cached (per size)")
+    ap.add_argument("--results", type=Path, default=HERE / "results", help="where <size>.json and .md are written")
     a = ap.parse_args()
     stages = [s.strip() for s in a.stages.split(",") if s.strip()]
     accounts = SIZES[a.size]
-    base = HERE / "data" / a.size
+    base = a.data / a.size
     data, ws = base / "exports", base / "ws.duckdb"
     model = base / "model.yaml"
     base.mkdir(parents=True, exist_ok=True)
@@ -154,7 +156,7 @@ def main() -> None:
     if "clv_fit" in stages:
         st["clv_fit"] = measure([PY, str(HERE / "bench_clv.py")])
     _ratios(res)
-    _write(res)
+    _write(res, a.results)
 
 
 def _ratios(res: dict) -> None:
@@ -178,9 +180,8 @@ def _ratios(res: dict) -> None:
     res["ratios"] = r
 
 
-def _write(res: dict) -> None:
-    out = HERE / "results"
-    out.mkdir(exist_ok=True)
+def _write(res: dict, out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
     size = res["size"]
     (out / f"{size}.json").write_text(json.dumps(res, indent=2, default=str) + "\n")
     m = res["machine"]

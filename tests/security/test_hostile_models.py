@@ -99,7 +99,7 @@ def test_the_bombs_cost_little_in_a_child_process():
 
 def test_anchors_that_stay_small_are_fine():
     text = STARTER.replace("groups:\n", "x-colours: &c {colour: \"#1b9e77\"}\ngroups:\n").replace(
-        "invest:        {label: Invest, colour: \"#1b9e77\"}", "invest:        {label: Invest, <<: *c}")
+        "invest:        {label: Invest, colour: \"#1b9e77\", kpi: nrr}", "invest:        {label: Invest, <<: *c, kpi: nrr}")
     assert "x-colours" in text and "<<: *c" in text
     with pytest.raises(ModelError, match="x-colours"):  # unknown top-level key: the anchor itself is no problem
         model_from_text(text, source="m.yaml")

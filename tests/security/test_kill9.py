@@ -31,9 +31,12 @@ SIKTA = str(Path(sys.executable).parent / "sikta")
 
 
 def state(path: Path) -> dict:
-    """What a workspace holds: every (non-document) table with its row count."""
+    """What a workspace holds: every (non-document) table with its row count; run tables numbered in the order
+    they were made (a run's table is named after its id, which differs between two runs of the same command)."""
     with Workspace(path) as ws:
-        return {t: ws.store.count(ws.store.table(t)) for t in ws.store.tables() if not t.startswith("_sikta_doc_")}
+        names = [t for t in ws.store.tables() if not t.startswith("_sikta_doc_")]
+        runs = sorted(t for t in names if t.startswith("run__"))
+        return {(f"run #{runs.index(t)}" if t in runs else t): ws.store.count(ws.store.table(t)) for t in names}
 
 
 @pytest.fixture(scope="module")

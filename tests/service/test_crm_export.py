@@ -51,9 +51,14 @@ def _personal(ws) -> list[str]:
     return [v for v in pd.concat([c["email"], c["name"]]).dropna().astype(str) if len(v) > 5]
 
 
-@pytest.mark.parametrize(("to", "header", "file"), [("salesforce", SALESFORCE, "salesforce_accounts.csv"),
-                                                     ("hubspot", HUBSPOT, "hubspot_companies.csv"),
-                                                     ("csv", GENERIC, "segments.csv")])
+#: the starter model declares four schemes; each is one more field, in the order declared (docs/operate.md)
+SCHEMES = ("firmographic", "needs", "behavioral", "value")
+
+
+@pytest.mark.parametrize(("to", "header", "file"), [
+    ("salesforce", SALESFORCE + [f"Sikta_{s.title()}__c" for s in SCHEMES], "salesforce_accounts.csv"),
+    ("hubspot", HUBSPOT + [f"sikta_{s}" for s in SCHEMES], "hubspot_companies.csv"),
+    ("csv", GENERIC + [f"scheme__{s}" for s in SCHEMES], "segments.csv")])
 def test_layouts_have_exact_headers_and_no_personal_data(synth, tmp_path, to, header, file):
     _, ws, run = synth
     doc = export_layout(ws, to, out_dir=tmp_path)
@@ -97,7 +102,7 @@ def test_include_contacts_adds_them_in_their_own_file(synth, tmp_path):
                                "group", "segment"]
     assert doc["contacts"] == len(c) > 0 and c["email"].notna().any()
     seg = pd.read_parquet(tmp_path / "segments.parquet")
-    assert list(seg.columns) == GENERIC and "email" not in seg.columns
+    assert list(seg.columns) == GENERIC + [f"scheme__{s}" for s in SCHEMES] and "email" not in seg.columns
 
 
 def test_formula_cells_are_neutralized(synth, tmp_path):
@@ -126,7 +131,7 @@ def test_write_back_into_postgres_replaces_the_table(synth, postgres_url):
         cols = [r[0] for r in con.execute("SELECT column_name FROM information_schema.columns "
                                           "WHERE table_name = 'sikta_segments' ORDER BY ordinal_position")]
     assert doc["tables"] == {"sikta_segments": len(units)} and len(rows) == len(units)
-    assert cols == GENERIC and "email" not in cols
+    assert cols == GENERIC + [f"scheme__{s}" for s in SCHEMES] and "email" not in cols
     assert {u: g for u, g, _ in rows} == units["group"].to_dict()
     # a second write replaces the rows (no duplicates, no leftover staging table)
     write_back(ws, postgres_url, "sikta_segments", run.run_id)

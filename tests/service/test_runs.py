@@ -137,7 +137,7 @@ def test_the_run_before_stays_intact(built):
 def test_a_run_that_fails_half_way_leaves_no_trace(built, monkeypatch):
     ws = built["ws"]
     before_runs = len(runs.list_runs(ws))
-    before_tables = set(ws.store.con.list_tables())
+    before_tables = set(ws.store.tables())
 
     def boom(*a, **k):
         raise RuntimeError("disk full")
@@ -147,7 +147,7 @@ def test_a_run_that_fails_half_way_leaves_no_trace(built, monkeypatch):
         runs.create_run(ws, built["starter"], as_of=AS_OF)
     monkeypatch.undo()
     assert len(runs.list_runs(ws)) == before_runs
-    assert set(ws.store.con.list_tables()) == before_tables
+    assert set(ws.store.tables()) == before_tables
 
 
 def test_a_model_naming_an_unknown_column_fails_before_anything_is_written(built):

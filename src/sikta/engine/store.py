@@ -167,7 +167,8 @@ class Store:
         return name in self.con.list_tables()
 
     def tables(self) -> list[str]:
-        return sorted(self.con.list_tables())
+        """The workspace's tables (in-memory inputs Ibis registered on this connection are not among them)."""
+        return sorted(t for t in self.con.list_tables() if not t.startswith("ibis_"))
 
     def table(self, name: str) -> ir.Table:
         if not self.has(name):

@@ -1,0 +1,32 @@
+"""The benchmark suite's harness works (bench/run.py at the smallest size): each stage is measured as a process,
+the hand-written SQL agrees with the feature build unit by unit, and the ratios are computed. Speed itself is
+measured in bench/, never asserted here."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from tests.conftest import REPO
+
+
+def test_the_suite_measures_every_stage_and_its_ratios(tmp_path):
+    stages = "ingest,features,hand_sql,analysis,run"
+    r = subprocess.run([sys.executable, str(REPO / "bench" / "run.py"), "--size", "XS", "--stages", stages,
+                        "--data", str(tmp_path / "data"), "--results", str(tmp_path / "results")],
+                       capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stderr[-2000:]
+    doc = json.loads((tmp_path / "results" / "XS.json").read_text())
+    assert doc["accounts"] == 1_000
+    for name in ("generate", "ingest", "features", "hand_sql", "analysis", "run"):
+        assert doc["stages"][name]["seconds"] > 0 and doc["stages"][name]["peak_mb"] > 0, name
+    # the hand-written SQL computed the same features (the harness stops when a unit disagrees)
+    assert doc["stages"]["hand_sql"]["output"]["units_disagreeing"] == 0
+    ratios = doc["ratios"]
+    assert ratios["features_over_hand_sql"] > 0 and ratios["sikta_peak_mb"] > 0
+    total = sum(doc["stages"][s]["seconds"] for s in ("ingest", "features", "analysis", "run"))
+    assert abs(ratios["sikta_end_to_end_s"] - total) < 0.11
+    md = (tmp_path / "results" / "XS.md").read_text()
+    assert "| features_over_hand_sql |" in md and "| ingest |" in md
+    assert not (REPO / "bench" / "results" / "XS.json").exists()  # a smoke run never touches the committed results
