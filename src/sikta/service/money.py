@@ -55,7 +55,10 @@ def money(x: Any, cur: str | None, digits: int = 0) -> str:
 
 def rate(x: Any, digits: int = 1) -> str:
     """A share as ``12.3 %``; ``–`` when empty."""
-    return "–" if _missing(x) else f"{100 * float(x):.{digits}f} %"
+    if _missing(x):
+        return "–"
+    v = 100 * float(x)
+    return f"{v if round(v, digits) else 0.0:.{digits}f} %"  # no "-0.0 %" for a tiny negative share
 
 
 def quarter(x: Any) -> str:
