@@ -29,6 +29,7 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,22 +45,33 @@ STAGES = ("generate", "ingest", "features", "hand_sql", "analysis", "clv", "sche
 SIKTA_STAGES = ("ingest", "features", "analysis", "clv", "schemes", "run", "report")
 
 
-def measure(cmd: list[str], env: dict | None = None) -> dict:
-    """Wall time and peak RSS (process tree) of one command; its last stdout line if it is JSON."""
+def measure(cmd: list[str], env: dict | None = None, timeout: float = 1800.0) -> dict:
+    """Wall time and peak RSS (process tree) of one command; its last stdout line if it is JSON.
+
+    Output goes to temporary files, not pipes: a command printing more than a pipe buffer (64 KB,
+    e.g. ``analyze --json``) would block on a pipe nobody reads while this loop polls it.
+    """
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, **(env or {})})
-    ps = psutil.Process(proc.pid)
-    peak = 0
-    while proc.poll() is None:
-        try:
-            rss = ps.memory_info().rss + sum(c.memory_info().rss for c in ps.children(recursive=True))
-            peak = max(peak, rss)
-        except psutil.Error:
-            pass
-        time.sleep(0.02)
-    out, err = proc.communicate()
-    wall = time.perf_counter() - t0
+    with tempfile.TemporaryFile("w+") as out_f, tempfile.TemporaryFile("w+") as err_f:
+        proc = subprocess.Popen(cmd, stdout=out_f, stderr=err_f, text=True,
+                                env={**os.environ, **(env or {})})
+        ps = psutil.Process(proc.pid)
+        peak = 0
+        while proc.poll() is None:
+            try:
+                rss = ps.memory_info().rss + sum(c.memory_info().rss for c in ps.children(recursive=True))
+                peak = max(peak, rss)
+            except psutil.Error:
+                pass
+            if time.perf_counter() - t0 > timeout:
+                proc.kill()
+                proc.wait()
+                raise SystemExit(f"{' '.join(cmd[:3])} took over {timeout:.0f} s: stopped")
+            time.sleep(0.02)
+        wall = time.perf_counter() - t0
+        out_f.seek(0)
+        err_f.seek(0)
+        out, err = out_f.read(), err_f.read()
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd[:3])} failed ({proc.returncode}):\n{err[-3000:]}")
     result = {"seconds": round(wall, 2), "peak_mb": round(peak / 2**20, 0)}

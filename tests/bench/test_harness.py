@@ -30,3 +30,16 @@ def test_the_suite_measures_every_stage_and_its_ratios(tmp_path):
     md = (tmp_path / "results" / "XS.md").read_text()
     assert "| features_over_hand_sql |" in md and "| ingest |" in md
     assert not (REPO / "bench" / "results" / "XS.json").exists()  # a smoke run never touches the committed results
+
+
+def test_a_stage_printing_more_than_a_pipe_buffer_does_not_hang_the_harness():
+    # `analyze --json` at size S prints more than 64 KB: a harness polling a pipe it never reads waits forever
+    sys.path.insert(0, str(REPO / "bench"))
+    try:
+        import run as bench_run
+    finally:
+        sys.path.remove(str(REPO / "bench"))
+    cmd = [sys.executable, "-c", "import json; print('x' * 300_000); print(json.dumps({'n': 3}))"]
+    result = bench_run.measure(cmd, timeout=60)
+    assert result["output"] == {"n": 3}
+    assert result["seconds"] < 60
