@@ -338,3 +338,25 @@ def test_scheme_labels_are_segments_everywhere(schemed, tmp_path):
     assert out["columns"][-1] == "Sikta_Tier__c" and "Sikta_Tier_Score__c" not in out["columns"]
     rows = pd.read_csv(tmp_path / "salesforce_unmatched.csv")
     assert len(rows) == 5  # no crm ids in the hand-made accounts
+
+
+def test_without_a_run_at_the_period_start_the_note_says_how_to_measure_churn_per_group(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    write(data, "accounts.csv", ACCOUNTS)
+    write(data, "orders.csv", ORDERS)
+    ws = Workspace(tmp_path / "ws.duckdb")
+    try:
+        ws.ingest(data)
+        model = model_from_text(MODEL, source="hand.yaml")
+        latest = ws.run(model)
+        doc = segment_kpis(ws, latest.run_id)
+        hint = [n for n in doc["notes"] if n.startswith("no run at")]
+        assert hint and "sikta run --as-of 2024-06-30" in hint[0]
+        # following the hint: the units are judged in the run at the period start, and the note is gone
+        start = ws.run(model, as_of="2024-06-30")
+        doc = segment_kpis(ws, latest.run_id)
+        assert doc["cohort_run"] == start.run_id
+        assert not any(n.startswith("no run at") for n in doc["notes"])
+    finally:
+        ws.close()

@@ -114,7 +114,8 @@ def segment_kpis(ws: Workspace, run: str | None = None, *, cohort: str | None = 
             cmeta = ctx.meta
             notes.append(f"no run at {ctx.grain} grain as of {start.date()} or earlier: units are judged in their "
                          f"group of this run; units it leaves out (e.g. customers who churned and are now former) "
-                         f"are the segment {OUT_OF_SCOPE!r}")
+                         f"are the segment {OUT_OF_SCOPE!r}, so churn inside a group is not measured; for churn "
+                         f"per group store a run at the period start first (sikta run --as-of {start.date()})")
     crows = ws.store.table(runs_svc.run_table(cmeta["run_id"]))
     labels = ["group", *ou.label_columns(crows.columns)]
     f = ctx.features
