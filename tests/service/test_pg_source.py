@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 
 from sikta.cli import app
 from sikta.engine.contract import CONTRACT
+from sikta.engine import pgsource
 from sikta.engine.pgsource import redact_url
 from sikta.errors import InputError, MappingError, UsageError
 from sikta.service.workspace import Workspace
@@ -119,8 +120,9 @@ def _expected_row(base: str, table: str, key: str, where: str) -> int:
                            f"WHERE {where}").fetchone()[0]
 
 
-def test_bad_rows_are_quarantined_with_the_redacted_table_and_row(pg, tmp_path):
+def test_bad_rows_are_quarantined_with_the_redacted_table_and_row(pg, tmp_path, monkeypatch):
     url, _, base = pg
+    monkeypatch.setattr(pgsource, "BATCH_ROWS", 997)  # many batches: row numbers run on across them
     _sql(base, "DROP SCHEMA IF EXISTS dirty CASCADE", "CREATE SCHEMA dirty",
          "CREATE TABLE dirty.accounts AS SELECT * FROM public.accounts",
          "CREATE TABLE dirty.orders AS SELECT order_id, account_id, order_date::text AS order_date, product_id, "
@@ -224,7 +226,7 @@ def test_errors_are_one_line_and_change_nothing(pg, tmp_path):
         (f"postgres://nobody:{PASSWORD}@127.0.0.1:{port}/{DATABASE}", {}, InputError, 'role "nobody" does not exist'),
         (f"postgresql://sikta:{PASSWORD}@127.0.0.1:{port}/no_such_db", {}, InputError, 'database "no_such_db" does not exist'),
         (url, {"schema": "nope"}, InputError, "no schema 'nope' (schemas there: bare, "),
-        (url, {"schema": "bare"}, InputError, "no table accounts in schema bare (tables in bare: orders)"),
+        (url, {"schema": "BARE"}, InputError, "no table accounts in schema bare (tables in bare: orders)"),
         (url, {"schema": "nocol"}, InputError, "nocol.accounts: accounts needs column(s) account_id; the table has id, name"),
         (url + "/public", {}, UsageError, "give the database only"),
     ]

@@ -239,10 +239,11 @@ def locate_db(db: PgSource, mapping: Mapping, schema: str | None = None) -> Loca
         The schema or a named table does not exist, the mapping names files,
         or there is no accounts table (and no ``derive_from``) or no revenue table.
     """
-    schema = schema or DEFAULT_SCHEMA
     schemas = db.schemas()
-    if schema not in schemas:
-        raise InputError(f"{db.label}: no schema {schema!r} (schemas there: {', '.join(sorted(schemas)) or 'none'}); "
+    wanted = schema or DEFAULT_SCHEMA
+    schema = _find(schemas, wanted)  # as PostgreSQL folds unquoted names: exact, else ignoring case
+    if schema is None:
+        raise InputError(f"{db.label}: no schema {wanted!r} (schemas there: {', '.join(sorted(schemas)) or 'none'}); "
                          "choose one with --schema")
     listed = {schema: db.tables(schema)}
     out = Located()
@@ -255,9 +256,10 @@ def locate_db(db: PgSource, mapping: Mapping, schema: str | None = None) -> Loca
                 continue
             where, table = tm.table.split(".", 1) if tm.table and "." in tm.table else (schema, tm.table or name)
             if where not in listed:
-                if where not in schemas:
+                if _find(schemas, where) is None:
                     raise InputError(f"{db.label}: no schema {where!r} (mapping for {name}: table {tm.table})")
-                listed[where] = db.tables(where)
+                where = _find(schemas, where)
+                listed.setdefault(where, db.tables(where))
             found = _find(listed[where], table)
             if found is None:
                 if tm.table:
