@@ -179,6 +179,15 @@ def test_a_mapping_names_tables_and_columns(pg, tmp_path):
         m.write_text("accounts:\n  table: kunden; DROP TABLE x\n")
         with pytest.raises(MappingError, match="give a table name or schema.table"):
             ws.ingest(url, mapping=m)
+        m.write_text("accounts:\n  table: kunden\n  file: accounts.csv\n")
+        with pytest.raises(MappingError, match="cannot be combined with file:"):
+            ws.ingest(url, mapping=m)
+
+
+def test_passwords_are_redacted_wherever_libpq_takes_them():
+    assert redact_url("postgres://ann:s3cr%40t@h1:5432,h2:5433/crm?sslmode=require&password=x") == \
+        "postgresql://ann:***@h1:5432,h2:5433/crm?sslmode=require&password=***"
+    assert redact_url("postgresql://ann@db/crm") == "postgresql://ann@db/crm"
 
 
 @pytest.fixture(scope="module")

@@ -96,7 +96,8 @@ def _secrets(url: str) -> list[str]:
     if ":" in userinfo:
         raw = userinfo.split(":", 1)[1]
         found += [raw, unquote(raw)]
-    return sorted({s for s in found if s}, key=len, reverse=True)
+    # a password of 1-3 characters would garble every message it is scrubbed from, and its letters say nothing
+    return sorted({s for s in found if len(s) >= 4}, key=len, reverse=True)
 
 
 @dataclass(eq=False)
@@ -156,7 +157,7 @@ class PgSource:
 
     def clean(self, exc: BaseException) -> str:
         """A driver message as one line, without the URL's password."""
-        text = " ".join(str(exc).split()) or type(exc).__name__
+        text = "; ".join(" ".join(ln.split()) for ln in str(exc).splitlines() if ln.strip()) or type(exc).__name__
         text = text.replace(self.url, redact_url(self.url))
         for secret in self._secrets:
             text = text.replace(secret, "***")
