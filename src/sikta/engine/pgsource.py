@@ -65,7 +65,13 @@ _PASSWORD_PARAM = re.compile(r"(?i)((?:^|[?&])password=)[^&]*")
 
 
 def is_db_url(text: object) -> bool:
-    """Whether ``text`` is a ``postgresql://`` (or ``postgres://``) URL rather than a path."""
+    """Whether ``text`` is a ``postgresql://`` (or ``postgres://``) URL rather than a path.
+
+    Examples
+    --------
+    >>> is_db_url("POSTGRES://db/crm"), is_db_url("postgresql:/db/crm")
+    (True, False)
+    """
     return isinstance(text, str) and text.split("://", 1)[0].lower() in SCHEMES and "://" in text
 
 
@@ -74,6 +80,11 @@ def redact_url(url: str) -> str:
 
     Works on what libpq accepts, including several hosts (``h1,h2:5433``)
     and a ``password=`` query parameter.
+
+    Examples
+    --------
+    >>> redact_url("postgresql://ann:pw@h1,h2:5433/crm?password=pw")
+    'postgresql://ann:***@h1,h2:5433/crm?password=***'
     """
     scheme, sep, rest = url.partition("://")
     if not sep:
@@ -132,6 +143,13 @@ class PgSource:
 
     Raises :class:`InputError` in one line when the server cannot be reached
     or refuses the login (the password never in the message).
+
+    Examples
+    --------
+    >>> db = PgSource("postgresql://ann@db.example/crm")  # doctest: +SKIP
+    >>> db.label, db.tables("public")[:2]  # doctest: +SKIP
+    ('postgresql://ann@db.example/crm', ['accounts', 'orders'])
+    >>> db.close()  # doctest: +SKIP
     """
 
     def __init__(self, url: str) -> None:
@@ -239,6 +257,12 @@ def locate_db(db: PgSource, mapping: Mapping, schema: str | None = None) -> Loca
     InputError
         The schema or a named table does not exist, the mapping names files,
         or there is no accounts table (and no ``derive_from``) or no revenue table.
+
+    Examples
+    --------
+    >>> found = locate_db(PgSource("postgresql://ann@db.example/crm"), Mapping())  # doctest: +SKIP
+    >>> [str(t) for t in found.inputs("orders")]  # doctest: +SKIP
+    ['postgresql://ann@db.example/crm/public.orders']
     """
     schemas = db.schemas()
     wanted = schema or DEFAULT_SCHEMA
@@ -281,7 +305,15 @@ def locate_db(db: PgSource, mapping: Mapping, schema: str | None = None) -> Loca
 
 
 def check_mapping_for_files(mapping: Mapping) -> None:
-    """A mapping that names database tables cannot read files (one ingest reads one kind of source)."""
+    """A mapping that names database tables cannot read files (one ingest reads one kind of source).
+
+    Examples
+    --------
+    >>> check_mapping_for_files(Mapping.model_validate({"orders": {"table": "sales.lines"}}))
+    Traceback (most recent call last):
+    ...
+    sikta.errors.InputError: the mapping reads orders from database table 'sales.lines': ingest a postgresql://user@host/database URL with it, not files
+    """
     for name in CONTRACT:
         for tm in mapping.sources(name):
             if tm.table:
