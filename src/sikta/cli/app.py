@@ -151,20 +151,29 @@ def generate(
 @app.command()
 @handles_errors
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(help="Folders and/or files (CSV, Parquet, Excel).", show_default=False)],
+    paths: Annotated[list[str], typer.Argument(
+        help="Folders and/or files (CSV, Parquet, Excel), or one postgresql://user@host[:port]/database URL.",
+        show_default=False)],
     mapping: Annotated[Path | None, typer.Option(help="YAML mapping of your column names onto the contract.")] = None,
+    schema: Annotated[str | None, typer.Option(
+        help="For a database URL: the schema whose tables are read.", show_default="public")] = None,
     allow_shrink: Annotated[bool, typer.Option(
         "--allow-shrink", help="Replace the workspace even if a table loses more than half of its rows.")] = False,
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Load exports into the workspace; bad rows go to quarantine with a reason."""
+    """Load exports into the workspace; bad rows go to quarantine with a reason.
+
+    A PostgreSQL database works like a folder: the tables named after the
+    contract tables (or named with 'table:' in the mapping) are read. Keep the
+    password out of the URL: libpq reads PGPASSWORD and ~/.pgpass.
+    """
     path = Path(workspace or default_workspace())
     existed = path.exists()
     try:
         with _open(workspace, must_exist=False) as ws, _progress() as bar:
             bar.add_task("ingesting", total=None)
-            report = ws.ingest(*paths, mapping=mapping, allow_shrink=allow_shrink)
+            report = ws.ingest(*paths, mapping=mapping, allow_shrink=allow_shrink, schema=schema)
             units = ws.units_per_grain()
     except BaseException:
         if not existed:  # a failed first ingest leaves no empty workspace behind

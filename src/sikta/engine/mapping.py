@@ -28,6 +28,10 @@ files and columns, stacked in order)::
       columns:
         country: Country               # most frequent value in the source rows
 
+For a database source (``sikta ingest postgresql://...``) a table names its
+database table instead of a file: ``table: crm_accounts`` (in ``--schema``)
+or ``table: sales.crm_accounts``; a plain name, never SQL.
+
 Examples
 --------
 >>> m = Mapping.model_validate({"orders": {"columns": {"account_id": "CustomerID", "currency": {"value": "EUR"}}}})
@@ -62,6 +66,8 @@ _ENCODING_ALIASES = {
 }
 DELIMITERS = {",": ",", ";": ";", "\t": "\t", "tab": "\t", "|": "|", "whitespace": "whitespace", "auto": "auto"}
 _ATTR_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+#: a database table: ``name`` or ``schema.name``, identifiers only (the name is looked up, never spliced into SQL)
+_DB_TABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,62}(\.[A-Za-z_][A-Za-z0-9_$]{0,62})?$")
 
 
 class Constant(BaseModel):
@@ -87,6 +93,7 @@ class TableMapping(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     file: str | list[str] | None = None
+    table: str | None = None
     columns: dict[str, str | Constant] = Field(default_factory=dict)
     attributes: dict[str, str | Attribute] = Field(default_factory=dict)
     derive_from: str | None = None
@@ -136,6 +143,13 @@ class TableMapping(BaseModel):
             raise ValueError("delimiter must be one of ',', ';', tab, '|', whitespace or auto")
         return DELIMITERS[key]
 
+    @field_validator("table")
+    @classmethod
+    def _table_name(cls, v: str | None) -> str | None:
+        if v is not None and not _DB_TABLE.match(v.strip()):
+            raise ValueError(f"table {v!r}: give a table name or schema.table (letters, digits, _ and $)")
+        return v.strip() if v is not None else v
+
     @field_validator("attributes")
     @classmethod
     def _attribute_names(cls, v: dict) -> dict:
@@ -157,6 +171,9 @@ class TableMapping(BaseModel):
     def _headerless(self) -> TableMapping:
         if not self.header and not self.column_names:
             raise ValueError("header: false needs column_names: [...] (the names of the columns, in order)")
+        if self.table is not None and (self.file is not None or self.derive_from is not None):
+            raise ValueError("table: reads a database table; it cannot be combined with "
+                             + ("file:" if self.file is not None else "derive_from:"))
         return self
 
 
@@ -188,8 +205,8 @@ class Mapping(BaseModel):
         try:
             if len(sources) > 1 and any(s.derive_from for s in sources):
                 raise ValueError("derive_from cannot be combined with other sources")
-            if len(sources) > 1 and any(not s.files for s in sources):
-                raise ValueError("with several sources, each needs its own file:")
+            if len(sources) > 1 and any(not s.files and not s.table for s in sources):
+                raise ValueError("with several sources, each needs its own file: (or table: for a database)")
             for tm in sources:
                 _check_table(name, tm)
         except ValueError as exc:

@@ -48,10 +48,16 @@ _EMAIL = re.compile(r"[^\s@'\",;<>]+@[^\s@'\",;<>]+\.[A-Za-z]{2,}")
 
 @dataclass
 class Source:
-    """One mapping of a table and the files it reads."""
+    """One mapping of a table and the files (or database tables, see :mod:`pgsource`) it reads."""
 
     mapping: TableMapping
     files: list[Path]
+    tables: list = field(default_factory=list)
+
+    @property
+    def inputs(self) -> list:
+        """Files and database tables alike; ``str()`` of each names it in the quarantine."""
+        return [*self.files, *self.tables]
 
 
 @dataclass
@@ -63,6 +69,9 @@ class Located:
 
     def files(self, name: str) -> list[Path]:
         return [f for s in self.tables.get(name, []) for f in s.files]
+
+    def inputs(self, name: str) -> list:
+        return [f for s in self.tables.get(name, []) for f in s.inputs]
 
 
 @dataclass
@@ -359,8 +368,11 @@ def _scan(
 ) -> tuple[str, list[str], str, PendingRejects | None]:
     """A scan of one file: (relation, source column names, row expression, bad lines).
 
-    CSV and Excel columns are ``c0..cn`` (names kept aside); Parquet keeps its own names.
+    CSV, Excel and database columns are ``c0..cn`` (names kept aside); Parquet keeps its own names.
     """
+    if not isinstance(path, Path):  # a database table (pgsource.DbTable) streams itself into DuckDB
+        rel, names = path.scan(store, view)
+        return rel, names, "__row", None
     kind = _kind(path)
     try:
         if kind == "csv":
@@ -411,7 +423,7 @@ def _literal(value: str | int | float | bool) -> str:
 def stage(
     store: Store,
     contract: TableContract,
-    files: list[Path],
+    files: list,
     tm: TableMapping,
     *,
     prefix: str,
@@ -419,7 +431,7 @@ def stage(
     account_attrs: dict[str, str] | None = None,
     strict: bool = True,
 ) -> Staged:
-    """Scan ``files`` (one source of a table) into one temp view of contract columns.
+    """Scan ``files`` (one source of a table: paths, or database tables) into one temp view of contract columns.
 
     ``account_attrs`` (contract column → source column) carries extra source
     columns along, prefixed with :data:`ATTR_PREFIX`, for deriving accounts.
@@ -452,7 +464,7 @@ def stage(
             mapped = [f"{m} (mapped from {tm.source_of(m)})" if m in tm.columns else m for m in missing]
             raise InputError(
                 f"{path}: {contract.name} needs column(s) {', '.join(mapped)}; "
-                f"the file has {', '.join(source_cols) or 'no columns'}"
+                f"the {'file' if isinstance(path, Path) else 'table'} has {', '.join(source_cols) or 'no columns'}"
             )
         for name, attr in tm.attribute_sources().items():
             j = _resolve(source_cols, attr.column)

@@ -52,10 +52,11 @@ from sikta.engine.ingest_checks import (
     union_sources,
 )
 from sikta.engine.mapping import ATTR, Mapping, TableMapping, load_mapping
+from sikta.engine.pgsource import PgSource, check_mapping_for_files, is_db_url, locate_db
 from sikta.engine.sources import ATTR_PREFIX, BadLine, bad_lines, fingerprint, locate
 from sikta.engine.sources import stage as stage_files
 from sikta.engine.store import DOC_PREFIX, Store
-from sikta.errors import ContractError, InputError
+from sikta.errors import ContractError, InputError, UsageError
 
 QUARANTINE = "_sikta_quarantine"
 HIERARCHY = "_sikta_hierarchy"
@@ -177,7 +178,7 @@ def _read_sources(store: Store, located, mapping: Mapping, scratch: Path) -> tup
                 # a CSV the reader's state machine rejects as a whole: one lenient second read,
                 # else one clear line naming the files
                 if not strict:
-                    files = ", ".join(str(f) for s in sources for f in s.files)
+                    files = ", ".join(str(f) for s in sources for f in s.inputs)
                     raise InputError(f"{files}: cannot read as {name}: {str(exc).strip().splitlines()[0]}") from None
         bad[name] = bad_lines(store, pending, table)
         chk[name] = table
@@ -208,7 +209,7 @@ def _typed_sources(store, name, sources, acc_tm, scratch, strict):
         if acc_tm.derive_from == name:
             carry = {c: acc_tm.source_of(c) for c in acc_tm.columns if c not in acc_tm.constants()}
             carry |= {a: spec.column for a, spec in acc_tm.attribute_sources().items()}
-        staged = stage_files(store, contract, src.files, src.mapping, prefix=f"_in_{name}_{k}",
+        staged = stage_files(store, contract, src.inputs, src.mapping, prefix=f"_in_{name}_{k}",
                              scratch=scratch, account_attrs=carry, strict=strict)
         parts.append(v.typed_columns(store.con.table(staged.view), contract, src.mapping))
         pending += staged.pending
@@ -283,6 +284,7 @@ def ingest(
     mapping_path: str | Path | None = None,
     *,
     allow_shrink: bool = False,
+    schema: str | None = None,
 ) -> IngestReport:
     """Load exports into the workspace; see the module docstring.
 
@@ -291,28 +293,47 @@ def ingest(
     store
         The open workspace store.
     paths
-        Folders (``<table>.<csv|parquet|xlsx>`` files) and/or files.
+        Folders (``<table>.<csv|parquet|xlsx>`` files) and/or files; or one
+        ``postgresql://user@host[:port]/database`` URL (see :mod:`sikta.engine.pgsource`).
     mapping_path
         Optional YAML column mapping (see :mod:`sikta.engine.mapping`).
     allow_shrink
         Replace the workspace even when a table would lose more than half of
         its loaded rows, or all of them.
+    schema
+        For a database URL: the schema whose tables are read (``public``).
 
     Raises
     ------
     InputError
-        A file cannot be read, lacks required columns, the set of files
-        cannot make a workspace (no accounts, no revenue table), or the new
-        snapshot would shrink a table (see ``allow_shrink``).
+        A file or database table cannot be read, lacks required columns, the
+        set of files cannot make a workspace (no accounts, no revenue table),
+        or the new snapshot would shrink a table (see ``allow_shrink``).
+    UsageError
+        A database URL given with other sources, or ``schema`` without one.
     """
     mapping, mapping_dir = load_mapping(mapping_path)
-    located = locate(list(paths), mapping, mapping_dir)
-    _check_sources(located.tables, mapping)
-    derive = mapping.for_table("accounts").derive_from
+    urls = [str(p) for p in paths if is_db_url(p)]
+    db = None
+    if urls:
+        if len(paths) > 1:
+            raise UsageError("a database URL is ingested on its own: one ingest is one snapshot of one source")
+        db = PgSource(urls[0])
+    elif schema is not None:
+        raise UsageError("--schema is for a database source (postgresql://user@host/database)")
     scratch = _scratch(store)
     try:
+        if db is not None:
+            located = locate_db(db, mapping, schema)
+        else:
+            check_mapping_for_files(mapping)
+            located = locate(list(paths), mapping, mapping_dir)
+        _check_sources(located.tables, mapping)
+        derive = mapping.for_table("accounts").derive_from
         return _ingest(store, located, mapping, mapping_path, derive, scratch, allow_shrink)
     finally:
+        if db is not None:
+            db.close()
         shutil.rmtree(scratch, ignore_errors=True)
         for t in store.con.list_tables(database="temp"):
             if t.startswith(("_chk_", "_in_")):
@@ -323,7 +344,10 @@ def _ingest(store, located, mapping, mapping_path, derive, scratch, allow_shrink
     chk, bad = _read_sources(store, located, mapping, scratch)
     checked = {n: store.con.table(t, database="temp") for n, t in chk.items()}
     _check_currencies(store, checked, mapping)
-    fingerprints = {str(p): fingerprint(p) for name in located.tables for p in located.files(name)}
+    inputs = [p for name in located.tables for p in located.inputs(name)]
+    # a database table's fingerprint hashes its rows (set while it streamed in); a file's, its bytes
+    fingerprints = {str(p): fingerprint(p) if isinstance(p, Path) else p.fingerprint for p in inputs}
+    sizes = {str(p): p.stat().st_size if isinstance(p, Path) else None for p in inputs}
 
     ingest_id = _new_id("ing")
     started = datetime.now(UTC).replace(tzinfo=None)
@@ -368,7 +392,7 @@ def _ingest(store, located, mapping, mapping_path, derive, scratch, allow_shrink
         hints = format_hints(store, stage.table(QUARANTINE), reports, mapping)
         if not allow_shrink:
             _check_shrink(store, stage, reports, hints)
-        stage.on_commit.append(lambda: _record(store, ingest_id, started, mapping_path, reports, fingerprints))
+        stage.on_commit.append(lambda: _record(store, ingest_id, started, mapping_path, reports, fingerprints, sizes))
     hierarchy = store.table(HIERARCHY)
     h = store.frame(hierarchy.aggregate(roots=hierarchy.ultimate_parent_id.nunique(), max_depth=hierarchy.depth.max()))
     return IngestReport(
@@ -392,7 +416,7 @@ def _table_report(store, stage, name, stats, n_bad, located, derive, attrs) -> T
     rows_in = stats["n"] + n_bad
     if loaded + quarantined != rows_in:  # pragma: no cover - a bug, never a user error
         raise RuntimeError(f"{name}: {rows_in} rows in but {loaded} loaded + {quarantined} quarantined")
-    files = [str(p) for p in located.files(name)]
+    files = [str(p) for p in located.inputs(name)]
     return TableReport(rows_in, loaded, quarantined, files, derive if name == "accounts" and derive else None,
                        duplicates=stats["n"] - (stats["hashes"] or 0) if name != "accounts" or not derive else 0,
                        future=stats["future"] or 0, attributes=attrs)
@@ -434,7 +458,7 @@ def _survey_accounts(t: ir.Table, stage, *, has_contacts: bool) -> ir.Table:
     )
 
 
-def _record(store: Store, ingest_id: str, started: datetime, mapping_path, reports, fingerprints) -> None:
+def _record(store: Store, ingest_id: str, started: datetime, mapping_path, reports, fingerprints, sizes) -> None:
     finished = datetime.now(UTC).replace(tzinfo=None)
     mapping_sha = fingerprint(Path(mapping_path)) if mapping_path else None
     meta = pd.DataFrame([{
@@ -443,7 +467,7 @@ def _record(store: Store, ingest_id: str, started: datetime, mapping_path, repor
         "summary": json.dumps({t: asdict(r) for t, r in reports.items()}),
     }])
     files = pd.DataFrame([
-        {"ingest_id": ingest_id, "table": t, "file": f, "sha256": fingerprints[f], "bytes": Path(f).stat().st_size}
+        {"ingest_id": ingest_id, "table": t, "file": f, "sha256": fingerprints[f], "bytes": sizes[f]}
         for t, r in reports.items() for f in r.files
     ], columns=["ingest_id", "table", "file", "sha256", "bytes"])
     stats = pd.DataFrame([

@@ -92,18 +92,21 @@ class Workspace:
 
     # -- ingest -----------------------------------------------------------
     def ingest(
-        self, *paths: str | Path, mapping: str | Path | None = None, allow_shrink: bool = False
+        self, *paths: str | Path, mapping: str | Path | None = None, allow_shrink: bool = False,
+        schema: str | None = None,
     ) -> ing.IngestReport:
-        """Load exports (folders and/or files) into the workspace.
+        """Load exports (folders and/or files, or one PostgreSQL database) into the workspace.
 
         See :func:`sikta.service.ingest.ingest`. Rows that break the
         contract go to :meth:`quarantine`; nothing is dropped. A snapshot
         that would empty a table or lose more than half of its rows is
-        refused unless ``allow_shrink``.
+        refused unless ``allow_shrink``. A ``postgresql://user@host/db`` URL
+        reads the contract tables from ``schema`` (``public``); keep the
+        password out of the URL (``PGPASSWORD`` or ``~/.pgpass``).
         """
         if not paths:
             raise UsageError("give at least one folder or file to ingest")
-        return ing.ingest(self.store, list(paths), mapping, allow_shrink=allow_shrink)
+        return ing.ingest(self.store, list(paths), mapping, allow_shrink=allow_shrink, schema=schema)
 
     def _require_data(self) -> None:
         if not self.store.has("accounts"):

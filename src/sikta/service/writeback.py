@@ -30,11 +30,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import ibis
 import pandas as pd
 
+from sikta.engine.pgsource import redact_url
 from sikta.errors import InputError, UsageError
 from sikta.service.crm_export import CONTACT_COLUMNS, GENERIC, _contacts, export_rows
 
@@ -48,13 +49,8 @@ STAGING_SUFFIX = "__sikta_new"
 
 
 def redact(url: str) -> str:
-    """``url`` with its password replaced by ``***``."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    """``url`` with its password replaced by ``***`` (the ingest source's rule, one implementation)."""
+    return redact_url(url) if "://" in url and not url.startswith("duckdb://") else url
 
 
 def check_table(name: str) -> str:
