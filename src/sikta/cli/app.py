@@ -153,7 +153,7 @@ def generate(
 def ingest(
     paths: Annotated[list[str], typer.Argument(
         help="Folders and/or files (CSV, Parquet, Excel), or one postgresql://user@host[:port]/database URL.",
-        show_default=False)],
+        show_default=False, metavar="PATHS|URL")],
     mapping: Annotated[Path | None, typer.Option(help="YAML mapping of your column names onto the contract.")] = None,
     schema: Annotated[str | None, typer.Option(
         help="For a database URL: the schema whose tables are read.", show_default="public")] = None,
