@@ -20,8 +20,8 @@ Examples
 --------
 >>> SparkSettings.from_env({"SIKTA_SPARK_MASTER": "local[4]"}).master
 'local[4]'
->>> SparkSettings.from_env({}).master
-'local[2]'
+>>> SparkSettings.from_env({"SIKTA_SPARK_CONF": "spark.driver.memory=4g"}).conf
+(('spark.driver.memory', '4g'),)
 >>> snapshot_folder("/data/ws.duckdb.spark", "ing-2025 06/30")
 '/data/ws.duckdb.spark/ing-2025_06_30'
 """
@@ -41,7 +41,7 @@ from typing import Any
 
 import ibis.expr.types as ir
 
-from sikta.errors import EngineUnavailableError
+from sikta.errors import EngineUnavailableError, UsageError
 
 DEFAULT_MASTER = "local[2]"
 #: Spark 4 runs on Java 17 or later
@@ -63,14 +63,25 @@ class SparkSettings:
     master
         The Spark master URL: ``local[2]`` (two local cores) by default,
         ``$SIKTA_SPARK_MASTER`` to change it.
+    conf
+        Extra Spark settings, ``$SIKTA_SPARK_CONF`` as whitespace-separated
+        ``key=value`` pairs (e.g. ``spark.driver.memory=4g``); they win over
+        Sikta's own.
     """
 
     master: str = DEFAULT_MASTER
+    conf: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> SparkSettings:
         env = os.environ if env is None else env
-        return cls(env.get("SIKTA_SPARK_MASTER") or DEFAULT_MASTER)
+        pairs = []
+        for item in (env.get("SIKTA_SPARK_CONF") or "").split():
+            key, eq, value = item.partition("=")
+            if not eq or not key:
+                raise UsageError(f"SIKTA_SPARK_CONF: {item!r} is not key=value")
+            pairs.append((key, value))
+        return cls(env.get("SIKTA_SPARK_MASTER") or DEFAULT_MASTER, tuple(pairs))
 
 
 def java_version(java: str) -> int | None:
@@ -132,6 +143,8 @@ def session(settings: SparkSettings, log_file: str | Path) -> Any:
                .config("spark.sql.session.timeZone", "UTC"))  # dates and timestamps read as DuckDB wrote them
     if settings.master.startswith("local"):
         builder = builder.config("spark.sql.shuffle.partitions", str(LOCAL_SHUFFLE_PARTITIONS))
+    for key, value in settings.conf:
+        builder = builder.config(key, value)
     Path(log_file).parent.mkdir(parents=True, exist_ok=True)
     saved = os.dup(2)
     try:
