@@ -110,7 +110,8 @@ def build(
     """
     _check(grain, window_months)
     engine = engines.check_engine(engine)
-    ws.store.writable()  # before any work: a read-only workspace learns it at once, not after a Spark job
+    if engine != "duckdb":
+        ws.store.writable()  # a read-only workspace learns it before a snapshot export and a Spark job
     default_as_of = ws.default_as_of()
     as_of_d = as_of or default_as_of
     span = data_span(ws)
@@ -180,7 +181,8 @@ def builds(ws: Workspace) -> list[dict[str, Any]]:
             continue
         seen.add(table)
         if r["ingest_id"] == last:
-            out.append(r | {"table": table, "engine": r.get("engine") or "duckdb"})  # older builds: DuckDB's
+            engine = r.get("engine")
+            out.append(r | {"table": table, "engine": engine if isinstance(engine, str) else "duckdb"})  # older: DuckDB
     return out
 
 
