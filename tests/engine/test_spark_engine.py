@@ -14,8 +14,9 @@ from sikta.service.engines import check_engine, warehouse_for
 
 def test_settings_from_the_environment():
     got = spark.SparkSettings.from_env({"SIKTA_SPARK_MASTER": "local[3]",
-                                        "SIKTA_SPARK_CONF": "spark.driver.memory=2g  a.b=x=y"})
-    assert got.master == "local[3]" and got.conf == (("spark.driver.memory", "2g"), ("a.b", "x=y"))
+                                        "SIKTA_SPARK_CONF": "spark.driver.memory=2g  a.b=x=y c='-Xa -Xb'"})
+    assert got.master == "local[3]"
+    assert got.conf == (("spark.driver.memory", "2g"), ("a.b", "x=y"), ("c", "-Xa -Xb"))
     assert spark.SparkSettings.from_env({}).master == "local[2]"
     with pytest.raises(UsageError, match="SIKTA_SPARK_CONF"):
         spark.SparkSettings.from_env({"SIKTA_SPARK_CONF": "no-equals-sign"})

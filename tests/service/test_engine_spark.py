@@ -25,7 +25,7 @@ from sikta.synth import generate
 
 HAS_JAVA = bool(shutil.which("java") or os.environ.get("JAVA_HOME"))
 needs_java = pytest.mark.skipif(not HAS_JAVA, reason="no Java: the spark engine needs Java 17 or later")
-SMALL_DATA = ("spark.driver.extraJavaOptions=-XX:TieredStopAtLevel=1 spark.sql.adaptive.enabled=false "
+SMALL_DATA = ("spark.driver.extraJavaOptions='-XX:TieredStopAtLevel=1 -XX:+UseSerialGC' spark.sql.adaptive.enabled=false "
               "spark.sql.shuffle.partitions=1 spark.sql.autoBroadcastJoinThreshold=-1 spark.sql.codegen.wholeStage=false")
 REL = 1e-9
 

@@ -32,6 +32,7 @@ import atexit
 import logging
 import os
 import re
+import shlex
 import shutil
 import subprocess
 from collections.abc import Iterable, Mapping
@@ -65,8 +66,8 @@ class SparkSettings:
         ``$SIKTA_SPARK_MASTER`` to change it.
     conf
         Extra Spark settings, ``$SIKTA_SPARK_CONF`` as whitespace-separated
-        ``key=value`` pairs (e.g. ``spark.driver.memory=4g``); they win over
-        Sikta's own.
+        ``key=value`` pairs (e.g. ``spark.driver.memory=4g``; quote a value
+        with spaces as in a shell); they win over Sikta's own.
     """
 
     master: str = DEFAULT_MASTER
@@ -76,7 +77,11 @@ class SparkSettings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> SparkSettings:
         env = os.environ if env is None else env
         pairs = []
-        for item in (env.get("SIKTA_SPARK_CONF") or "").split():
+        try:  # shell-style words, so a value with spaces can be quoted: key='-Xa -Xb'
+            items = shlex.split(env.get("SIKTA_SPARK_CONF") or "")
+        except ValueError as exc:
+            raise UsageError(f"SIKTA_SPARK_CONF: {exc}") from None
+        for item in items:
             key, eq, value = item.partition("=")
             if not eq or not key:
                 raise UsageError(f"SIKTA_SPARK_CONF: {item!r} is not key=value")
