@@ -30,6 +30,10 @@ class UsageError(SiktaError):
     exit_code = 2
 
 
+class EngineUnavailableError(UsageError):
+    """The engine asked for cannot run here (``--engine spark`` without Java 17+ or pyspark)."""
+
+
 class InputError(SiktaError):
     """An input file or source cannot be used at all (missing, unreadable, wrong shape)."""
 
@@ -83,6 +87,7 @@ class DataTooThinError(SiktaError):
 __all__ = [
     "SiktaError",
     "UsageError",
+    "EngineUnavailableError",
     "InputError",
     "MappingError",
     "ModelError",

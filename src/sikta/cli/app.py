@@ -44,6 +44,11 @@ WorkspaceOpt = Annotated[
     typer.Option("--workspace", "-w", help="Workspace file [default: $SIKTA_WORKSPACE or ./sikta.duckdb]", show_default=False),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document instead of tables.")]
+EngineOpt = Annotated[
+    str | None,
+    typer.Option("--engine", help="Where the feature build runs: duckdb, or spark (PySpark, local[2] unless "
+                 "$SIKTA_SPARK_MASTER; needs Java 17+; docs/engines.md) [default: duckdb].", show_default=False),
+]
 
 
 def missing(x: Any) -> bool:
@@ -262,6 +267,7 @@ def features(
     grain: Annotated[str, typer.Option(help=f"Customer grain: {', '.join(GRAINS)}.")] = "account",
     as_of: Annotated[str | None, typer.Option("--as-of", help="Use only data up to this date (YYYY-MM-DD) [default: latest revenue date].")] = None,
     window_months: Annotated[int, typer.Option(help="Trailing window in months.", min=1, max=120)] = 12,
+    engine: EngineOpt = None,
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -269,8 +275,8 @@ def features(
     with _open(workspace, write=True) as ws:
         started = time.perf_counter()
         with _progress() as bar:
-            bar.add_task(f"building features at {grain} grain", total=None)
-            build = ws.build_features(grain, as_of, window_months=window_months)
+            bar.add_task(f"building features at {grain} grain" + (f" on {engine}" if engine else ""), total=None)
+            build = ws.build_features(grain, as_of, window_months=window_months, engine=engine)
         seconds = round(time.perf_counter() - started, 3)
         table = ws.store.table(build.table)
         totals = ws.store.frame(table.aggregate(
@@ -284,13 +290,13 @@ def features(
         "table": build.table, "revenue_12m": float(row["revenue_12m"] or 0),
         "status": {k: int(row[k] or 0) for k in ("customers", "prospects", "former")},
         "units_per_grain": units, "missing": build.missing, "window_months": build.window_months,
-        "notes": build.notes, "seconds": seconds,
+        "notes": build.notes, "seconds": seconds, "engine": build.engine,
     }
     if as_json:
         _json(doc)
         return
     out.print(f"features at [bold]{build.grain}[/] grain as of {build.as_of}: {build.units:,} units × {cols} columns "
-              f"→ table {build.table}")
+              f"→ table {build.table} (built on {build.engine} in {seconds:,.1f} s)")
     out.print(f"revenue in the {window_months} months to {build.as_of}: {doc['revenue_12m']:,.2f}; "
               + ", ".join(f"{k} {v:,}" for k, v in doc["status"].items()))
     for note in build.notes:
@@ -319,7 +325,7 @@ def status(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
     out.print("units per grain: " + ", ".join(f"{g} {n:,}" for g, n in doc["units_per_grain"].items()))
     for table, b in doc["features"].items():
         out.print(f"{table}: {b['units']:,} units at {b['grain']} grain as of {b['as_of']}, "
-                  f"{b['window_months']}-month window")
+                  f"{b['window_months']}-month window, built on {b['engine']}")
 
 
 def main() -> None:

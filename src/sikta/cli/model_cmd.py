@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from sikta.cli import remote
-from sikta.cli.app import JsonOpt, WorkspaceOpt, _json, _open, _progress, app, out
+from sikta.cli.app import EngineOpt, JsonOpt, WorkspaceOpt, _json, _open, _progress, app, out
 from sikta.cli.errors import handles_errors
 from sikta.errors import UsageError
 from sikta.service import serving
@@ -101,6 +101,7 @@ def run(
     model_file: Annotated[Path, typer.Option("--model", help="The model YAML file.")],
     as_of: Annotated[str | None, typer.Option("--as-of", help="Score data up to this date [default: latest revenue date].")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Preview group sizes, revenue and who would move against the latest run; store nothing.")] = False,
+    engine: EngineOpt = None,
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -111,12 +112,18 @@ def run(
     if dry_run:  # what-if: nothing is stored (sikta.service.whatif)
         from sikta.cli.whatif_cmd import dry_run as preview_run
 
+        if engine is not None:
+            raise UsageError("--dry-run scores the stored features and builds none: drop --engine, or build them "
+                             "first with 'sikta features --engine ...'")
         return preview_run(model_file, workspace, as_of, as_json)
 
     model = load_model(model_file)
     as_of_d = parse_date(as_of, "--as-of")
     server = serving.running_server(workspace or default_workspace())
     if server is not None:  # the server holds the workspace: it runs the model (and sends the webhooks)
+        if engine is not None:
+            raise UsageError(f"the workspace is served by {serving.describe(server)}, which builds features on "
+                             "duckdb: drop --engine, or stop the server to build them on another engine")
         with _progress() as bar:
             bar.add_task(f"scoring on {serving.describe(server)}", total=None)
             meta = remote.run_job(server, model.text, as_of=None if as_of_d is None else str(as_of_d))
@@ -130,7 +137,7 @@ def run(
         with _open(workspace, write=True) as ws:
             with _progress() as bar:
                 bar.add_task("scoring", total=None)
-                summary = _runs().create_run(ws, model, as_of=as_of_d, model_file=str(model_file))
+                summary = _runs().create_run(ws, model, as_of=as_of_d, model_file=str(model_file), engine=engine)
             from sikta.service.webhooks import notify_run
 
             deliveries = notify_run(ws, summary.run_id)  # the same run.completed event the API's runs send
@@ -142,7 +149,7 @@ def run(
     if summary.features:
         used = summary.features
         out.print(f"[dim]scored features {used['table']} (as of {used['as_of']}, {used['window_months']}-month window, "
-                  f"built {used['built_at']})[/]")
+                  f"built {used['built_at']} on {used.get('engine', 'duckdb')})[/]")
     out.print(_groups_table("The matrix", summary.groups))
     _matrix_warnings(summary.diagnostics)
     if summary.schemes:

@@ -127,10 +127,11 @@ class Dims:
         return cls(**out)
 
 
-def _distinct_values(col: ir.Column) -> ir.Table:
-    t = col.name("value").as_table()
-    t = t.filter(t.value.notnull()).distinct()
-    return t.order_by("value")
+def _distinct_values(table: ir.Table, col: str) -> ir.Table:
+    # group_by, not distinct(): Ibis's PySpark compiler turns distinct + order_by on a renamed column
+    # into a DISTINCT over (value, column) - duplicates - while a grouping means the same everywhere
+    t = table.select(value=table[col])
+    return t.filter(t.value.notnull()).group_by("value").aggregate().order_by("value")
 
 
 def dims_queries(tables: Mapping[str, ir.Table], as_of: dt.date | None = None) -> dict[str, ir.Table]:
@@ -169,14 +170,14 @@ def dims_queries(tables: Mapping[str, ir.Table], as_of: dt.date | None = None) -
         if t is not None and "product_line" in t.columns:
             lines.append(upto(t, date_col).select(value=t.product_line.cast("string")))
     if lines:
-        out["product_lines"] = _distinct_values(ibis.union(*lines, distinct=False).value)
+        out["product_lines"] = _distinct_values(ibis.union(*lines, distinct=False), "value")
     inter = tables.get("interactions")
     if inter is not None and "channel" in inter.columns:
-        out["channels"] = _distinct_values(upto(inter, "date").channel)
+        out["channels"] = _distinct_values(upto(inter, "date"), "channel")
     survey = tables.get("survey_responses")
     if survey is not None and "item" in survey.columns:
         s = upto(survey, "answered_at")
-        out["need_items"] = _distinct_values(s.filter(s.item.startswith("need_")).item)
+        out["need_items"] = _distinct_values(s.filter(s.item.startswith("need_")), "item")
     return out
 
 

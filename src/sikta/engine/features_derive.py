@@ -172,7 +172,7 @@ def final_columns(
     c["usage_events_prev_90d"] = add("u_evp", "int64")
     c["usage_trend"] = ratio(add("u_ev90", "int64"), add("u_evp", "int64")) - 1
     c["active_users_30d"] = (
-        ibis.ifelse(j.u_au30_n > 0, j.u_au30 / 30.0, null("float64")) if "u" in present else null("float64")
+        ibis.ifelse(j.u_au30_n > 0, j.u_au30.cast("float64") / 30.0, null("float64")) if "u" in present else null("float64")
     )
     c["days_since_last_usage"] = days_since(raw("u_last", "date"))
 

@@ -323,7 +323,8 @@ def tickets_part(tickets: ir.Table, w: Windows) -> tuple[ir.Table, Rolls]:
     in_w = t.opened_at >= _ts(w.w0 + dt.timedelta(days=1))
     closed = t.closed_at.notnull() & (t.closed_at < end)
     known_csat = in_w & (t.closed_at.isnull() | (t.closed_at < end))
-    hours = (t.closed_at.epoch_seconds() - t.opened_at.epoch_seconds()) / 3600.0
+    # float before dividing: Spark reads the literal 3600.0 as a decimal and would round the quotient
+    hours = (t.closed_at.epoch_seconds() - t.opened_at.epoch_seconds()).cast("float64") / 3600.0
     aggs = {
         "t_n12": t.ticket_id.count(where=in_w),
         "t_open": t.ticket_id.count(where=~closed),
@@ -494,8 +495,10 @@ def firmographics(members: ir.Table, grain: str) -> ir.Table:
     if grain != "department":  # at department grain every unit is its own head: nothing to fall back to
         # modes only fill in where the head has no value, so a unit whose one member is its head
         # (most units at account grain) needs none: skipping them saves most of the unnest
-        size = members.count().over(group_by=members.unit_id)
-        top = modes(members.filter((size > 1) | (members.account_id != members.unit_id)), text_attrs)
+        # the window is a column first, then filtered: a window inside a filter is compiled wrongly by
+        # Ibis's PySpark backend (an unresolvable column), and the two steps mean the same everywhere
+        sized = members.mutate(_size=members.count().over(group_by=members.unit_id))
+        top = modes(sized.filter((sized._size > 1) | (sized.account_id != sized.unit_id)), text_attrs)
         base = base.left_join(top, base.unit_id == top.m_unit)
     return base
 

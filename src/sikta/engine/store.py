@@ -185,6 +185,22 @@ class Store:
     def count(self, expr: ir.Table) -> int:
         return int(self.con.execute(expr.count()))
 
+    def export_parquet(self, name: str, path: str | Path) -> None:
+        """Write table ``name`` as one Parquet file, for another engine to read (works read-only too).
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> st = Store(":memory:")
+        >>> _ = st.create("t", ibis.memtable({"a": [1, 2]}))
+        >>> f = pathlib.Path(tempfile.mkdtemp()) / "t.parquet"
+        >>> st.export_parquet("t", f)
+        >>> st.records(f"SELECT sum(a) AS s FROM read_parquet('{f}')")
+        [{'s': 3}]
+        """
+        target = str(path).replace("'", "''")
+        self.raw.execute(f'COPY (SELECT * FROM "{name}") TO \'{target}\' (FORMAT parquet)')
+
     # -- writing ---------------------------------------------------------
     def create(
         self, name: str, expr: ir.Table | pd.DataFrame, *, temp: bool = False, schema: dict | None = None

@@ -202,6 +202,7 @@ class Analysis:
     window_months: int = 12
     period: str = "month"
     outflow_rank: str = "revenue_at_risk"  # or "alive_value": P(alive) × CLV (docs/clv.md)
+    engine: str | None = None  # who builds a missing feature table: duckdb or spark (docs/engines.md)
 
     def __call__(self, **settings: Any) -> Analysis:
         from sikta.service.workspace import parse_date
@@ -215,6 +216,10 @@ class Analysis:
             raise UsageError(f"period {new.period!r} is not one of {', '.join(PERIODS)}")
         if not 1 <= new.window_months <= 120:
             raise UsageError("window_months must be between 1 and 120")
+        if new.engine is not None:
+            from sikta.service.engines import check_engine
+
+            new = replace(new, engine=check_engine(new.engine))
         if new.outflow_rank not in OUTFLOW_RANKS:
             raise UsageError(f"outflow rank {new.outflow_rank!r} is not one of {', '.join(OUTFLOW_RANKS)}")
         return new
@@ -225,7 +230,7 @@ class Analysis:
         return self.as_of or self.ws.default_as_of()
 
     def features(self) -> ir.Table:
-        return self.ws.features(self.grain, self.date, window_months=self.window_months)
+        return self.ws.features(self.grain, self.date, window_months=self.window_months, engine=self.engine)
 
     def _units(self) -> ir.Table:
         return unit_map(self.ws.store.table("_sikta_hierarchy"), self.grain)

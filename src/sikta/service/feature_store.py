@@ -36,6 +36,7 @@ import pandas as pd
 from sikta.engine import features as feat
 from sikta.engine.contract import CONTRACT, GRAINS
 from sikta.errors import DataTooThinError, UsageError
+from sikta.service import engines
 
 if TYPE_CHECKING:
     from sikta.service.workspace import Workspace
@@ -44,6 +45,7 @@ FEATURE_BUILDS = "_sikta_feature_builds"
 FEATURE_BUILDS_SCHEMA = {
     "grain": "string", "as_of": "date", "ingest_id": "string", "window_months": "int64",
     "units": "int64", "built_at": "timestamp", "missing": "string", "dims": "string", "table": "string",
+    "engine": "string",
 }
 DEFAULT_WINDOW = 12
 #: keyed (non-default) builds kept per grain; older ones are dropped
@@ -63,6 +65,7 @@ class FeatureBuild:
     missing: dict[str, list[str]] = field(default_factory=dict)
     window_months: int = DEFAULT_WINDOW
     notes: list[str] = field(default_factory=list)
+    engine: str = "duckdb"
 
 
 def table_name(grain: str, as_of: date, window_months: int, *, default: bool) -> str:
@@ -92,8 +95,13 @@ def data_span(ws: Workspace) -> tuple[date, date] | None:
     return (min(lo), max(hi)) if lo else None
 
 
-def build(ws: Workspace, grain: str, as_of: date | None, window_months: int = DEFAULT_WINDOW) -> FeatureBuild:
+def build(
+    ws: Workspace, grain: str, as_of: date | None, window_months: int = DEFAULT_WINDOW, engine: str | None = None
+) -> FeatureBuild:
     """Build and store the features of ``grain`` at ``as_of`` (default: the default as-of) over ``window_months``.
+
+    ``engine`` (``duckdb``, the default, or ``spark``) executes the feature expressions; the result is
+    stored in the workspace either way, with the engine's name in the build record.
 
     Raises
     ------
@@ -101,14 +109,18 @@ def build(ws: Workspace, grain: str, as_of: date | None, window_months: int = DE
         ``as_of`` is before the first revenue date: every unit would be empty.
     """
     _check(grain, window_months)
+    engine = engines.check_engine(engine)
+    if engine != "duckdb":
+        ws.store.writable()  # a read-only workspace learns it before a snapshot export and a Spark job
     default_as_of = ws.default_as_of()
     as_of_d = as_of or default_as_of
     span = data_span(ws)
     if span is not None and as_of_d < span[0]:
         raise DataTooThinError(f"as-of {as_of_d} is before the first revenue in the data ({span[0]}): "
                                "there is nothing to build features from")
-    tables = {name: ws.store.table(name) for name in CONTRACT if ws.store.has(name)}
-    found = {key: tuple(str(x) for x in ws.store.frame(q)["value"].tolist())
+    inputs = engines.inputs(ws, engine)
+    tables = inputs.tables
+    found = {key: tuple(str(x) for x in inputs.frame(q)["value"].tolist())
              for key, q in feat.dims_queries(tables, as_of=as_of_d).items()}
     notes = []
     for key, values in list(found.items()):
@@ -118,22 +130,20 @@ def build(ws: Workspace, grain: str, as_of: date | None, window_months: int = DE
             notes.append(f"{len(values):,} {what}: too many for a column each; they are counted and listed per unit, "
                          "and the whitespace analysis reads them from a long table")
     dims = feat.Dims(**found)
-    from sikta.service import ingest as ing
-
-    expr = feat.build_features(tables, ws.store.table(ing.HIERARCHY), grain=grain, as_of=as_of_d, dims=dims,
+    expr = feat.build_features(tables, inputs.hierarchy, grain=grain, as_of=as_of_d, dims=dims,
                                window_months=window_months)
     default = as_of_d == default_as_of and window_months == DEFAULT_WINDOW
     name = table_name(grain, as_of_d, window_months, default=default)
     missing = feat.missing_inputs(tables)
     last = ws.last_ingest() or {}
     with ws.store.staged() as stage:
-        stage.create(name, expr)
+        stage.create(name, inputs.result(expr))
         units = ws.store.count(stage.table(name))
         record = pd.DataFrame([{
             "grain": grain, "as_of": as_of_d, "ingest_id": last.get("ingest_id"), "window_months": window_months,
             "units": units, "built_at": datetime.now(UTC).replace(tzinfo=None),
             "missing": "; ".join(f"{k}: {', '.join(v)}" for k, v in missing.items()),
-            "dims": json.dumps(dataclasses.asdict(dims) | {"notes": notes}), "table": name,
+            "dims": json.dumps(dataclasses.asdict(dims) | {"notes": notes}), "table": name, "engine": engine,
         }])
 
         def _log() -> None:
@@ -142,7 +152,7 @@ def build(ws: Workspace, grain: str, as_of: date | None, window_months: int = DE
 
         stage.on_commit.append(_log)
     _prune(ws, grain)
-    return FeatureBuild(grain, as_of_d, units, name, missing, window_months, notes)
+    return FeatureBuild(grain, as_of_d, units, name, missing, window_months, notes + inputs.notes, engine)
 
 
 def _prune(ws: Workspace, grain: str) -> None:
@@ -171,7 +181,8 @@ def builds(ws: Workspace) -> list[dict[str, Any]]:
             continue
         seen.add(table)
         if r["ingest_id"] == last:
-            out.append(r | {"table": table})
+            engine = r.get("engine")
+            out.append(r | {"table": table, "engine": engine if isinstance(engine, str) else "duckdb"})  # older: DuckDB
     return out
 
 
@@ -190,12 +201,20 @@ def find(ws: Workspace, grain: str, as_of: date | None = None, window_months: in
     return None
 
 
-def features(ws: Workspace, grain: str, as_of: date | None = None, window_months: int = DEFAULT_WINDOW) -> ir.Table:
-    """The feature table for (grain, as_of, window), built when there is none for the current data."""
+def features(
+    ws: Workspace, grain: str, as_of: date | None = None, window_months: int = DEFAULT_WINDOW,
+    engine: str | None = None,
+) -> ir.Table:
+    """The feature table for (grain, as_of, window), built when there is none for the current data.
+
+    ``engine`` None takes the stored build whichever engine made it (a missing one is built on
+    duckdb); ``duckdb`` or ``spark`` also rebuilds a stored build that the other engine made.
+    """
     _check(grain, window_months)
     build_record = find(ws, grain, as_of, window_months)
-    if build_record is None:
-        return ws.store.table(build(ws, grain, as_of, window_months).table)
+    wanted = None if engine is None else engines.check_engine(engine)
+    if build_record is None or wanted not in (None, build_record["engine"]):
+        return ws.store.table(build(ws, grain, as_of, window_months, engine=wanted).table)
     return ws.store.table(build_record["table"])
 
 

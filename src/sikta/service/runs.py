@@ -85,16 +85,23 @@ def _group_counts(store, table: ir.Table) -> dict[str, dict[str, float]]:
                 "revenue": round(float(by[g]["revenue"] or 0), 2) if g in by else 0.0} for g in GROUPS}
 
 
-def create_run(ws: Workspace, model: Model, *, as_of: date | None = None, model_file: str | None = None) -> RunSummary:
-    """Score the features with ``model`` and store the result as a new run."""
+def create_run(
+    ws: Workspace, model: Model, *, as_of: date | None = None, model_file: str | None = None,
+    engine: str | None = None,
+) -> RunSummary:
+    """Score the features with ``model`` and store the result as a new run.
+
+    ``engine`` builds the features when needed (:func:`sikta.service.feature_store.features`); the
+    run's ``features`` record names the engine that built them.
+    """
     from sikta.engine.matrix import score
 
     grain = model.customer.grain
-    f = ws.features(grain, as_of)
+    f = ws.features(grain, as_of, engine=engine)
     build = ws.feature_build(grain, as_of)
     as_of_d = pd.Timestamp(build["as_of"]).date()
     used = {"table": build["table"], "as_of": str(as_of_d), "window_months": int(build["window_months"]),
-            "built_at": str(build["built_at"])[:19], "units": int(build["units"])}
+            "built_at": str(build["built_at"])[:19], "units": int(build["units"]), "engine": build["engine"]}
     from sikta.service.scoring import scoring_input
 
     prepared = scoring_input(ws, model, f, as_of_d)  # CLV built-ins and scheme labels the parameters may read

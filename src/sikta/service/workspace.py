@@ -175,11 +175,15 @@ class Workspace:
         return max(dates)
 
     def build_features(
-        self, grain: str = "account", as_of: str | date | None = None, *, window_months: int = 12
+        self, grain: str = "account", as_of: str | date | None = None, *, window_months: int = 12,
+        engine: str | None = None,
     ) -> FeatureBuild:
-        """Build and store the per-unit feature table for ``grain`` at ``as_of`` (see :mod:`sikta.service.feature_store`)."""
+        """Build and store the per-unit feature table for ``grain`` at ``as_of`` (see :mod:`sikta.service.feature_store`).
+
+        ``engine``: ``duckdb`` (default) or ``spark`` runs the build (docs/engines.md).
+        """
         self._require_data()
-        return fs.build(self, grain, parse_date(as_of, "--as-of"), window_months)
+        return fs.build(self, grain, parse_date(as_of, "--as-of"), window_months, engine=engine)
 
     def feature_build(self, grain: str, as_of: str | date | None = None, *, window_months: int = 12) -> dict | None:
         """The stored build for (grain, as_of, window) - by default the grain's default build - if any."""
@@ -198,7 +202,10 @@ class Workspace:
 
         return Analysis(self)
 
-    def features(self, grain: str = "account", as_of: str | date | None = None, *, window_months: int = 12) -> ir.Table:
+    def features(
+        self, grain: str = "account", as_of: str | date | None = None, *, window_months: int = 12,
+        engine: str | None = None,
+    ) -> ir.Table:
         """The feature table (one row per unit), built if there is none for these settings and data.
 
         Parameters
@@ -209,12 +216,15 @@ class Workspace:
             Only data up to this date is used; default: the latest revenue date (never past today).
         window_months
             Length of the trailing window ("last 12 months").
+        engine
+            ``duckdb`` or ``spark``: the build must come from that engine (a
+            stored one made by the other is rebuilt); None takes any stored build.
 
         Each (grain, as_of, window) is its own stored build: asking for another
         date or window never replaces the default build that runs score.
         """
         self._require_data()
-        return fs.features(self, grain, parse_date(as_of, "as_of"), window_months)
+        return fs.features(self, grain, parse_date(as_of, "as_of"), window_months, engine=engine)
 
     @property
     def clv(self) -> Clv:
@@ -225,8 +235,11 @@ class Workspace:
         return Clv(self)
 
     # -- segmentation (see sikta.service.runs and docs/model.md) ---------------
-    def run(self, model: str | Path | Model, *, as_of: str | date | None = None) -> RunSummary:
+    def run(self, model: str | Path | Model, *, as_of: str | date | None = None, engine: str | None = None) -> RunSummary:
         """Score the matrix with a model (a file path or a loaded model); store an immutable run.
+
+        ``engine`` (``duckdb`` or ``spark``) builds the features the run scores when needed (see
+        :meth:`features`); the run records which engine built them.
 
         Examples
         --------
@@ -238,7 +251,7 @@ class Workspace:
 
         loaded = load_model(model) if isinstance(model, str | Path) else model
         source = str(model) if isinstance(model, str | Path) else None
-        return runs.create_run(self, loaded, as_of=parse_date(as_of, "as_of"), model_file=source)
+        return runs.create_run(self, loaded, as_of=parse_date(as_of, "as_of"), model_file=source, engine=engine)
 
     def runs(self) -> pd.DataFrame:
         """The stored runs, newest first."""
@@ -298,7 +311,8 @@ class Workspace:
             "units_per_grain": self.units_per_grain(),
             "features": {
                 b["table"]: {"grain": b["grain"], "as_of": str(pd.Timestamp(b["as_of"]).date()),
-                             "window_months": int(b["window_months"]), "units": int(b["units"])} for b in builds
+                             "window_months": int(b["window_months"]), "units": int(b["units"]),
+                             "engine": b["engine"]} for b in builds
             },
         }
 

@@ -1,0 +1,142 @@
+"""The same expressions on two engines: features and a run agree between DuckDB and Spark (local mode).
+
+One Spark session serves the whole module (starting one takes seconds), on ~300 generated accounts.
+The Spark settings below are for small data on a small machine (the JIT's quick tier, no adaptive
+re-planning, one shuffle partition); they change how fast Spark gets there, not what it computes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import time
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from sikta.cli import app
+from sikta.engine import spark
+from sikta.engine.contract import GRAINS
+from sikta.service.workspace import Workspace
+from sikta.synth import generate
+
+HAS_JAVA = bool(shutil.which("java") or os.environ.get("JAVA_HOME"))
+needs_java = pytest.mark.skipif(not HAS_JAVA, reason="no Java: the spark engine needs Java 17 or later")
+SMALL_DATA = ("spark.driver.extraJavaOptions='-XX:TieredStopAtLevel=1 -XX:+UseSerialGC' spark.sql.adaptive.enabled=false "
+              "spark.sql.shuffle.partitions=1 spark.sql.autoBroadcastJoinThreshold=-1 spark.sql.codegen.wholeStage=false")
+REL = 1e-9
+
+cli = CliRunner()
+
+
+def invoke(*args, code: int = 0):
+    r = cli.invoke(app, [str(a) for a in args])
+    assert r.exit_code == code, (r.stdout, r.stderr)
+    return r
+
+
+@pytest.fixture(scope="module")
+def wsfile(tmp_path_factory):
+    """A workspace of ~300 generated accounts, and the module's one Spark session (stopped at the end)."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("SIKTA_SPARK_CONF", SMALL_DATA)
+    for var in ("SIKTA_SPARK_MASTER", "SIKTA_SPARK_WAREHOUSE"):
+        mp.delenv(var, raising=False)
+    folder = tmp_path_factory.mktemp("spark")
+    generate(folder / "data", accounts=300, seed=11)
+    path = folder / "ws.duckdb"
+    with Workspace(path) as ws:
+        ws.ingest(folder / "data")
+    started = time.perf_counter()
+    yield path
+    spark.stop()
+    mp.undo()
+    print(f"\nspark module: {time.perf_counter() - started:.1f} s after the data was made")
+
+
+def _same(a, b) -> bool:
+    """Equal, numbers to REL relative (None, NaN and NaT alike), lists element-wise."""
+    missing_a, missing_b = (x is None or (not hasattr(x, "__len__") and pd.isna(x)) for x in (a, b))
+    if missing_a or missing_b:
+        return missing_a and missing_b
+    if hasattr(a, "tolist"):
+        a = a.tolist()
+    if hasattr(b, "tolist"):
+        b = b.tolist()
+    if isinstance(a, float) or isinstance(b, float):
+        return math.isclose(a, b, rel_tol=REL, abs_tol=0.0)
+    return a == b
+
+
+def _catalog_type(dtype):
+    """DuckDB sums BIGINTs into HUGEINTs, which Ibis reads back as decimal(38, 0) where the catalogue says int64;
+    the Spark result is stored as the catalogue's int64. Same numbers."""
+    import ibis.expr.datatypes as dt
+
+    return dt.int64 if dtype.is_decimal() and dtype.scale == 0 else dtype
+
+
+def _build(path, grain: str, engine: str):
+    with Workspace(path) as ws:
+        build = ws.build_features(grain, engine=engine)
+        frame = ws.store.frame(ws.store.table(build.table).order_by("unit_id"))
+        schema = ws.store.table(build.table).schema()
+    return build, frame, schema
+
+
+@needs_java
+@pytest.mark.parametrize("grain", GRAINS)
+def test_features_are_the_same_on_both_engines(wsfile, grain):
+    d_build, duck, d_schema = _build(wsfile, grain, "duckdb")
+    s_build, sprk, s_schema = _build(wsfile, grain, "spark")
+    assert (d_build.engine, s_build.engine) == ("duckdb", "spark")
+    assert list(s_schema) == list(d_schema)  # same columns in the same order
+    assert {c: _catalog_type(t) for c, t in d_schema.items()} == dict(s_schema.items())
+    assert sprk.unit_id.tolist() == duck.unit_id.tolist() and len(duck) == d_build.units > 50
+    assert duck.revenue_12m.sum() > 0 and (duck.status == "customer").sum() > 10  # data worth comparing
+    differ = {}
+    for col in duck.columns:
+        bad = [u for u, a, b in zip(duck.unit_id, duck[col], sprk[col], strict=True) if not _same(a, b)]
+        if bad:
+            differ[col] = (bad[:3], len(bad))
+    assert not differ, differ
+
+
+@needs_java
+def test_a_run_places_every_unit_in_the_same_group_on_both_engines(wsfile, tmp_path):
+    model = tmp_path / "model.yaml"
+    invoke("model", "init", "--out", model)
+    on_spark = json.loads(invoke("run", "--model", model, "--engine", "spark", "-w", wsfile, "--json").stdout)
+    on_duck = json.loads(invoke("run", "--model", model, "--engine", "duckdb", "-w", wsfile, "--json").stdout)
+    assert (on_spark["features"]["engine"], on_duck["features"]["engine"]) == ("spark", "duckdb")
+    assert on_spark["groups"] == on_duck["groups"]
+    with Workspace(wsfile) as ws:
+        groups = [dict(ws.store.frame(ws.run_rows(doc["run_id"]).select("unit_id", "group")).values.tolist())
+                  for doc in (on_spark, on_duck)]
+    assert groups[0] == groups[1] and len(groups[0]) == on_duck["units"] > 50
+    status = json.loads(invoke("status", "-w", wsfile, "--json").stdout)
+    assert status["features"]["features_account"]["engine"] == "duckdb"  # the run rebuilt it on duckdb
+
+
+@needs_java
+def test_the_snapshot_is_exported_once_per_ingest(wsfile):
+    folder = wsfile.parent / "ws.duckdb.spark"
+    snapshots = [p for p in folder.iterdir() if p.is_dir()]
+    assert len(snapshots) == 1 and (snapshots[0] / "orders.parquet").exists()
+    assert (snapshots[0] / spark.COMPLETE).exists() and (folder / "spark.log").exists()
+
+
+def test_no_java_is_one_line_and_exit_2(wsfile, tmp_path, monkeypatch):
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path / "no-jdk"))
+    r = invoke("features", "--engine", "spark", "-w", wsfile, code=2)
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: the spark engine needs Java 17"), r.stderr
+    assert "Traceback" not in r.stdout + r.stderr
+
+
+def test_an_unknown_engine_is_a_usage_error(wsfile):
+    r = invoke("features", "--engine", "postgres", "-w", wsfile, code=2)
+    assert "unknown engine 'postgres'" in r.stderr
