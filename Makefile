@@ -15,7 +15,7 @@ export UV_LINK_MODE := copy
 # process would otherwise recompile pandas, ibis and sikta from source (~2 s of each command's start-up).
 export UV_COMPILE_BYTECODE := 1
 
-.PHONY: setup demo test browser postgres bench bench-s bench-m bench-api bench-balance bench-clv clean
+.PHONY: setup demo test browser postgres java bench bench-s bench-m bench-api bench-balance bench-clv clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -68,7 +68,11 @@ browser:
 postgres:
 	@bash scripts/ensure_postgres.sh
 
-test: setup browser postgres
+# A Java 17+ runtime for the Spark engine's parity test (tests/service/test_engine_spark.py): apt-get when missing.
+java:
+	@bash scripts/ensure_java.sh
+
+test: setup browser postgres java
 	$(VENV)/bin/python -m pytest
 
 bench: bench-s bench-m
