@@ -81,7 +81,7 @@ def test_features_json(clean_exports, wsfile):
     assert doc["status"] == {"customers": 2, "prospects": 1, "former": 0}
     status = json.loads(run("status", "-w", wsfile, "--json").stdout)
     assert status["features"]["features_ultimate_parent__20250630_w12"] == {
-        "grain": "ultimate_parent", "as_of": "2025-06-30", "window_months": 12, "units": 3}
+        "grain": "ultimate_parent", "as_of": "2025-06-30", "window_months": 12, "units": 3, "engine": "duckdb"}
 
 
 def test_missing_file_is_one_line_exit_3(tmp_path, wsfile):
