@@ -164,7 +164,13 @@ class Store:
         return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
     def has(self, name: str) -> bool:
-        return name in self.con.list_tables()
+        # the question Ibis's list_tables asks (current catalog or temp, current schema), for one name: Ibis
+        # builds that query with sqlglot and looks up the catalog and schema first (4 ms against 2 ms), and a
+        # command asks it a hundred times or more
+        return self.con.con.execute(
+            "SELECT 1 FROM information_schema.tables WHERE table_name = ? "
+            "AND table_catalog IN (current_database(), 'temp') AND table_schema = current_schema() LIMIT 1",
+            [name]).fetchone() is not None
 
     def tables(self) -> list[str]:
         """The workspace's tables (in-memory inputs Ibis registered on this connection are not among them)."""
