@@ -103,7 +103,9 @@ def test_a_margin_rate_from_the_model_file_scales_clv_without_costs(made, tmp_pa
         revenue = w.clv(as_of=AS_OF).units().to_pandas().set_index("unit_id").clv
         margin = w.clv(as_of=AS_OF, settings=ClvSettings(margin_rate=0.25)).units().to_pandas().set_index("unit_id").clv
         assert any("CLV is revenue" in n for n in w.clv(as_of=AS_OF).notes)
-    np.testing.assert_allclose(margin, 0.25 * revenue.loc[margin.index], rtol=1e-12)
+    # two fits of the same data: DuckDB's parallel sums may add in another order, and the optimizer turns
+    # that last bit into ~1e-8 (seen once in a full run); a wrong margin would be off by a factor of 4
+    np.testing.assert_allclose(margin, 0.25 * revenue.loc[margin.index], rtol=1e-6)
 
 
 def test_cac_per_channel_with_a_default(made):
