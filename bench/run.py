@@ -41,8 +41,8 @@ REPO = HERE.parent
 SIZES = {"XS": 1_000, "S": 10_000, "M": 100_000, "L": 1_000_000}
 PY = sys.executable
 SIKTA = str(Path(PY).parent / "sikta")
-STAGES = ("generate", "ingest", "features", "hand_sql", "analysis", "clv", "schemes", "run", "report", "notebook")
-SIKTA_STAGES = ("ingest", "features", "analysis", "clv", "schemes", "run", "report")
+STAGES = ("generate", "ingest", "features", "hand_sql", "analysis", "clv", "run", "schemes", "report", "notebook")
+SIKTA_STAGES = ("ingest", "features", "analysis", "clv", "run", "schemes", "report")
 
 
 def measure(cmd: list[str], env: dict | None = None, timeout: float = 1800.0) -> dict:
@@ -151,15 +151,14 @@ def main() -> None:
             res["notes"].append("clv: no 'sikta clv' command in this version")
     if "run" in stages or "schemes" in stages or "report" in stages:
         subprocess.run([SIKTA, "model", "init", "--out", str(model)], check=True, capture_output=True)
-    if "schemes" in stages:
-        if _has_command("diagnose"):
-            stage("schemes", [SIKTA, "diagnose", "--model", str(model), "-w", str(ws), "--json"]
-                  if "--model" in subprocess.run([SIKTA, "diagnose", "--help"], capture_output=True, text=True).stdout
-                  else [SIKTA, "diagnose", "-w", str(ws), "--json"])
-        else:
-            res["notes"].append("schemes: no 'sikta diagnose' command in this version")
+    run_cmd = [SIKTA, "run", "--model", str(model), "-w", str(ws), "--json"]
     if "run" in stages:
-        stage("run", [SIKTA, "run", "--model", str(model), "-w", str(ws), "--json"])
+        stage("run", run_cmd)
+    elif "schemes" in stages:
+        subprocess.run(run_cmd, check=True, capture_output=True)  # diagnose judges a run's schemes: untimed
+    if "schemes" in stages:
+        # the run scores the model's schemes; diagnose judges them (sizes, distinctiveness, stability, verdict)
+        stage("schemes", [SIKTA, "diagnose", "-w", str(ws), "--json"])
     if "report" in stages:
         stage("report", [SIKTA, "report", "-w", str(ws), "--out", str(base / "report.html")])
     if "notebook" in stages:
