@@ -182,8 +182,13 @@ class Store:
         return self.con.table(name)
 
     def frame(self, expr: ir.Table, *, limit: int | None = None) -> pd.DataFrame:
-        """Execute a small expression into pandas (one row per account or fewer)."""
-        return self.con.execute(expr, limit=limit)
+        """Execute a small expression into pandas (one row per account or fewer).
+
+        Whole-number decimals arrive as int64: DuckDB sums integers as HUGEINT, which Ibis reads
+        as ``decimal(38, 0)`` and turns into Python ``Decimal`` objects one value at a time (5 s
+        for 40,000 units x 19 count columns, against 0.1 s for the same numbers as int64).
+        """
+        return self.con.execute(_whole_decimals_as_int(expr), limit=limit)
 
     def scalar(self, expr: ir.Scalar) -> Any:
         return self.con.execute(expr)
@@ -226,7 +231,7 @@ class Store:
         self.con._run_pre_execute_hooks(expr)  # registers in-memory tables with DuckDB
         sql = self.con.compile(expr)
         kind = "TEMP TABLE" if temp else "TABLE"
-        self.con.raw_sql(f'CREATE OR REPLACE {kind} "{name}" AS {sql}')
+        self.con.raw_sql(f'CREATE OR REPLACE {kind} "{name}" AS {_typed_as_declared(sql, expr.schema())}')
         return self.con.table(name, database="temp") if temp else self.con.table(name)
 
     def create_empty(self, name: str, schema: dict[str, str], *, replace: bool = True) -> ir.Table:
@@ -361,3 +366,28 @@ class Stage:
     def discard(self) -> None:
         for final in self.built:
             self.store.drop(self.name(final))
+
+
+_INT_SQL = {"Int8": "TINYINT", "Int16": "SMALLINT", "Int32": "INTEGER", "Int64": "BIGINT"}
+
+
+def _typed_as_declared(sql: str, schema: ibis.Schema) -> str:
+    """``sql`` with its integer columns cast to the types Ibis declares for them.
+
+    DuckDB widens ``SUM`` of integers to HUGEINT; stored as such, a count Ibis typed ``int64``
+    comes back as ``decimal(38, 0)`` (and differs from what Spark stores). The casts of columns
+    that already have the type cost nothing.
+    """
+    casts = []
+    for c, t in schema.items():
+        if (sql_type := _INT_SQL.get(type(t).__name__)) is not None:
+            q = '"' + c.replace('"', '""') + '"'
+            casts.append(f"CAST({q} AS {sql_type}) AS {q}")
+    if not casts:
+        return sql
+    return f"SELECT * REPLACE ({', '.join(casts)}) FROM ({sql})"
+
+
+def _whole_decimals_as_int(expr: ir.Table) -> ir.Table:
+    whole = [c for c, t in expr.schema().items() if t.is_decimal() and t.scale == 0]
+    return expr.mutate(**{c: expr[c].cast("int64") for c in whole}) if whole else expr

@@ -203,6 +203,11 @@ class Analysis:
     period: str = "month"
     outflow_rank: str = "revenue_at_risk"  # or "alive_value": P(alive) × CLV (docs/clv.md)
     engine: str | None = None  # who builds a missing feature table: duckdb or spark (docs/engines.md)
+    # Answers that depend only on the data and the key they are stored under (the as-of date, the feature
+    # table for a grain/date/window): one ``analyze`` asks each of them 5-15 times, and on small data the
+    # repeated lookups cost more than the analysis. Shared by the copies ``__call__`` makes (keys name
+    # every setting they depend on); an Analysis lives for one request, never across an ingest.
+    _memo: dict = field(default_factory=dict, compare=False, repr=False)
 
     def __call__(self, **settings: Any) -> Analysis:
         from sikta.service.workspace import parse_date
@@ -225,21 +230,35 @@ class Analysis:
         return new
 
     # -- inputs ------------------------------------------------------------
+    def _remember(self, key: tuple, compute: Any) -> Any:
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
+
     @property
     def date(self) -> date:
-        return self.as_of or self.ws.default_as_of()
+        return self.as_of or self._remember(("default_as_of",), self.ws.default_as_of)
 
     def features(self) -> ir.Table:
-        return self.ws.features(self.grain, self.date, window_months=self.window_months, engine=self.engine)
+        key = ("features", self.grain, self.date, self.window_months, self.engine)
+        return self._remember(key, lambda: self.ws.features(self.grain, self.date, window_months=self.window_months,
+                                                            engine=self.engine))
 
     def _units(self) -> ir.Table:
-        return unit_map(self.ws.store.table("_sikta_hierarchy"), self.grain)
+        return unit_map(self._table("_sikta_hierarchy"), self.grain)
 
     def _table(self, name: str) -> ir.Table | None:
-        return self.ws.store.table(name) if self.ws.store.has(name) else None
+        return self._remember(("table", name), lambda: self.ws.store.table(name) if self.ws.store.has(name) else None)
 
     def _lines(self, f: ir.Table) -> dict[str, str] | ir.Table | None:
-        """The product lines: ``rev12_*`` columns when the build has them, else the long per-line table."""
+        """The product lines: ``rev12_*`` columns when the build has them, else the long per-line table.
+
+        ``f`` is the feature table of this analysis (possibly with columns added): its ``rev12_*``
+        columns are those of the build, so the answer depends only on the grain, date and window.
+        """
+        return self._remember(("lines", self.grain, self.date, self.window_months), lambda: self._find_lines(f))
+
+    def _find_lines(self, f: ir.Table) -> dict[str, str] | ir.Table | None:
         from sikta.engine.features_parts import slug
         from sikta.service import feature_store as fs
 
@@ -259,6 +278,9 @@ class Analysis:
         """The last day the revenue data speaks of, up to the as-of date: the latest order date or
         subscription start (the day of the export, as near as the data tells; end dates are often
         contract terms known in advance, so they do not count)."""
+        return self._remember(("data_end", self.date), self._data_end)
+
+    def _data_end(self) -> date | None:
         days = []
         for name, cols in (("orders", ("order_date",)), ("subscriptions", ("start_date",))):
             t = self._table(name)
