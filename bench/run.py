@@ -150,7 +150,7 @@ def main() -> None:
         else:
             res["notes"].append("clv: no 'sikta clv' command in this version")
     if "run" in stages or "schemes" in stages or "report" in stages:
-        subprocess.run([SIKTA, "model", "init", "--out", str(model)], check=True, capture_output=True)
+        subprocess.run([SIKTA, "model", "init", "--out", str(model), "--force"], check=True, capture_output=True)
     run_cmd = [SIKTA, "run", "--model", str(model), "-w", str(ws), "--json"]
     if "run" in stages:
         stage("run", run_cmd)
