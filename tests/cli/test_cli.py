@@ -124,6 +124,6 @@ def test_the_cli_starts_without_the_heavy_modules():
     import sys
 
     code = ("import sys, sikta.cli; heavy = ('ibis', 'pandas', 'duckdb', 'numpy', 'fastapi', 'plotly', 'pyarrow', "
-            "'sklearn', 'scipy', 'uvicorn'); print(sorted(m for m in heavy if m in sys.modules))")
+            "'sklearn', 'scipy', 'uvicorn', 'urllib.request', 'http.client'); print(sorted(m for m in heavy if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

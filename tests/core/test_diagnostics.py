@@ -95,6 +95,26 @@ def test_stability_counts_the_units_that_move():
     assert d.reasons[0].startswith("segments are somewhat unstable: only 75 % of units keep their segment")
 
 
+def test_large_segmentations_refit_on_resamples_of_the_stability_sample():
+    labels, frame = two_groups(n=300)
+    moved = np.arange(len(labels)) % 4 == 0
+    flip = {"a": "b", "b": "a"}
+    sizes = []
+
+    def refit(idx):
+        sizes.append(len(idx))
+        return [flip[labels[i]] if moved[i] else labels[i] for i in idx]
+
+    d = diagnose(labels, frame=frame, variables=["x"], refit=refit, n_bootstrap=10, stability_sample=100)
+    # 100 draws with replacement from 600 units: never more than 100 distinct units per refit
+    assert len(sizes) == 10 and max(sizes) <= 100 and min(sizes) > 80
+    assert d.stability == pytest.approx(0.75, abs=0.06)  # the same quarter moves, measured on fewer units
+    assert d.notes == ["stability from 10 resamples of 100 of the 600 units each"]
+    sizes.clear()
+    full = diagnose(labels, frame=frame, variables=["x"], refit=refit, n_bootstrap=10, stability_sample=None)
+    assert min(sizes) > 300 and full.notes == []  # a bootstrap of all 600: about 63 % distinct
+
+
 def test_random_refits_are_not_usable():
     labels, frame = two_groups()
     rng = np.random.default_rng(1)

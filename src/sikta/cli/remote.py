@@ -17,10 +17,7 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.error
-import urllib.request
 from typing import Any
-from urllib.parse import urlencode
 
 from sikta import errors
 from sikta.errors import SiktaError, UsageError, WorkspaceError
@@ -45,6 +42,12 @@ def error_from(status: int, body: Any) -> SiktaError:
 def call(server: dict[str, Any], method: str, path: str, *, json_body: Any = None, text: str | None = None,
          query: dict[str, Any] | None = None, timeout: float = TIMEOUT) -> Any:
     """One request to the server as its local admin; the answer's JSON, or the error raised."""
+    # imported here: urllib.request brings http.client, email and ssl (~40 ms), and every
+    # command's start-up (even --help) would pay it for the rare call to a running server
+    import urllib.error
+    import urllib.request
+    from urllib.parse import urlencode
+
     url = server["url"].rstrip("/") + path + ("?" + urlencode({k: v for k, v in query.items() if v is not None})
                                                if query else "")
     headers = {"Authorization": f"Bearer {server['secret']}", "Accept": "application/json"}
