@@ -9,7 +9,10 @@ Writes bench/results/foundation_<size>.json and .md. The hand-written SQL covers
 the heavy part of the feature build (orders with per-product-line sums,
 subscriptions, usage, tickets, interactions aggregated per account and rolled up
 to the unit); the Ibis build does all of that and more (surveys, firmographic
-fallbacks, status, lifecycle, storing the table), so the ratio is conservative.
+fallbacks, status, lifecycle, storing the table). The order aggregates are the same columns
+(window and previous revenue, credit notes, margin, frequency and its two halves for
+frequency_trend, products bought, first and last order, per-line sums), each compared
+with the feature table before any time is reported.
 Times are measured inside each process after imports. The SQL result is
 checked against the Ibis result before any time is reported.
 """
@@ -70,6 +73,10 @@ o AS (
     SUM(-amount) FILTER (WHERE order_date > DATE '{start}' AND amount < 0) AS credit_notes_12m,
     COUNT(DISTINCT order_id) FILTER (WHERE order_date > DATE '{start}' AND amount > 0) AS frequency_12m,
     COUNT(DISTINCT order_id) FILTER (WHERE amount > 0) AS orders_lifetime,
+    COUNT(DISTINCT order_id) FILTER (WHERE order_date > DATE '{start}' AND order_date <= DATE '{mid}' AND amount > 0)
+      AS orders_h1,
+    COUNT(DISTINCT order_id) FILTER (WHERE order_date > DATE '{mid}' AND amount > 0) AS orders_h2,
+    COUNT(DISTINCT product_id) FILTER (WHERE order_date > DATE '{start}' AND amount > 0) AS products_12m,
     MAX(order_date) FILTER (WHERE amount > 0) AS last_order_date,
     MIN(order_date) FILTER (WHERE amount > 0) AS first_order_date,
     SUM(amount - cost) FILTER (WHERE order_date > DATE '{start}' AND cost IS NOT NULL) AS margin_12m,
@@ -102,6 +109,8 @@ SELECT u.unit_id,
   COALESCE(SUM(o.order_revenue_12m), 0) + COALESCE(SUM(s.subscription_revenue_12m), 0) AS revenue_12m,
   SUM(o.order_revenue_prev_12m) AS order_revenue_prev_12m, SUM(o.credit_notes_12m) AS credit_notes_12m,
   SUM(o.frequency_12m) AS frequency_12m, SUM(o.orders_lifetime) AS orders_lifetime,
+  (SUM(o.orders_h2) - SUM(o.orders_h1)) / NULLIF(SUM(o.orders_h1) + SUM(o.orders_h2), 0) AS frequency_trend,
+  SUM(o.products_12m) AS products_12m,
   MAX(o.last_order_date) AS last_order_date, MIN(o.first_order_date) AS first_order_date,
   SUM(o.margin_12m) / NULLIF(SUM(o.costed_12m), 0) AS gross_margin_12m, SUM(o.revenue_lifetime) AS revenue_lifetime,
   SUM(s.mrr) AS mrr, SUM(s.seats) AS seats, SUM(g.usage_events_90d) AS usage_events_90d,
@@ -119,6 +128,7 @@ def step_hand_sql(ws: Path, grain: str, as_of: str) -> dict:
     d = date.fromisoformat(as_of)
     start = date(d.year - 1, d.month, min(d.day, 28 if d.month == 2 else d.day))
     prev = date(d.year - 2, d.month, start.day)
+    mid = start + (d - start) / 2  # the window's halves, as frequency_trend splits it (whole days)
     unit = {"ultimate_parent": "ultimate_parent_id", "account": "account_unit_id", "department": "account_id"}[grain]
     con = duckdb.connect(str(ws), read_only=True, config={"memory_limit": os.environ.get("SIKTA_MEMORY_LIMIT", "4GB")})
     lines = [r[0] for r in con.execute(
@@ -128,13 +138,16 @@ def step_hand_sql(ws: Path, grain: str, as_of: str) -> dict:
         f",\n    SUM(amount) FILTER (WHERE order_date > DATE '{start}' AND line = '{ln}') AS r12_{i},"
         f" SUM(amount) FILTER (WHERE line = '{ln}') AS lf_{i}" for i, ln in enumerate(lines))
     line_rollup = "".join(f", SUM(o.r12_{i}) AS r12_{i}, SUM(o.lf_{i}) AS lf_{i}" for i in range(len(lines)))
-    sql = HAND_SQL.format(unit=unit, start=start, prev=prev, as_of=as_of, line_sums=line_sums, line_rollup=line_rollup)
+    sql = HAND_SQL.format(unit=unit, start=start, mid=mid, prev=prev, as_of=as_of, line_sums=line_sums, line_rollup=line_rollup)
     con.execute(f"CREATE TEMP TABLE hand AS {sql}")
     n, rev = con.execute("SELECT count(*), sum(revenue_12m) FROM hand").fetchone()
     ibis_rev = con.execute(f"SELECT sum(revenue_12m) FROM features_{grain}").fetchone()[0]
     diff = con.execute(
         f"SELECT count(*) FROM hand h JOIN features_{grain} f USING (unit_id) "
-        "WHERE abs(coalesce(h.revenue_12m, 0) - coalesce(f.revenue_12m, 0)) > 1e-6 * (1 + abs(f.revenue_12m))"
+        "WHERE abs(coalesce(h.revenue_12m, 0) - coalesce(f.revenue_12m, 0)) > 1e-6 * (1 + abs(f.revenue_12m)) "
+        "OR coalesce(h.frequency_12m, 0) <> coalesce(f.frequency_12m, 0) "
+        "OR coalesce(h.products_12m, 0) <> coalesce(f.products_12m, 0) "
+        "OR abs(coalesce(h.frequency_trend, 0) - coalesce(f.frequency_trend, 0)) > 1e-9"
     ).fetchone()[0]
     return {"units": n, "revenue_12m": rev, "ibis_revenue_12m": ibis_rev, "units_disagreeing": diff}
 
