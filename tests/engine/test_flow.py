@@ -337,6 +337,23 @@ def test_subscription_flow_by_hand(con, textbook):
         assert r.start_arr + r.new_arr + r.expansion_arr - r.contraction_arr - r.churned_arr == pytest.approx(r.end_arr)
 
 
+def test_an_unchanged_arr_summed_from_other_parts_is_not_a_contraction(con):
+    # U pays 0.1 + 0.2 a month until Feb 1, then one subscription of 0.3: the same ARR (3.6), but as floats
+    # (0.1 + 0.2) * 12 and 0.3 * 12 differ in the last bit - float noise, not a price change
+    subs = _subs(con, [("a", "2023-06-01", "2024-02-01", 0.1), ("b", "2023-06-01", "2024-02-01", 0.2),
+                       ("c", "2024-02-01", None, 0.3)])
+    f = _frame(con, subscription_flow(subs, _units(con, {"a": "U", "b": "U", "c": "U"}), period="month",
+                                      start="2024-01-01", end="2024-03-31"))
+    assert f["contracted_units"].tolist() == [0, 0, 0] and f["expanded_units"].tolist() == [0, 0, 0]
+    assert f["contraction_arr"].tolist() == [0.0, 0.0, 0.0] and f["expansion_arr"].tolist() == [0.0, 0.0, 0.0]
+    assert f["end_units"].tolist() == [1, 1, 1]
+    # a real change of one cent a month in 3.6 a year still counts
+    subs = _subs(con, [("a", "2023-06-01", "2024-02-01", 0.3), ("c", "2024-02-01", None, 0.31)])
+    f = _frame(con, subscription_flow(subs, _units(con, {"a": "U", "c": "U"}), period="month",
+                                      start="2024-01-01", end="2024-03-31"))
+    assert f["expanded_units"].tolist() == [0, 1, 0] and f["expansion_arr"].iat[1] == pytest.approx(0.12)
+
+
 def test_retention_rates_by_hand(con, textbook):
     r = _frame(con, retention_rates(*textbook, start="2024-01-01", end="2024-12-31")).iloc[0]
     assert (r.start_units, r.retained_units) == (3, 2)

@@ -124,6 +124,8 @@ __all__ = [
 PERIODS = ("month", "quarter", "year")
 _MONTHS = {"month": 1, "quarter": 3, "year": 12}
 _TRUNC = {"month": "M", "quarter": "Q", "year": "Y"}
+#: relative change in a unit's ARR below which it counts as unchanged (float noise, not a price change)
+SAME_ARR = 1e-9
 #: logo categories of :func:`customer_flow`, in column order
 CATEGORIES = ("new", "grown", "flat", "declined", "churned", "reactivated")
 
@@ -480,19 +482,23 @@ def subscription_flow(
     g = _pair_with_previous(arr, "j", "arr")
     g = g.filter(g.j >= 1, g.j <= len(starts))
     na, pa = g.now > 0, g.prev > 0
+    # A unit's ARR is a sum of floats: summed in another order (another engine, more threads) an unchanged
+    # ARR can differ in the last bits, which must not count as an expansion or a contraction.
+    moved = (g.now - g.prev).abs() > SAME_ARR * (g.now.abs() + g.prev.abs())
+    up, down = na & pa & moved & (g.now > g.prev), na & pa & moved & (g.now < g.prev)
     money = {
         "start_arr": g.prev.sum(),
         "new_arr": g.now.sum(where=~pa),
-        "expansion_arr": (g.now - g.prev).sum(where=na & pa & (g.now > g.prev)),
-        "contraction_arr": (g.prev - g.now).sum(where=na & pa & (g.now < g.prev)),
+        "expansion_arr": (g.now - g.prev).sum(where=up),
+        "contraction_arr": (g.prev - g.now).sum(where=down),
         "churned_arr": g.prev.sum(where=~na),
         "end_arr": g.now.sum(),
     }
     counts = {
         "start_units": g.unit_id.count(where=pa),
         "new_units": g.unit_id.count(where=na & ~pa),
-        "expanded_units": g.unit_id.count(where=na & pa & (g.now > g.prev)),
-        "contracted_units": g.unit_id.count(where=na & pa & (g.now < g.prev)),
+        "expanded_units": g.unit_id.count(where=up),
+        "contracted_units": g.unit_id.count(where=down),
         "churned_units": g.unit_id.count(where=pa & ~na),
         "end_units": g.unit_id.count(where=na),
     }

@@ -247,6 +247,21 @@ class Analysis:
     def _units(self) -> ir.Table:
         return unit_map(self._table("_sikta_hierarchy"), self.grain)
 
+    def _transactions(self) -> tuple[ir.Table | None, ir.Table | None, ir.Table, Any]:
+        """Orders, subscriptions and the unit map on the analysis's engine, and what executes a query on them.
+
+        With ``engine="spark"`` the bridge reads the Parquet snapshot on Spark (docs/engines.md) and only
+        its result - one row per period, or per unit and period - comes back; otherwise the workspace's
+        own tables on DuckDB.
+        """
+        if self.engine != "spark":
+            return self._table("orders"), self._table("subscriptions"), self._units(), self.ws.store.frame
+        from sikta.service import engines
+
+        inputs = self._remember(("inputs", self.engine), lambda: engines.inputs(self.ws, self.engine))
+        return (inputs.tables.get("orders"), inputs.tables.get("subscriptions"), unit_map(inputs.hierarchy, self.grain),
+                inputs.frame)
+
     def _table(self, name: str) -> ir.Table | None:
         return self._remember(("table", name), lambda: self.ws.store.table(name) if self.ws.store.has(name) else None)
 
@@ -322,22 +337,18 @@ class Analysis:
         data_end = self.data_end()
         if data_end is not None:
             end = min(end, data_end)  # a period after the last data is unknown, not churned
-        orders, subs, units = self._table("orders"), self._table("subscriptions"), self._units()
+        orders, subs, units, run = self._transactions()
         per = flow_q.period_revenue(orders, subs, units, period=period, start=start, end=end)
         grid = flow_q.period_starts(period, start, end)  # an empty period must show as churn, not vanish
-        periods = self.ws.store.frame(
-            flow_q.customer_flow(per, tolerance=tolerance, periods=grid).order_by("period_start")
-        )
+        periods = run(flow_q.customer_flow(per, tolerance=tolerance, periods=grid).order_by("period_start"))
         if periods.empty or float(periods["end_revenue"].abs().sum() + periods["start_revenue"].abs().sum()) == 0:
             raise DataTooThinError(
                 f"no revenue in complete {period}s between {start} and {end}: no flow to show (choose another --as-of)"
             )
         sub_frame = nrr = grr = start_arr = None
         if subs is not None:
-            sub_frame = self.ws.store.frame(
-                flow_q.subscription_flow(subs, units, period=period, start=start, end=end).order_by("period_start")
-            )
-            rates = self.ws.store.frame(flow_q.retention_rates(subs, units, start=minus_months(end, self.window_months), end=end))
+            sub_frame = run(flow_q.subscription_flow(subs, units, period=period, start=start, end=end).order_by("period_start"))
+            rates = run(flow_q.retention_rates(subs, units, start=minus_months(end, self.window_months), end=end))
             if not rates.empty and rates["start_arr"].iat[0]:
                 nrr, grr, start_arr = (float(rates[c].iat[0]) for c in ("nrr", "grr", "start_arr"))
         return FlowResult(period, periods, sub_frame, nrr, grr, start_arr)
