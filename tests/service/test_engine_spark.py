@@ -148,6 +148,32 @@ def test_the_revenue_bridge_is_the_same_on_both_engines(wsfile, grain, period):
 
 
 @needs_java
+def test_clv_summaries_and_fits_are_the_same_on_both_engines(wsfile):
+    with Workspace(wsfile) as ws:
+        cal = ws.default_as_of() - pd.Timedelta(days=180)  # a holdout period, so its counts are compared too
+        duck = ws.clv("account", calibration_end=cal, engine="duckdb", refresh=True)
+        d_units = ws.store.frame(duck.units().order_by("unit_id"))
+        sprk = ws.clv("account", calibration_end=cal, engine="spark")
+        s_units = ws.store.frame(sprk.units().order_by("unit_id"))
+    assert duck.customers == sprk.customers > 50 and d_units.unit_id.tolist() == s_units.unit_id.tolist()
+    cols = ["frequency", "recency", "T", "monetary_value", "frequency_holdout", "value_holdout", "margin_rate"]
+    differ = {c: int(sum(not _same(a, b) for a, b in zip(d_units[c], s_units[c], strict=True))) for c in cols}
+    assert not any(differ.values()), differ
+    assert d_units.frequency.sum() > 0 and d_units.frequency_holdout.sum() > 0  # data worth comparing
+    # the same summaries give the same fits: parameters and CLV to the optimizer's tolerance
+    for k, v in duck.params.items():
+        assert math.isclose(v, sprk.params[k], rel_tol=1e-6), (k, v, sprk.params[k])
+    assert all(math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-9) for a, b in zip(d_units.clv, s_units.clv, strict=True))
+    assert any(n.startswith("purchases summarized on Spark") for n in sprk.notes)
+    assert not any("Spark" in n for n in duck.notes)
+
+
+def test_clv_contractual_takes_no_engine(wsfile):
+    r = invoke("clv", "--contractual", "--engine", "spark", "-w", wsfile, code=2)
+    assert "--engine is for the purchase summaries" in r.stderr
+
+
+@needs_java
 def test_the_snapshot_is_exported_once_per_ingest(wsfile):
     folder = wsfile.parent / "ws.duckdb.spark"
     snapshots = [p for p in folder.iterdir() if p.is_dir()]

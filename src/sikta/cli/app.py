@@ -46,7 +46,7 @@ WorkspaceOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document instead of tables.")]
 EngineOpt = Annotated[
     str | None,
-    typer.Option("--engine", help="Where the feature build runs: duckdb, or spark (PySpark, local[2] unless "
+    typer.Option("--engine", help="Where the transaction-level work runs: duckdb, or spark (PySpark, local[2] unless "
                  "$SIKTA_SPARK_MASTER; needs Java 17+; docs/engines.md) [default: duckdb].", show_default=False),
 ]
 

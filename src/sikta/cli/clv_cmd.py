@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from sikta.cli.app import JsonOpt, WorkspaceOpt, _json, _open, _progress, app, out
+from sikta.cli.app import EngineOpt, JsonOpt, WorkspaceOpt, _json, _open, _progress, app, out
 from sikta.cli.errors import handles_errors
 from sikta.engine.contract import GRAINS
 from sikta.errors import UsageError
@@ -160,6 +160,7 @@ def clv(
         "--renewal-period", help="--contractual: month, quarter or year [default: year].")] = None,
     limit: Annotated[int, typer.Option(help="Top units shown.", min=0)] = 10,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Write the per-unit table as Parquet and CSV here.")] = None,
+    engine: EngineOpt = None,
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -168,6 +169,8 @@ def clv(
         raise UsageError(f"--grain must be one of {', '.join(GRAINS)}, not {grain!r}")
     settings = _settings(model_file)
     if contractual:
+        if engine is not None:
+            raise UsageError("--engine is for the purchase summaries of the non-contractual CLV, not --contractual")
         if calibration_end or time_unit or model or horizon:
             raise UsageError("--contractual takes --as-of, --discount, --by and --renewal-period "
                              "(not --calibration-end, --time-unit, --model or --horizon)")
@@ -196,7 +199,7 @@ def clv(
             bar.update(task, description=step, completed=done, total=total)
 
         res = ws.clv(grain, calibration_end=calibration_end, as_of=as_of, time_unit=time_unit, model=model,
-                     horizon=horizon, discount=discount, settings=settings, progress=tick)
+                     horizon=horizon, discount=discount, settings=settings, progress=tick, engine=engine)
         units = res.units()
         top = ws.store.frame(units.order_by([units.clv.desc(), units.unit_id]), limit=limit) if limit else pd.DataFrame()
         frame = ws.store.frame(units.order_by("unit_id")) if out_dir else None

@@ -60,7 +60,9 @@ from sikta.core.clv import (
 from sikta.engine import clv_summary as cs
 from sikta.engine.features import unit_map
 from sikta.errors import DataTooThinError, UsageError
+from sikta.service import engines
 from sikta.service.clv_settings import ClvSettings
+from sikta.service.engines import check_engine
 
 if TYPE_CHECKING:
     from sikta.service.workspace import Workspace
@@ -209,6 +211,7 @@ def compute(
     progress: Progress | None = None,
     refresh: bool = False,
     store: bool = True,
+    engine: str | None = None,
 ) -> ClvResult:
     """Fit the CLV models on the workspace's orders at ``grain`` and store the per-unit results.
 
@@ -231,6 +234,12 @@ def compute(
         Store the result (default). False keeps it in a temporary table of this
         connection only, so a read-only workspace (a what-if preview in the
         server, a model check) can score a model with CLV built-ins.
+    engine
+        ``spark`` summarizes the purchases (daily transactions, the RFM summary, the
+        margin, the holdout counts) on Spark from the workspace's Parquet snapshot
+        (docs/engines.md); the fits run here on one row per unit. ``duckdb``: the
+        workspace's DuckDB. A named engine always recomputes; None (the default) reuses a
+        stored result with these settings, else computes on DuckDB.
 
     Raises
     ------
@@ -248,8 +257,9 @@ def compute(
     s = settings or ClvSettings()
     cal, end = _dates(ws, s, calibration_end, as_of)
     key = _key(grain, cal, end, s)
-    if not refresh and (hit := stored(ws, grain, key)) is not None:
-        return hit
+    on_spark = engine is not None and check_engine(engine) == "spark"
+    if not refresh and engine is None and (hit := stored(ws, grain, key)) is not None:
+        return hit  # a named engine recomputes there: the stored result may come from the other one
     if store:
         ws.store.writable()  # a new result is stored: say so before the work (the CLI then reopens for writing)
     if not ws.store.has("orders"):
@@ -257,13 +267,20 @@ def compute(
                                "(for subscriptions use 'sikta clv --contractual')")
     tick = progress or (lambda *_: None)
     tick("summarizing purchases in the engine", 0, _STEPS)
-    orders = ws.store.table("orders")
+    notes: list[str] = []
+    if on_spark:
+        inputs = engines.inputs(ws, "spark")
+        orders, hierarchy, run = inputs.tables["orders"], inputs.hierarchy, inputs.frame
+        notes.append("purchases " + inputs.notes[0].replace("built on", "summarized on"))
+    else:
+        orders, hierarchy, run = ws.store.table("orders"), ws.store.table("_sikta_hierarchy"), ws.store.frame
     orders = orders.filter(orders.order_date.cast("date") <= end)
-    units = unit_map(ws.store.table("_sikta_hierarchy"), grain)
-    days = ws.store.create(f"_sikta_clv_days_{grain}", cs.daily_transactions(orders, units), temp=True)
+    daily = cs.daily_transactions(orders, unit_map(hierarchy, grain))
+    # one row per unit and purchase day: Spark keeps it where it is, DuckDB in a temp table for the next queries
+    days = daily.cache() if on_spark else ws.store.create(f"_sikta_clv_days_{grain}", daily, temp=True)
     holdout = end > cal
-    summary = ws.store.frame(cs.clv_summary(days, calibration_end=cal, observation_end=end if holdout else None,
-                                            time_unit=s.time_unit))
+    summary = run(cs.clv_summary(days, calibration_end=cal, observation_end=end if holdout else None,
+                                 time_unit=s.time_unit))
     if summary.empty:
         raise DataTooThinError(f"no {grain} bought anything up to {cal}: nothing to fit (choose a later calibration end)")
     summary = summary.sort_values("unit_id", kind="mergesort").reset_index(drop=True)
@@ -275,7 +292,6 @@ def compute(
     spend_model = _spend_model(x, summary["monetary_value"].to_numpy(float))
 
     tick("CLV per unit", 3, _STEPS)
-    notes: list[str] = []
     per = DAYS_PER_MONTH / TIME_UNITS[s.time_unit]
     frame = summary[["unit_id", "first_purchase", "frequency", "recency", "T", "monetary_value"]].copy()
     frame["p_alive"] = purchase.p_alive(x, tx, T)
@@ -284,7 +300,7 @@ def compute(
     frame["expected_spend"] = spend_model.expected_spend(x, summary["monetary_value"].to_numpy(float))
     if isinstance(spend_model, _MeanSpend):
         notes.append(spend_model.note)
-    margin, margin_doc = _margin(ws, days, summary, cal, s, notes)
+    margin, margin_doc = _margin(run, days, summary, cal, s, notes)
     frame["margin_rate"] = margin
     frame["clv"] = customer_lifetime_value(purchase, x, tx, T, frame["expected_spend"].to_numpy(), periods=s.horizon,
                                            period_length=per, discount_rate=s.monthly_discount(), margin=margin)
@@ -300,7 +316,7 @@ def compute(
     tick("holdout check" if holdout else "storing", 4, _STEPS)
     hold_doc = None
     if holdout:
-        hold_doc = _holdout(ws, purchase, days, summary, frame, cal, end, s)
+        hold_doc = _holdout(run, purchase, days, summary, frame, cal, end, s)
     doc = _summary(grain, cal, end, s, purchase, spend_model, frame, margin_doc, cac_doc, hold_doc, notes)
     result = _store(ws, grain, key, cal, end, s, frame, doc, keep=store)
     tick("done", _STEPS, _STEPS)
@@ -337,13 +353,13 @@ def _spend_model(x: np.ndarray, m: np.ndarray) -> GammaGamma | _MeanSpend:
         return _MeanSpend(x, m, str(exc).split(" (")[0])
 
 
-def _margin(ws: Workspace, days: ir.Table, summary: pd.DataFrame, cal: date, s: ClvSettings,
-            notes: list[str]) -> tuple[np.ndarray, dict[str, Any]]:
+def _margin(run: Callable[[ir.Table], pd.DataFrame], days: ir.Table, summary: pd.DataFrame, cal: date,
+            s: ClvSettings, notes: list[str]) -> tuple[np.ndarray, dict[str, Any]]:
     """Margin rate per unit and a description of where it came from."""
     n = len(summary)
     if "margin_rate" in summary.columns and summary["margin_rate"].notna().any():
         d = days.filter(days.day <= cal)
-        row = ws.store.frame(d.aggregate(m=d.margin_amount.sum(), base=d.margin_base.sum())).iloc[0]
+        row = run(d.aggregate(m=d.margin_amount.sum(), base=d.margin_base.sum())).iloc[0]
         overall = float(row["m"]) / float(row["base"]) if row["base"] else None
         own = summary["margin_rate"].to_numpy(float)
         fallback = overall if overall is not None else (s.margin_rate if s.margin_rate is not None else 1.0)
@@ -432,15 +448,15 @@ def value_tier_frame(
     return values
 
 
-def _holdout(ws, purchase, days, summary, frame, cal: date, end: date, s: ClvSettings) -> dict[str, Any]:
+def _holdout(run, purchase, days, summary, frame, cal: date, end: date, s: ClvSettings) -> dict[str, Any]:
     x, tx, T = (summary[c].to_numpy(float) for c in ("frequency", "recency", "T"))
     duration = float(summary["duration_holdout"].iat[0])
     check = holdout_check(purchase, x, tx, T, duration, summary["frequency_holdout"].to_numpy(float))
     frame["frequency_holdout"] = summary["frequency_holdout"].to_numpy()
     frame["value_holdout"] = summary["value_holdout"].to_numpy(float)
     frame["predicted_holdout"] = purchase.expected_purchases(duration, x, tx, T)
-    births = ws.store.frame(cs.first_purchases_by_day(days, calibration_end=cal))
-    repeats = ws.store.frame(cs.repeat_purchases_by_week(days, calibration_end=cal, observation_end=end))
+    births = run(cs.first_purchases_by_day(days, calibration_end=cal))
+    repeats = run(cs.repeat_purchases_by_week(days, calibration_end=cal, observation_end=end))
     start = pd.Timestamp(births["start"].iat[0]).date()
     weeks = max((end - start).days // 7, 1)
     curve = tracking_curve(purchase, births, repeats, weeks=weeks, days_per_unit=TIME_UNITS[s.time_unit])
@@ -556,12 +572,12 @@ class Clv:
                  as_of: str | date | None = None, time_unit: str | None = None, model: str | None = None,
                  horizon: int | None = None, discount: float | None = None,
                  settings: ClvSettings | None = None, progress: Progress | None = None,
-                 refresh: bool = False) -> ClvResult:
+                 refresh: bool = False, engine: str | None = None) -> ClvResult:
         """Non-contractual CLV (see :func:`compute`); keyword options override ``settings``."""
         s = (settings or ClvSettings()).with_options(time_unit=time_unit, model=model, horizon=horizon,
                                                      discount=discount)
         return compute(self.ws, grain, calibration_end=calibration_end, as_of=as_of, settings=s,
-                       progress=progress, refresh=refresh)
+                       progress=progress, refresh=refresh, engine=engine)
 
     def contractual(self, grain: str = "account", *, as_of: str | date | None = None,
                     settings: ClvSettings | None = None, by: str | None = None, period: str | None = None,
