@@ -106,9 +106,19 @@ def test_features_are_the_same_on_both_engines(wsfile, grain):
 
 
 @needs_java
-def test_a_run_places_every_unit_in_the_same_group_on_both_engines(wsfile, tmp_path):
+def test_a_run_places_every_unit_in_the_same_group_on_both_engines(wsfile, tmp_path, monkeypatch):
+    from sikta.engine import behavior
+
     model = tmp_path / "model.yaml"
     invoke("model", "init", "--out", model)
+    read_on = []  # which backend the behavioral scheme's order lines were read on, per run
+
+    def spy(tables, *args, **kwargs):
+        read_on.append(type(tables["orders"]._find_backend()).__module__.split(".")[2])
+        return behavior_inputs(tables, *args, **kwargs)
+
+    behavior_inputs = behavior.behavior_inputs
+    monkeypatch.setattr(behavior, "behavior_inputs", spy)  # the scheme context imports it at call time
     on_spark = json.loads(invoke("run", "--model", model, "--engine", "spark", "-w", wsfile, "--json").stdout)
     on_duck = json.loads(invoke("run", "--model", model, "--engine", "duckdb", "-w", wsfile, "--json").stdout)
     assert (on_spark["features"]["engine"], on_duck["features"]["engine"]) == ("spark", "duckdb")
@@ -116,7 +126,13 @@ def test_a_run_places_every_unit_in_the_same_group_on_both_engines(wsfile, tmp_p
     with Workspace(wsfile) as ws:
         groups = [dict(ws.store.frame(ws.run_rows(doc["run_id"]).select("unit_id", "group")).values.tolist())
                   for doc in (on_spark, on_duck)]
+        # the behavioral scheme's buying-style inputs come from the order lines: on Spark in the Spark run
+        segments = [ws.store.frame(ws.run_rows(doc["run_id"]).select("unit_id", "scheme__behavioral").order_by("unit_id"))
+                    for doc in (on_spark, on_duck)]
     assert groups[0] == groups[1] and len(groups[0]) == on_duck["units"] > 50
+    assert segments[0].equals(segments[1]) and segments[0].scheme__behavioral.nunique() >= 2
+    assert read_on == ["pyspark", "duckdb"]
+    assert on_spark["schemes"]["behavioral"]["verdict"] == on_duck["schemes"]["behavioral"]["verdict"]
     status = json.loads(invoke("status", "-w", wsfile, "--json").stdout)
     assert status["features"]["features_account"]["engine"] == "duckdb"  # the run rebuilt it on duckdb
 

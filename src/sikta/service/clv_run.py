@@ -87,7 +87,7 @@ class RunClv:
         return json.dumps(self.summary, default=str)
 
 
-def for_run(ws: Workspace, model: Model, as_of: date, *, store: bool = True) -> RunClv | None:
+def for_run(ws: Workspace, model: Model, as_of: date, *, store: bool = True, engine: str | None = None) -> RunClv | None:
     """CLV at the model's grain for a run as of ``as_of``, or None when the model does not need it.
 
     Raises
@@ -99,7 +99,8 @@ def for_run(ws: Workspace, model: Model, as_of: date, *, store: bool = True) -> 
         return None
     s = model.clv or ClvSettings()
     grain = model.customer.grain
-    res = compute(ws, grain, calibration_end=s.calibration_end or as_of, as_of=as_of, settings=s, store=store)
+    res = compute(ws, grain, calibration_end=s.calibration_end or as_of, as_of=as_of, settings=s, store=store,
+                  engine=engine)
     u = res.units()
     tiers = u.select("unit_id", "value_tier")
     if s.tiers.by != "clv":  # revenue and margin tiers cover every unit of the feature table

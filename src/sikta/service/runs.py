@@ -104,7 +104,7 @@ def create_run(
             "built_at": str(build["built_at"])[:19], "units": int(build["units"]), "engine": build["engine"]}
     from sikta.service.scoring import scoring_input
 
-    prepared = scoring_input(ws, model, f, as_of_d)  # CLV built-ins and scheme labels the parameters may read
+    prepared = scoring_input(ws, model, f, as_of_d, engine=engine)  # CLV built-ins and scheme labels parameters read
     f, clv_part, schemes = prepared.features, prepared.clv, prepared.schemes
     scored = score(f, model)
     if clv_part is not None:

@@ -179,8 +179,9 @@ def _write_csv(frame: pd.DataFrame, path: Path) -> None:
 class SchemeContext:
     """The units of one model's scope at one date, with what the scheme types read (loaded once)."""
 
-    def __init__(self, ws: Workspace, model: Model, as_of: date | None = None, features: ir.Table | None = None):
-        self.ws, self.model = ws, model
+    def __init__(self, ws: Workspace, model: Model, as_of: date | None = None, features: ir.Table | None = None,
+                 engine: str | None = None):
+        self.ws, self.model, self.engine = ws, model, engine
         self.grain = model.customer.grain
         self.f = features if features is not None else ws.features(self.grain, as_of)
         self.as_of = pd.Timestamp(ws.store.scalar(self.f.as_of.max())).date() if "as_of" in self.f.columns else as_of
@@ -205,13 +206,20 @@ class SchemeContext:
             from sikta.engine.behavior import behavior_inputs
             from sikta.service import ingest as ing
 
-            tables = {n: self.ws.store.table(n) for n in ("orders", "products", "subscriptions", "tickets")
-                      if self.ws.store.has(n)}
+            if self.engine == "spark":  # the order lines are read where the Spark snapshot is (docs/engines.md)
+                from sikta.service import engines
+
+                inputs = engines.inputs(self.ws, "spark")
+                available, hierarchy, run = inputs.tables, inputs.hierarchy, inputs.frame
+            else:
+                available = {n: self.ws.store.table(n) for n in ("orders", "products", "subscriptions", "tickets")
+                             if self.ws.store.has(n)}
+                hierarchy, run = self.ws.store.table(ing.HIERARCHY), self.ws.store.frame
+            tables = {n: available[n] for n in ("orders", "products", "subscriptions", "tickets") if n in available}
             if "orders" not in tables and "subscriptions" not in tables:
                 raise DataTooThinError("behavioral: no orders or subscriptions: no purchase behavior to segment")
-            b = behavior_inputs(tables, self.ws.store.table(ing.HIERARCHY), grain=self.grain, as_of=self.as_of,
-                                lookback_months=lookback)
-            frame = self.ws.store.frame(b).set_index("unit_id")
+            b = behavior_inputs(tables, hierarchy, grain=self.grain, as_of=self.as_of, lookback_months=lookback)
+            frame = run(b).set_index("unit_id")
             frame.index = frame.index.astype(str)
             self._behavior[lookback] = frame
         return self._behavior[lookback]
@@ -371,11 +379,13 @@ def _parameter_columns(model: Model, results: dict[str, SchemeResult], index: pd
 
 
 def for_run(ws: Workspace, model: Model, f: ir.Table, as_of: date | None, *,
-            stability: bool = True) -> tuple[ir.Table, RunSchemes]:
-    """Compute the model's schemes before scoring; the feature table gains the columns parameters read."""
+            stability: bool = True, engine: str | None = None) -> tuple[ir.Table, RunSchemes]:
+    """Compute the model's schemes before scoring; the feature table gains the columns parameters read.
+
+    ``engine="spark"`` reads the behavioral scheme's order lines on Spark."""
     if not len(model.schemes):
         return f, RunSchemes()
-    ctx = SchemeContext(ws, model, as_of, features=f)
+    ctx = SchemeContext(ws, model, as_of, features=f, engine=engine)
     results = compute(ctx, stability=stability)
     params = _parameter_columns(model, results, ctx.frame.index)
     if len(params.columns):

@@ -40,7 +40,7 @@ class ScoringInput:
 
 
 def scoring_input(ws: Workspace, model: Model, f: ir.Table, as_of: Any, *, all_schemes: bool = True,
-                  stability: bool = True) -> ScoringInput:
+                  stability: bool = True, engine: str | None = None) -> ScoringInput:
     """Join the fitted built-ins and scheme columns ``model`` reads onto the feature table ``f``.
 
     Parameters
@@ -56,6 +56,9 @@ def scoring_input(ws: Workspace, model: Model, f: ir.Table, as_of: Any, *, all_s
         them only when a matrix parameter reads one (checks and previews).
     stability
         Bootstrap the schemes' stability (a run's diagnosis); checks skip it.
+    engine
+        ``spark``: the transaction-level inputs (CLV purchase summaries, the behavioral
+        scheme's buying-style inputs) are computed on Spark (docs/engines.md).
     """
     from sikta.service import clv_run
     from sikta.service.schemes import RunSchemes, for_run
@@ -63,10 +66,11 @@ def scoring_input(ws: Workspace, model: Model, f: ir.Table, as_of: Any, *, all_s
     grain = model.customer.grain
     day = pd.Timestamp(as_of if as_of is not None else ws.feature_build(grain, None)["as_of"]).date()
     # CLV first (a scheme may read the CLV columns); a read-only workspace keeps the fit in this connection
-    clv_part = clv_run.for_run(ws, model, day, store=not ws.store.read_only)
+    spark = "spark" if engine == "spark" else None  # duckdb is the default: None keeps stored CLV results usable
+    clv_part = clv_run.for_run(ws, model, day, store=not ws.store.read_only, engine=spark)
     if clv_part is not None:
         f = clv_part.features(f)
     schemes = RunSchemes()
     if all_schemes or any(p.kind == "scheme" for _, _, p in model.parameters()):
-        f, schemes = for_run(ws, model, f, day, stability=stability)
+        f, schemes = for_run(ws, model, f, day, stability=stability, engine=spark)
     return ScoringInput(f, clv_part, schemes, day)
