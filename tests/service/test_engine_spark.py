@@ -137,6 +137,19 @@ def test_a_run_places_every_unit_in_the_same_group_on_both_engines(wsfile, tmp_p
     assert status["features"]["features_account"]["engine"] == "duckdb"  # the run rebuilt it on duckdb
 
 
+@needs_java
+def test_pareto_figures_are_the_same_on_both_engines(wsfile):
+    with Workspace(wsfile) as ws:
+        duck = ws.analyze(engine="duckdb").pareto()
+        sprk = ws.analyze(engine="spark").pareto()  # reads the feature table built on Spark
+        assert ws.feature_build("account")["engine"] == "spark"
+    assert duck.accounts == sprk.accounts > 50
+    for figure in ("revenue", "top20_share", "gini"):
+        assert _same(getattr(duck, figure), getattr(sprk, figure)), figure
+    assert duck.abc == sprk.abc
+    assert duck.curve.unit_id.tolist() == sprk.curve.unit_id.tolist()
+
+
 def _rows(frame: pd.DataFrame) -> list[dict]:
     """A result frame as comparable rows: dates as Timestamps (DuckDB and Spark type them differently)."""
     out = frame.copy()
