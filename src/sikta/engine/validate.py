@@ -107,6 +107,8 @@ def _typed(raw: ir.Value, col: Column, date_format: str | None, decimal_comma: b
         v = _whole(raw.cast("float64")) if rtype.is_floating() else raw.try_cast("int64")
     elif col.dtype == "float" and rtype.is_numeric():
         v = raw.cast("float64")
+    elif col.dtype == "date" and rtype.is_date():
+        v = raw  # already a date (Parquet): no round trip through a timestamp for every row
     elif col.dtype in ("date", "timestamp") and rtype.is_temporal():
         v = raw.cast("timestamp").date() if col.dtype == "date" else raw.cast("timestamp")
     else:

@@ -32,6 +32,7 @@ import json
 import secrets
 import shutil
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -352,12 +353,19 @@ def _drop_scratch(store: Store) -> None:
 
 
 def _ingest(store, located, mapping, mapping_path, derive, scratch, allow_shrink) -> IngestReport:
-    chk, bad, read_stats = _read_sources(store, located, mapping, scratch)
-    checked = {n: store.con.table(t, database="temp") for n, t in chk.items()}
-    _check_currencies(store, checked, mapping)
     inputs = [p for name in located.tables for p in located.inputs(name)]
-    # a database table's fingerprint hashes its rows (set while it streamed in); a file's, its bytes
-    fingerprints = {str(p): fingerprint(p) if isinstance(p, Path) else p.fingerprint for p in inputs}
+    # a file's fingerprint hashes its bytes, in Python: beside the engine's scans rather than after them
+    # (reads and hashlib release the GIL); a database table's hashes its rows, set while it streams in
+    pool = ThreadPoolExecutor(max_workers=1)
+    hashing = pool.submit(lambda: {str(p): fingerprint(p) for p in inputs if isinstance(p, Path)})
+    try:
+        chk, bad, read_stats = _read_sources(store, located, mapping, scratch)
+        checked = {n: store.con.table(t, database="temp") for n, t in chk.items()}
+        _check_currencies(store, checked, mapping)
+        hashed = hashing.result()
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+    fingerprints = {str(p): hashed[str(p)] if isinstance(p, Path) else p.fingerprint for p in inputs}
     sizes = {str(p): p.stat().st_size if isinstance(p, Path) else None for p in inputs}
 
     ingest_id = _new_id("ing")
