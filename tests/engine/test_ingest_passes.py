@@ -96,6 +96,17 @@ def test_prune_keeps_passed_rows_and_final_columns():
     assert sorted(store.frame(store.table("t"))["a"]) == [1, 3]
 
 
+def test_prune_with_failed_rows_and_refused_inside_a_transaction():
+    store = Store(":memory:")
+    rows = {"a": list(range(10)), "_reason": [None if i % 3 else "bad" for i in range(10)]}
+    with store.staged() as stage:
+        stage.create("t", ibis.memtable(rows, schema={"a": "int64", "_reason": "string"}))
+        with store.transaction(), pytest.raises(RuntimeError, match="outside a transaction"):
+            stage.prune("t", failed="_reason", drop=("_reason",))
+        stage.prune("t", failed="_reason", drop=("_reason",))
+    assert sorted(store.frame(store.table("t"))["a"]) == [i for i in range(10) if i % 3]
+
+
 def test_a_temp_view_is_refused_outside_temp():
     with pytest.raises(ValueError, match="only temporary views"):
         Store(":memory:").create("v", ibis.memtable({"a": [1]}), view=True)

@@ -348,8 +348,12 @@ class Stage:
 
         So a table is written once, bookkeeping columns and all, and cut to its final shape in place:
         in DuckDB a delete only marks rows and a dropped column's data is no longer referenced (both
-        take milliseconds), where a second ``CREATE TABLE AS`` would rewrite every row.
+        take milliseconds), where a second ``CREATE TABLE AS`` would rewrite every row. Outside a
+        transaction only: DuckDB refuses to commit a column drop in the transaction that deleted rows,
+        so each statement commits on its own.
         """
+        if self.store._depth:
+            raise RuntimeError("Stage.prune runs outside a transaction (a drop after a delete cannot commit)")
         table = '"' + self.name(final) + '"'
         self.store.execute(f'DELETE FROM {table} WHERE "{failed}" IS NOT NULL')
         for column in drop:
