@@ -224,9 +224,10 @@ class Store:
 
     # -- writing ---------------------------------------------------------
     def create(
-        self, name: str, expr: ir.Table | pd.DataFrame, *, temp: bool = False, schema: dict | None = None
+        self, name: str, expr: ir.Table | pd.DataFrame, *, temp: bool = False, schema: dict | None = None,
+        view: bool = False,
     ) -> ir.Table:
-        """Materialize ``expr`` as table ``name`` (replacing it).
+        """Materialize ``expr`` as table ``name`` (replacing it); with ``view`` (temp only) just name it.
 
         A DataFrame needs ``schema`` when a column may be all-null. One
         ``CREATE OR REPLACE`` statement, because Ibis's create-then-rename
@@ -234,14 +235,17 @@ class Store:
         """
         if not temp:
             self.writable()
+        if view and not temp:
+            raise ValueError("only temporary views: a workspace view would outlive the data it reads")
         if isinstance(expr, pd.DataFrame):
             expr = ibis.memtable(expr, schema=schema)
         if null_cols := expr.schema().null_fields:
             raise TypeError(f"{name}: columns without a type: {null_cols}")
         self.con._run_pre_execute_hooks(expr)  # registers in-memory tables with DuckDB
         sql = self.con.compile(expr)
-        kind = "TEMP TABLE" if temp else "TABLE"
-        self.con.raw_sql(f'CREATE OR REPLACE {kind} "{name}" AS {_typed_as_declared(sql, expr.schema())}')
+        kind = "TEMP VIEW" if view else "TEMP TABLE" if temp else "TABLE"
+        body = sql if view else _typed_as_declared(sql, expr.schema())  # a view stays the query it names
+        self.con.raw_sql(f'CREATE OR REPLACE {kind} "{name}" AS {body}')
         return self.con.table(name, database="temp") if temp else self.con.table(name)
 
     def create_empty(self, name: str, schema: dict[str, str], *, replace: bool = True) -> ir.Table:
@@ -354,6 +358,22 @@ class Stage:
 
     def table(self, final: str) -> ir.Table:
         return self.store.table(self.name(final))
+
+    def prune(self, final: str, *, failed: str, drop: tuple[str, ...]) -> None:
+        """Delete the rows of staged ``final`` where column ``failed`` is set, then drop the columns ``drop``.
+
+        So a table is written once, bookkeeping columns and all, and cut to its final shape in place:
+        in DuckDB a delete only marks rows and a dropped column's data is no longer referenced (both
+        take milliseconds), where a second ``CREATE TABLE AS`` would rewrite every row. Outside a
+        transaction only: DuckDB refuses to commit a column drop in the transaction that deleted rows,
+        so each statement commits on its own.
+        """
+        if self.store._depth:
+            raise RuntimeError("Stage.prune runs outside a transaction (a drop after a delete cannot commit)")
+        table = '"' + self.name(final) + '"'
+        self.store.execute(f'DELETE FROM {table} WHERE "{failed}" IS NOT NULL')
+        for column in drop:
+            self.store.execute(f'ALTER TABLE {table} DROP COLUMN "{column}"')
 
     def remove(self, final: str) -> None:
         """Drop ``final`` when the stage commits."""

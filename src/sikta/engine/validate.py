@@ -28,6 +28,7 @@ Examples
 from __future__ import annotations
 
 import datetime as _dt
+import string
 
 import ibis
 import ibis.expr.datatypes as dt
@@ -51,6 +52,17 @@ def _try_strptime(text: str, fmt: str) -> dt.timestamp:  # type: ignore[empty-bo
     """DuckDB's non-failing strptime."""
 
 
+def strip(s: ir.StringValue) -> ir.StringValue:
+    """``s.strip()``, computed only for values with a blank at either end.
+
+    Trimming copies every string; most values have nothing to trim, and the test is two cheap
+    comparisons (a value below '!' starts with a blank or a control character; the ends_with
+    checks name the blanks ``strip`` removes). At ten million order lines that saves seconds.
+    """
+    edge = ibis.or_(s < "!", *(s.endswith(c) for c in string.whitespace))
+    return ibis.ifelse(edge, s.strip(), s)
+
+
 def redact(s: ir.StringValue) -> ir.StringValue:
     """E-mail-like words replaced by ``<e-mail>`` (the regular expression only runs on text with an @)."""
     return ibis.ifelse(s.contains("@"), s.re_replace(EMAIL_PATTERN, "<e-mail>"), s)
@@ -72,7 +84,7 @@ def _typed(raw: ir.Value, col: Column, date_format: str | None, decimal_comma: b
     target = _IBIS[col.dtype]
     rtype = raw.type()
     if rtype.is_string():
-        s = raw.strip()
+        s = strip(raw)
         empty = s.isnull() | (s == "")
         if col.dtype == "string":
             v: ir.Value = s
@@ -95,6 +107,8 @@ def _typed(raw: ir.Value, col: Column, date_format: str | None, decimal_comma: b
         v = _whole(raw.cast("float64")) if rtype.is_floating() else raw.try_cast("int64")
     elif col.dtype == "float" and rtype.is_numeric():
         v = raw.cast("float64")
+    elif col.dtype == "date" and rtype.is_date():
+        v = raw  # already a date (Parquet): no round trip through a timestamp for every row
     elif col.dtype in ("date", "timestamp") and rtype.is_temporal():
         v = raw.cast("timestamp").date() if col.dtype == "date" else raw.cast("timestamp")
     else:
@@ -294,25 +308,28 @@ def flag_exact_duplicates(t: ir.Table, columns: tuple[str, ...]) -> ir.Table:
     return t.drop("_x_n", "_x_first", "_x_file")
 
 
-def flag_references(
-    t: ir.Table, column: str, known: ir.Column, quarantined: ir.Column | None, target_label: str
-) -> ir.Table:
-    """Quarantine rows whose ``column`` is set but not among ``known`` ids.
+def flag_references(t: ir.Table, column: str, ids: ir.Table, target_label: str) -> ir.Table:
+    """Quarantine rows whose ``column`` is set but not a loaded id of the referenced table.
 
-    ``quarantined`` (ids that exist in the source but were quarantined)
-    only sharpens the message.
+    ``ids`` has one row per id the referenced table's source holds: ``_ref_id`` and
+    ``_ref_loaded`` (false: it was quarantined, which sharpens the message). One left join
+    answers both questions; ``isin`` would scan the ids once per question and per use.
     """
-    missing = t[column].notnull() & ~t[column].isin(known)
-    value = "'" + _text(t[column]) + "'"
-    if quarantined is not None:
-        reason = ibis.ifelse(
-            t[column].isin(quarantined),
-            f"{column} " + value + f" is a quarantined {target_label}",
-            f"{column} " + value + f" is not a known {target_label}",
-        )
-    else:
-        reason = f"{column} " + value + f" is not a known {target_label}"
-    return add_reason(t, missing, column, reason)
+    j = t.left_join(ids, t[column] == ids._ref_id)
+    missing = j[column].notnull() & ~j._ref_loaded.fill_null(False)
+    value = "'" + _text(j[column]) + "'"
+    reason = ibis.ifelse(
+        j._ref_loaded.notnull(),
+        f"{column} " + value + f" is a quarantined {target_label}",
+        f"{column} " + value + f" is not a known {target_label}",
+    )
+    return add_reason(j, missing, column, reason).drop("_ref_id", "_ref_loaded")
+
+
+def reference_ids(source: ir.Column, loaded: ir.Column) -> ir.Table:
+    """Every distinct id of a referenced table's source, and whether it was loaded (see :func:`flag_references`)."""
+    ids = source.name("_ref_id").as_table().distinct()
+    return ids.mutate(_ref_loaded=ids._ref_id.isin(loaded))
 
 
 def flag_rows(t: ir.Table, verdicts: ir.Table) -> ir.Table:
@@ -353,11 +370,6 @@ def finalize(t: ir.Table, contract: TableContract, extra: tuple[str, ...] = ()) 
     """Keep typed columns (and ``extra`` ones) and the verdict; values of failed rows only as quarantine JSON."""
     record = ibis.ifelse(t._reason.notnull(), record_json(t, contract), ibis.null("string"))
     return t.select(*contract.names, *extra, *META, _record=record)
-
-
-def loaded(t: ir.Table, contract: TableContract, extra: tuple[str, ...] = ()) -> ir.Table:
-    """Rows that passed, with exactly the contract columns (and ``extra`` ones: attributes)."""
-    return t.filter(t._reason.isnull()).select(*contract.names, *extra)
 
 
 def quarantined(t: ir.Table, table: str) -> ir.Table:

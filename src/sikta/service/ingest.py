@@ -7,10 +7,12 @@ ingest before anything is written. A snapshot that would empty a table that
 had rows, or lose more than half of them, is refused unless
 ``allow_shrink`` (a broken export must not wipe a good workspace).
 
-Each source file is read once: scanned, typed and checked row by row into a
-temporary table; keys, references and the account forest are then checked
-on those tables, and the loaded rows and the quarantine are written from
-them in one staged swap.
+Each source is scanned and typed into a temporary relation (a table for a
+CSV, whose bad lines are set aside while it is read; a view over anything
+cheap to read again, so a large Parquet export is never held in memory).
+Each table is then checked (rows, keys, references, the account forest)
+and written once with its verdicts: the failed rows are copied to the
+quarantine and cut out in place, all in one staged swap.
 
 Examples
 --------
@@ -30,8 +32,9 @@ import json
 import secrets
 import shutil
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -43,10 +46,10 @@ from sikta import __version__
 from sikta.engine import validate as v
 from sikta.engine.contract import CONTRACT, REVENUE_TABLES, load_order
 from sikta.engine.ingest_checks import (
-    DATE_COLUMNS,
     accounts_forest,
     attribute_types,
     derive_accounts,
+    source_stats,
     format_hints,
     typed_attributes,
     union_sources,
@@ -161,18 +164,28 @@ def _scratch(store: Store) -> Path:
     return base / f"sikta-import-{secrets.token_hex(4)}"
 
 
-def _read_sources(store: Store, located, mapping: Mapping, scratch: Path) -> tuple[dict[str, str], dict[str, list[BadLine]]]:
-    """Scan, type and check every source into one temp table per contract table (``_chk_<table>``)."""
+def _read_sources(store: Store, located, mapping: Mapping, scratch: Path):
+    """Scan and type every source into one temp relation per contract table (``_chk_<table>``), with its stats.
+
+    A CSV is read once into a temp table: its reader sets bad lines aside while it reads, and
+    the rows after them are renumbered in place. Any other source (Parquet, Excel, a database
+    table already streamed in) is cheap to read again, so ``_chk_<table>`` is a view over it:
+    holding ten million typed order lines in memory costs more than reading them twice. The
+    stats read every source column, so a file that cannot be decoded fails here, before any write.
+    """
     acc_tm = mapping.for_table("accounts")
     derive = acc_tm.derive_from
     chk: dict[str, str] = {}
     bad: dict[str, list[BadLine]] = {}
+    stats: dict[str, dict] = {}
     for name, sources in located.tables.items():
         table = f"_chk_{name}"
         for strict in (True, False):
             parts, pending = _typed_sources(store, name, sources, acc_tm, scratch, strict)
             try:
-                store.create(table, union_sources(parts), temp=True)
+                store.create(table, union_sources(parts), temp=True, view=not pending)
+                if not pending:
+                    stats[name] = source_stats(store, store.con.table(table, database="temp"), name)
                 break
             except duckdb.Error as exc:
                 # a CSV the reader's state machine rejects as a whole: one lenient second read,
@@ -182,13 +195,16 @@ def _read_sources(store: Store, located, mapping: Mapping, scratch: Path) -> tup
                     raise InputError(f"{files}: cannot read as {name}: {str(exc).strip().splitlines()[0]}") from None
         bad[name] = bad_lines(store, pending, table)
         chk[name] = table
+        if pending:  # after the renumbering: the first future row's number must be its line's
+            stats[name] = source_stats(store, store.con.table(table, database="temp"), name)
     if derive is not None:
         src = v.row_checks(store.con.table(chk[derive], database="temp"), CONTRACT[derive], settings(mapping, derive))
         raw = derive_accounts(src, derive, acc_tm)
         store.create("_chk_accounts", v.typed_columns(raw, CONTRACT["accounts"], acc_tm), temp=True)
         chk["accounts"] = "_chk_accounts"
         bad["accounts"] = []
-    return chk, bad
+        stats["accounts"] = source_stats(store, store.con.table("_chk_accounts", database="temp"), "accounts")
+    return chk, bad, stats
 
 
 def settings(mapping: Mapping, name: str) -> TableMapping:
@@ -221,18 +237,6 @@ def _attr_columns(store: Store, table: ir.Table, mapping: Mapping, name: str) ->
     names = [c for c in table.columns if c.startswith(ATTR)]
     declared = {n: a.type for tm in mapping.sources(name) for n, a in tm.attribute_sources().items() if a.type != "auto"}
     return attribute_types(store, table, names, declared)
-
-
-def _stats(store: Store, t: ir.Table, name: str) -> dict:
-    """Rows read, exact duplicate lines and rows dated in the future, in one pass over the checked table."""
-    today = ibis.literal(date.today(), type="date")
-    cols = [c for c in DATE_COLUMNS.get(name, ()) if c in t.columns]
-    future = ibis.or_(*((t[c].cast("date") > today) for c in cols)).fill_null(False) if cols else None
-    aggs = {"n": t.count(), "hashes": t._line_hash.nunique()}
-    if future is not None:
-        aggs |= {"future": future.sum(), "first_future": t._row.min(where=future)}
-    row = store.frame(t.aggregate(**aggs)).iloc[0]
-    return {k: (None if k not in row or pd.isna(row[k]) else int(row[k])) for k in ("n", "hashes", "future", "first_future")}
 
 
 def _bad_line_rows(lines: list[BadLine], name: str, ingest_id: str) -> pd.DataFrame:
@@ -335,18 +339,33 @@ def ingest(
         if db is not None:
             db.close()
         shutil.rmtree(scratch, ignore_errors=True)
-        for t in store.con.list_tables(database="temp"):
-            if t.startswith(("_chk_", "_in_")):
-                store.raw.execute(f'DROP TABLE IF EXISTS temp."{t}"')
+        _drop_scratch(store)
+
+
+def _drop_scratch(store: Store) -> None:
+    """The ingest's temp views and tables (a notebook's connection lives on; views would keep reading the files)."""
+    found = store.raw.execute(
+        "SELECT 'VIEW', view_name FROM duckdb_views() WHERE temporary UNION ALL "
+        "SELECT 'TABLE', table_name FROM duckdb_tables() WHERE temporary").fetchall()
+    for kind, name in found:
+        if name.startswith(("_chk_", "_in_")):
+            store.raw.execute(f'DROP {kind} IF EXISTS temp."{name}"')
 
 
 def _ingest(store, located, mapping, mapping_path, derive, scratch, allow_shrink) -> IngestReport:
-    chk, bad = _read_sources(store, located, mapping, scratch)
-    checked = {n: store.con.table(t, database="temp") for n, t in chk.items()}
-    _check_currencies(store, checked, mapping)
     inputs = [p for name in located.tables for p in located.inputs(name)]
-    # a database table's fingerprint hashes its rows (set while it streamed in); a file's, its bytes
-    fingerprints = {str(p): fingerprint(p) if isinstance(p, Path) else p.fingerprint for p in inputs}
+    # a file's fingerprint hashes its bytes, in Python: beside the engine's scans rather than after them
+    # (reads and hashlib release the GIL); a database table's hashes its rows, set while it streams in
+    pool = ThreadPoolExecutor(max_workers=1)
+    hashing = pool.submit(lambda: {str(p): fingerprint(p) for p in inputs if isinstance(p, Path)})
+    try:
+        chk, bad, read_stats = _read_sources(store, located, mapping, scratch)
+        checked = {n: store.con.table(t, database="temp") for n, t in chk.items()}
+        _check_currencies(store, checked, mapping)
+        hashed = hashing.result()
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+    fingerprints = {str(p): hashed[str(p)] if isinstance(p, Path) else p.fingerprint for p in inputs}
     sizes = {str(p): p.stat().st_size if isinstance(p, Path) else None for p in inputs}
 
     ingest_id = _new_id("ing")
@@ -363,7 +382,7 @@ def _ingest(store, located, mapping, mapping_path, derive, scratch, allow_shrink
                     removed.append(name)
                 continue
             t = checked[name]
-            stats = _stats(store, t, name)
+            stats = read_stats[name]
             attrs = _attr_columns(store, t, mapping, name)
             t = v.row_checks(t, contract, settings(mapping, name))
             if any(tm.dedupe for tm in mapping.sources(name)):
@@ -379,10 +398,7 @@ def _ingest(store, located, mapping, mapping_path, derive, scratch, allow_shrink
                 # keys last: a copy that failed a reference check must not block a valid later copy
                 t = v.flag_duplicates(t, contract.key)
             t = typed_attributes(t, attrs)
-            verdicts = v.finalize(t, contract, extra=tuple(attrs))
-            stage.create(name, v.loaded(verdicts, contract, extra=tuple(attrs)))
-            stage.insert(QUARANTINE, v.quarantined(verdicts, name).mutate(ingest_id=ibis.literal(ingest_id)).select(
-                *QUARANTINE_SCHEMA))
+            _write(stage, name, v.finalize(t, contract, extra=tuple(attrs)), ingest_id)
             if bad[name]:
                 stage.insert(QUARANTINE, _bad_line_rows(bad[name], name, ingest_id), schema=QUARANTINE_SCHEMA)
             reports[name] = _table_report(store, stage, name, stats, len(bad[name]), located, derive, attrs)
@@ -406,6 +422,18 @@ def _ingest(store, located, mapping, mapping_path, derive, scratch, allow_shrink
         hints=list(hints.values()),
         notes=_notes(reports, mapping),
     )
+
+
+def _write(stage, name: str, verdicts: ir.Table, ingest_id: str) -> None:
+    """Check and write every row once, verdict included; copy the failed ones to the quarantine and cut them out.
+
+    One pass over the source: a table of loaded rows and a quarantine query of their own would
+    each run every check on every row again (and read the source again).
+    """
+    written = stage.create(name, verdicts)
+    stage.insert(QUARANTINE, v.quarantined(written, name).mutate(ingest_id=ibis.literal(ingest_id)).select(
+        *QUARANTINE_SCHEMA))
+    stage.prune(name, failed="_reason", drop=(*v.META, "_record"))
 
 
 def _table_report(store, stage, name, stats, n_bad, located, derive, attrs) -> TableReport:
@@ -438,11 +466,9 @@ def _flag_references(store, stage, t, contract, checked, reports) -> ir.Table:
     for ref in contract.references:
         if ref.table == contract.name or ref.table not in reports:
             continue  # parent links are the forest's job; absent tables check nothing
-        known = stage.table(ref.table)[ref.target]
-        source = checked[ref.table]
-        quarantined = source.filter(~source[ref.target].isin(known))[ref.target]
+        ids = v.reference_ids(checked[ref.table][ref.target], stage.table(ref.table)[ref.target])
         label = "account" if ref.table == "accounts" else ref.table.rstrip("s")
-        t = v.flag_references(t, ref.column, known, quarantined, label)
+        t = v.flag_references(t, ref.column, ids, label)
     return t
 
 
