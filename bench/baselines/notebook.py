@@ -32,7 +32,7 @@ def main(data: Path) -> dict:
     rfm["recency_days"] = (end - rfm["last"]).dt.days
     t_rfm = time.perf_counter()
     from lifetimes import BetaGeoFitter, GammaGammaFitter
-    from lifetimes.utils import summary_data_from_transaction_data
+    from lifetimes.utils import ConvergenceError, summary_data_from_transaction_data
 
     positive = orders[orders["amount"] > 0]
     summary = summary_data_from_transaction_data(positive, "account_id", "order_date", "amount",
@@ -40,7 +40,10 @@ def main(data: Path) -> dict:
     t_summary = time.perf_counter()
     bgf = BetaGeoFitter(penalizer_coef=0.0).fit(summary["frequency"], summary["recency"], summary["T"])
     repeat = summary[(summary["frequency"] > 0) & (summary["monetary_value"] > 0)]
-    ggf = GammaGammaFitter(penalizer_coef=0.0).fit(repeat["frequency"], repeat["monetary_value"])
+    try:
+        ggf = GammaGammaFitter(penalizer_coef=0.0).fit(repeat["frequency"], repeat["monetary_value"])
+    except ConvergenceError:  # what the error message tells the analyst to do, and what they would do
+        ggf = GammaGammaFitter(penalizer_coef=0.001).fit(repeat["frequency"], repeat["monetary_value"])
     clv = ggf.customer_lifetime_value(bgf, repeat["frequency"], repeat["recency"], repeat["T"],
                                       repeat["monetary_value"], time=12, freq="W", discount_rate=0.01)
     t_end = time.perf_counter()
