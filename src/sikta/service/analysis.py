@@ -254,8 +254,6 @@ class Analysis:
         its result - one row per period, or per unit and period - comes back; otherwise the workspace's
         own tables on DuckDB.
         """
-        if self.engine != "spark":
-            return self._table("orders"), self._table("subscriptions"), self._units(), self.ws.store.frame
         from sikta.service import engines
 
         inputs = self._remember(("inputs", self.engine), lambda: engines.inputs(self.ws, self.engine))

@@ -62,7 +62,6 @@ from sikta.engine.features import unit_map
 from sikta.errors import DataTooThinError, UsageError
 from sikta.service import engines
 from sikta.service.clv_settings import ClvSettings
-from sikta.service.engines import check_engine
 
 if TYPE_CHECKING:
     from sikta.service.workspace import Workspace
@@ -257,7 +256,6 @@ def compute(
     s = settings or ClvSettings()
     cal, end = _dates(ws, s, calibration_end, as_of)
     key = _key(grain, cal, end, s)
-    on_spark = engine is not None and check_engine(engine) == "spark"
     if not refresh and engine is None and (hit := stored(ws, grain, key)) is not None:
         return hit  # a named engine recomputes there: the stored result may come from the other one
     if store:
@@ -267,17 +265,14 @@ def compute(
                                "(for subscriptions use 'sikta clv --contractual')")
     tick = progress or (lambda *_: None)
     tick("summarizing purchases in the engine", 0, _STEPS)
-    notes: list[str] = []
-    if on_spark:
-        inputs = engines.inputs(ws, "spark")
-        orders, hierarchy, run = inputs.tables["orders"], inputs.hierarchy, inputs.frame
-        notes.append("purchases " + inputs.notes[0].replace("built on", "summarized on"))
-    else:
-        orders, hierarchy, run = ws.store.table("orders"), ws.store.table("_sikta_hierarchy"), ws.store.frame
+    inputs = engines.inputs(ws, engine)  # the workspace's DuckDB, or its snapshot on Spark
+    notes = [n.replace("built on", "purchases summarized on") for n in inputs.notes]
+    orders, run = inputs.tables["orders"], inputs.frame
     orders = orders.filter(orders.order_date.cast("date") <= end)
-    daily = cs.daily_transactions(orders, unit_map(hierarchy, grain))
+    daily = cs.daily_transactions(orders, unit_map(inputs.hierarchy, grain))
     # one row per unit and purchase day: Spark keeps it where it is, DuckDB in a temp table for the next queries
-    days = daily.cache() if on_spark else ws.store.create(f"_sikta_clv_days_{grain}", daily, temp=True)
+    days = daily.cache() if inputs.engine == "spark" else \
+        ws.store.create(f"_sikta_clv_days_{grain}", daily, temp=True)
     holdout = end > cal
     summary = run(cs.clv_summary(days, calibration_end=cal, observation_end=end if holdout else None,
                                  time_unit=s.time_unit))

@@ -204,22 +204,15 @@ class SchemeContext:
         """Buying-style inputs per unit (engine: :func:`sikta.engine.behavior.behavior_inputs`)."""
         if lookback not in self._behavior:
             from sikta.engine.behavior import behavior_inputs
-            from sikta.service import ingest as ing
+            from sikta.service import engines
 
-            if self.engine == "spark":  # the order lines are read where the Spark snapshot is (docs/engines.md)
-                from sikta.service import engines
-
-                inputs = engines.inputs(self.ws, "spark")
-                available, hierarchy, run = inputs.tables, inputs.hierarchy, inputs.frame
-            else:
-                available = {n: self.ws.store.table(n) for n in ("orders", "products", "subscriptions", "tickets")
-                             if self.ws.store.has(n)}
-                hierarchy, run = self.ws.store.table(ing.HIERARCHY), self.ws.store.frame
-            tables = {n: available[n] for n in ("orders", "products", "subscriptions", "tickets") if n in available}
+            inputs = engines.inputs(self.ws, self.engine)  # on spark the order lines are read from its snapshot
+            tables = {n: inputs.tables[n] for n in ("orders", "products", "subscriptions", "tickets")
+                      if n in inputs.tables}
             if "orders" not in tables and "subscriptions" not in tables:
                 raise DataTooThinError("behavioral: no orders or subscriptions: no purchase behavior to segment")
-            b = behavior_inputs(tables, hierarchy, grain=self.grain, as_of=self.as_of, lookback_months=lookback)
-            frame = run(b).set_index("unit_id")
+            b = behavior_inputs(tables, inputs.hierarchy, grain=self.grain, as_of=self.as_of, lookback_months=lookback)
+            frame = inputs.frame(b).set_index("unit_id")
             frame.index = frame.index.astype(str)
             self._behavior[lookback] = frame
         return self._behavior[lookback]
