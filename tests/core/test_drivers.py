@@ -156,3 +156,20 @@ def test_capture_shares_ties_fairly():
 def test_not_fitted():
     with pytest.raises(UsageError, match="not fitted"):
         DriverSelector().explain()
+
+
+def test_the_tree_method_runs_without_scikit_learn():
+    """Importing scikit-learn costs a second, most of an `analyze` on a small export: only "l1" may load it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np, pandas as pd\n"
+        "from sikta.core.drivers import DriverSelector\n"
+        "rng = np.random.default_rng(0)\n"
+        "X = pd.DataFrame({'sites': rng.integers(1, 8, 400), 'kind': rng.choice(list('abc'), 400)})\n"
+        "sel = DriverSelector().fit(X, X.sites >= 5)\n"
+        "print(sel.features_, sorted(m for m in ('sklearn', 'scipy.stats') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "['sites'] []"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
+from collections import Counter
 
 import ibis
 import numpy as np
@@ -252,6 +253,13 @@ def test_the_revenue_best_are_mostly_the_planted_ones(synthetic):
 
 
 def test_drivers_of_the_revenue_best_are_the_planted_ones(synthetic):
+    """The revenue-best are a noisy proxy of the planted best (above), so one holdout split may find one
+    planted driver only (over 40 seeds both were found 12-15 times, with scikit-learn's splits or ours):
+    pooled over six splits, the planted drivers are the columns chosen most often."""
     c = synthetic["customers"]
-    sel = DriverSelector(random_state=0).fit(c[candidate_features(c.columns)], c.is_best)
-    assert synthetic["drivers"] <= set(sel.features_), (sel.features_, sel.rules_)
+    X = c[candidate_features(c.columns)]
+    chosen = Counter(f for seed in range(6) for f in DriverSelector(random_state=seed).fit(X, c.is_best).features_)
+    top_two = {f for f, _ in chosen.most_common(2)}
+    assert top_two == synthetic["drivers"], chosen
+    others = [n for f, n in chosen.items() if f not in synthetic["drivers"]]
+    assert max(others, default=0) < min(chosen[f] for f in synthetic["drivers"]), chosen
