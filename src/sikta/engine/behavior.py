@@ -175,12 +175,15 @@ def behavior_inputs(
     spans: list[ir.Table] = []
 
     if "orders" in tables:
-        o = ensure(tables["orders"], ORDER_COLS | {"quantity": "float64"})
-        o = o.filter(o.account_id.notnull(), o.order_date <= lit(as_of))
+        base = ensure(tables["orders"], ORDER_COLS | {"quantity": "float64"})
+        kept = [base.account_id.notnull(), base.order_date <= lit(as_of)]
         if start is not None:
-            o = o.filter(o.order_date > lit(start))
-        o = o.join(units, "account_id")
-        ref = _reference_prices(o, tables.get("products"))
+            kept.append(base.order_date > lit(start))
+        # Each use of the order lines filters the table afresh instead of sharing one filtered, joined
+        # table: a shared one becomes a CTE that DuckDB materializes - every line in memory, which
+        # spilled to disk at 100M lines - while three scans of a column store are cheap.
+        o = base.filter(*kept).join(units, "account_id")
+        ref = _reference_prices(base.filter(*kept, base.amount > 0, base.quantity > 0), tables.get("products"))
         j = o.left_join(ref, o.product_id == ref.product_id)
         pos = j.amount > 0
         priced = pos & (j.quantity > 0) & j.list_price.notnull()
@@ -192,7 +195,10 @@ def behavior_inputs(
             price_tier=j.tier.mean(where=pos),
             _credit=(-j.amount).sum(where=j.amount < 0),
             _gross=j.amount.sum(where=pos),
+            first=j.order_date.min(where=pos),
+            last=j.order_date.max(where=pos),
         )
+        spans.append(agg.filter(agg["first"].notnull()).select("unit_id", "first", "last"))
         agg = agg.select(
             "unit_id",
             "order_lines",
@@ -203,7 +209,8 @@ def behavior_inputs(
         )
         parts.append(agg)
         # buying cycle: gaps between consecutive distinct order dates
-        days = o.filter(o.amount > 0).select("unit_id", "order_date").distinct()
+        bought = base.filter(*kept, base.amount > 0).join(units, "account_id")
+        days = bought.select("unit_id", "order_date").distinct()
         prev = days.order_date.lag().over(ibis.window(group_by=days.unit_id, order_by=days.order_date))
         gaps = days.mutate(gap=days.order_date.delta(prev, unit="day").cast("float64"))
         cyc = gaps.group_by("unit_id").aggregate(
@@ -217,8 +224,6 @@ def behavior_inputs(
             ),
         )
         parts.append(cyc)
-        pos_o = o.filter(o.amount > 0)
-        spans.append(pos_o.group_by("unit_id").aggregate(first=pos_o.order_date.min(), last=pos_o.order_date.max()))
 
     if "subscriptions" in tables:
         s = ensure(tables["subscriptions"], SUB_COLS)
