@@ -77,6 +77,8 @@ o AS (
       AS orders_h1,
     COUNT(DISTINCT order_id) FILTER (WHERE order_date > DATE '{mid}' AND amount > 0) AS orders_h2,
     COUNT(DISTINCT product_id) FILTER (WHERE order_date > DATE '{start}' AND amount > 0) AS products_12m,
+    COUNT(order_id) FILTER (WHERE order_date > DATE '{start}' AND amount > 0) AS lines_12m,
+    COUNT(order_id) FILTER (WHERE amount > 0) AS lines_lifetime,
     MAX(order_date) FILTER (WHERE amount > 0) AS last_order_date,
     MIN(order_date) FILTER (WHERE amount > 0) AS first_order_date,
     SUM(amount - cost) FILTER (WHERE order_date > DATE '{start}' AND cost IS NOT NULL) AS margin_12m,
@@ -110,7 +112,7 @@ SELECT u.unit_id,
   SUM(o.order_revenue_prev_12m) AS order_revenue_prev_12m, SUM(o.credit_notes_12m) AS credit_notes_12m,
   SUM(o.frequency_12m) AS frequency_12m, SUM(o.orders_lifetime) AS orders_lifetime,
   (SUM(o.orders_h2) - SUM(o.orders_h1)) / NULLIF(SUM(o.orders_h1) + SUM(o.orders_h2), 0) AS frequency_trend,
-  SUM(o.products_12m) AS products_12m,
+  SUM(o.products_12m) AS products_12m, SUM(o.lines_12m) AS lines_12m, SUM(o.lines_lifetime) AS lines_lifetime,
   MAX(o.last_order_date) AS last_order_date, MIN(o.first_order_date) AS first_order_date,
   SUM(o.margin_12m) / NULLIF(SUM(o.costed_12m), 0) AS gross_margin_12m, SUM(o.revenue_lifetime) AS revenue_lifetime,
   SUM(s.mrr) AS mrr, SUM(s.seats) AS seats, SUM(g.usage_events_90d) AS usage_events_90d,
@@ -131,9 +133,12 @@ def step_hand_sql(ws: Path, grain: str, as_of: str) -> dict:
     mid = start + (d - start) / 2  # the window's halves, as frequency_trend splits it (whole days)
     unit = {"ultimate_parent": "ultimate_parent_id", "account": "account_unit_id", "department": "account_id"}[grain]
     con = duckdb.connect(str(ws), read_only=True, config={"memory_limit": os.environ.get("SIKTA_MEMORY_LIMIT", "4GB")})
-    lines = [r[0] for r in con.execute(
-        "SELECT DISTINCT COALESCE(o.product_line, p.product_line) FROM orders o LEFT JOIN products p USING (product_id) "
-        "WHERE COALESCE(o.product_line, p.product_line) IS NOT NULL ORDER BY 1").fetchall()]
+    # One revenue column pair per product line the feature build knows: lines of orders and subscriptions
+    # up to the as-of date and of the catalog (sikta.engine.features.dims_queries), not only those ordered.
+    have = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    sources = [f"SELECT product_line FROM {t}" + (f" WHERE {c} <= DATE '{as_of}'" if c else "")
+               for t, c in (("orders", "order_date"), ("subscriptions", "start_date"), ("products", "")) if t in have]
+    lines = [r[0] for r in con.execute(" UNION ".join(sources) + " ORDER BY 1").fetchall() if r[0] is not None]
     line_sums = "".join(
         f",\n    SUM(amount) FILTER (WHERE order_date > DATE '{start}' AND line = '{ln}') AS r12_{i},"
         f" SUM(amount) FILTER (WHERE line = '{ln}') AS lf_{i}" for i, ln in enumerate(lines))
