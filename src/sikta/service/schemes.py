@@ -180,16 +180,33 @@ class SchemeContext:
     """The units of one model's scope at one date, with what the scheme types read (loaded once)."""
 
     def __init__(self, ws: Workspace, model: Model, as_of: date | None = None, features: ir.Table | None = None,
-                 engine: str | None = None):
+                 engine: str | None = None, behavior_first: bool = False):
         self.ws, self.model, self.engine = ws, model, engine
         self.grain = model.customer.grain
         self.f = features if features is not None else ws.features(self.grain, as_of)
         self.as_of = pd.Timestamp(ws.store.scalar(self.f.as_of.max())).date() if "as_of" in self.f.columns else as_of
+        self._behavior: dict[int | None, pd.DataFrame] = {}
+        if behavior_first:
+            self._prefetch_behavior()
         scoped = self.f.filter(self.f.status.isin(list(model.customer.statuses)))
         self.frame = ws.store.frame(scoped).set_index("unit_id")
         self.frame.index = self.frame.index.astype(str)
-        self._behavior: dict[int | None, pd.DataFrame] = {}
         self.results: dict[str, SchemeResult] = {}
+
+    def _prefetch_behavior(self) -> None:
+        """Read the behavioral schemes' inputs before the units are loaded.
+
+        The query reads every order line; DuckDB may take up to its memory limit for it. Run while
+        this process holds little else, its peak does not stack on the feature table's (at L, 1M
+        accounts, the run peaked at 7.1 GB otherwise). A failure is left for the scheme to report.
+        """
+        for name in self.model.schemes.order(None):
+            spec = self.model.schemes[name]
+            if spec.type == "behavioral":
+                try:
+                    self.behavior(spec.lookback_months)
+                except DataTooThinError:
+                    pass
 
     def units(self, scope: str) -> pd.DataFrame:
         f = self.frame
@@ -378,7 +395,7 @@ def for_run(ws: Workspace, model: Model, f: ir.Table, as_of: date | None, *,
     ``engine="spark"`` reads the behavioral scheme's order lines on Spark."""
     if not len(model.schemes):
         return f, RunSchemes()
-    ctx = SchemeContext(ws, model, as_of, features=f, engine=engine)
+    ctx = SchemeContext(ws, model, as_of, features=f, engine=engine, behavior_first=True)
     results = compute(ctx, stability=stability)
     params = _parameter_columns(model, results, ctx.frame.index)
     if len(params.columns):
