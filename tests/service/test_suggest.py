@@ -21,7 +21,6 @@ def test_suggest_recovers_the_planted_drivers(synthetic_3000):
     truth = pd.read_parquet(d / "data" / "truth.parquet")
     planted = set(truth.best_drivers.dropna().unique()[0].split(","))
     s = suggest(ws, grain="account", as_of="2025-12-31")
-    names = {p.name for p in s.potential}
     # The revenue-best are a noisy proxy of the planted best: one holdout split may keep only one planted
     # driver (tests/engine/test_best.py pools several), but the strongest factor is a planted one.
     assert s.potential[0].name in planted, (planted, [(p.name, p.evidence) for p in s.potential])

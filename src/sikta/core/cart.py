@@ -129,11 +129,9 @@ class ShallowTree:
         if best is None:
             return at
         score, threshold, missing_left, j = best
-        x = X[:, j]
-        with np.errstate(invalid="ignore"):
-            goes_left = np.where(np.isnan(x), missing_left, x <= threshold)
+        goes_left = _goes_left(X[:, j], threshold, missing_left)
         node.update(feature=j, threshold=threshold, missing_left=missing_left,
-                    gain=(score - _gini_sum(pos, n)) / len(y))
+                    gain=(score - float(_gini_sums(pos, n))) / len(y))
         node["left"] = self._grow(X, y, rows & goes_left, depth + 1)
         node["right"] = self._grow(X, y, rows & ~goes_left, depth + 1)
         return at
@@ -187,7 +185,7 @@ class ShallowTree:
         if n_miss:
             if n_known >= leaf and n_miss >= leaf and n_known:
                 # Known values left, missing right: the split that says "is missing".
-                consider(_gini_sum(pos - pos_miss, n_known) + _gini_sum(pos_miss, n_miss), math.inf, False)
+                consider(float(_gini_sums(pos - pos_miss, n_known) + _gini_sums(pos_miss, n_miss)), math.inf, False)
             thresholds(n_miss, pos_miss, True)
         return best
 
@@ -203,21 +201,24 @@ class ShallowTree:
             if not inner.any():
                 break
             x = X[np.arange(len(X)), np.where(inner, j, 0)]
-            with np.errstate(invalid="ignore"):
-                left = np.where(np.isnan(x), self.missing_left_[node], x <= self.threshold_[node])
+            left = _goes_left(x, self.threshold_[node], self.missing_left_[node])
             nxt = np.where(left, self.children_left_[node], self.children_right_[node])
             node = np.where(inner, nxt, node)
         p = self.value_[node]
         return np.column_stack([1.0 - p, p])
 
 
-def _gini_sums(pos: np.ndarray, n: np.ndarray) -> np.ndarray:
-    neg = n - pos
-    return (pos.astype(float) ** 2 + neg.astype(float) ** 2) / n
+def _goes_left(x: np.ndarray, threshold, missing_left) -> np.ndarray:
+    """Rows a split sends left: ``x <= threshold``, missing values as the split learned."""
+    with np.errstate(invalid="ignore"):
+        return np.where(np.isnan(x), missing_left, x <= threshold)
 
 
-def _gini_sum(pos: int, n: int) -> float:
-    return (pos * pos + (n - pos) * (n - pos)) / n
+def _gini_sums(pos, n):
+    """Σ over the two classes of count² / rows: the Gini proxy of a node (arrays or scalars)."""
+    pos = np.asarray(pos, dtype=float)
+    neg = np.asarray(n, dtype=float) - pos
+    return (pos * pos + neg * neg) / n
 
 
 def roc_auc(y_true: Sequence[bool] | np.ndarray, score: Sequence[float] | np.ndarray) -> float:
