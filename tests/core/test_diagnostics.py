@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 
 import numpy as np
 import pandas as pd
@@ -61,6 +62,24 @@ def test_eta_squared_agrees_with_scipys_anova():
     assert eta2 == pytest.approx(f * df_b / (f * df_b + df_w))
 
 
+def test_largest_d_over_many_segments_against_every_pair_by_hand():
+    rng = np.random.default_rng(3)
+    sizes = {"a": 400, "b": 150, "c": 60, "d": 1}  # d alone: in eta² but in no pair (no spread to pool)
+    labels = np.concatenate([np.repeat(k, n) for k, n in sizes.items()])
+    x = np.concatenate([rng.normal(mu, sd, n) for (mu, sd), n in zip([(0, 1), (0.4, 2), (1.5, 0.5), (9, 1)],
+                                                                      sizes.values())])
+    row = diagnose(labels, frame=pd.DataFrame({"x": x}), variables=["x"],
+                   thresholds=Thresholds(min_units=1, min_share=0)).distinctiveness.iloc[0]
+    groups = {k: x[labels == k] for k in sizes}
+    best = max(((abs(groups[p].mean() - groups[q].mean()) / math.sqrt(
+        (((groups[p] - groups[p].mean()) ** 2).sum() + ((groups[q] - groups[q].mean()) ** 2).sum())
+        / (len(groups[p]) + len(groups[q]) - 2)), f"{p} vs {q}") for p, q in [("a", "b"), ("a", "c"), ("b", "c")]))
+    assert row.max_abs_d == pytest.approx(best[0], rel=1e-12) and row.pair == best[1] == "a vs c"
+    f, _ = sps.f_oneway(*groups.values())
+    df_b, df_w = len(sizes) - 1, len(x) - len(sizes)
+    assert row.effect == pytest.approx(f * df_b / (f * df_b + df_w), rel=1e-12)
+
+
 def test_cramers_v_for_categorical_variables():
     labels = np.repeat(["a", "b"], 50)
     region = np.r_[["north"] * 40 + ["south"] * 10, ["north"] * 15 + ["south"] * 35]
@@ -113,6 +132,31 @@ def test_large_segmentations_refit_on_resamples_of_the_stability_sample():
     sizes.clear()
     full = diagnose(labels, frame=frame, variables=["x"], refit=refit, n_bootstrap=10, stability_sample=None)
     assert min(sizes) > 300 and full.notes == []  # a bootstrap of all 600: about 63 % distinct
+
+
+def test_refits_on_threads_give_what_one_after_the_other_gives(monkeypatch):
+    from sikta.core import diagnostics as diag
+    from sikta.core.clustering import StableClusterer
+
+    rng = np.random.default_rng(5)
+    X = np.vstack([rng.normal(c, 1.2, size=(300, 3)) for c in (0, 3, 6)])
+    labels = StableClusterer(k_min=3, k_max=3, algorithm="gaussian").fit(X).labels_.astype(str)
+    threads = set()
+
+    def refit(idx):
+        threads.add(threading.get_ident())
+        return StableClusterer(k_min=3, k_max=3, algorithm="gaussian").fit(X[idx]).labels_
+
+    runs = {}
+    for workers in (1, 2):
+        monkeypatch.setattr(diag, "_WORKERS", workers)
+        threads.clear()
+        d = diagnose(labels, frame=pd.DataFrame(X, columns=["x", "y", "z"]), variables=["x"], refit=refit,
+                     n_bootstrap=8, stability_sample=500)
+        runs[workers] = (d.stability, d.stability_ari, d.unit_stability.to_numpy(), len(threads))
+    assert runs[1][3] == 1 and runs[2][3] == 2  # really side by side
+    assert runs[1][0] == runs[2][0] and runs[1][1] == runs[2][1] and 0.5 < runs[1][0] < 1.0
+    np.testing.assert_array_equal(runs[1][2], runs[2][2])
 
 
 def test_random_refits_are_not_usable():
