@@ -161,5 +161,13 @@ def test_bad_input():
         segment_kpis(bad, by="seg")
     with pytest.raises(InputError, match=r"column 'start_date': 'soon' is not a date"):
         segment_kpis(UNITS.assign(start_date=["soon"] + [None] * 7), by="seg")
+    with pytest.raises(InputError, match=r"units row 4 \(unit_id 'u4'\), column 'start_date': 'later' is not a date"):
+        segment_kpis(UNITS.assign(start_date=["2024-01-05", " ", None, "later", "", "2024-02-01", None, None]),
+                     by="seg")
+    blanks = segment_kpis(UNITS.assign(start_date=["2024-01-05", " ", None, "", "", "2024-02-01", None, None]),
+                          by="seg")  # blank is no date, not a bad one
+    nones = segment_kpis(UNITS.assign(start_date=["2024-01-05", None, None, None, None, "2024-02-01", None, None]),
+                         by="seg")
+    pd.testing.assert_frame_equal(blanks, nones)
     with pytest.raises(InputError, match=r"column 'customer_end': 'maybe' is not true or false"):
         segment_kpis(UNITS.assign(customer_end=["maybe"] * 8), by="seg")

@@ -120,10 +120,13 @@ def kaplan_meier_median(days: np.ndarray, observed: np.ndarray) -> float | None:
 def _dates(units: pd.DataFrame, column: str) -> pd.Series:
     raw = units[column]
     parsed = pd.to_datetime(raw, errors="coerce")
-    bad = parsed.isna() & raw.notna() & raw.astype(str).str.strip().ne("")
-    if bad.any():
-        pos = int(np.flatnonzero(bad.to_numpy())[0])
-        raise bad_row(units, "units", pos, column, f"{raw.iat[pos]!r} is not a date")
+    unparsed = parsed.isna() & raw.notna()
+    if unparsed.any():  # only the values that did not parse are read as text (all of them took 0.3 s at 100k)
+        bad = np.flatnonzero(unparsed.to_numpy())
+        blank = raw.iloc[bad].astype(str).str.strip().eq("").to_numpy()
+        if not blank.all():
+            pos = int(bad[~blank][0])
+            raise bad_row(units, "units", pos, column, f"{raw.iat[pos]!r} is not a date")
     return parsed.dt.tz_localize(None) if getattr(parsed.dt, "tz", None) is not None else parsed
 
 
