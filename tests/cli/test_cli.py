@@ -127,3 +127,75 @@ def test_the_cli_starts_without_the_heavy_modules():
             "'sklearn', 'scipy', 'uvicorn', 'urllib.request', 'http.client'); print(sorted(m for m in heavy if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+# -- the workspace's engine setting --------------------------------------------------------------
+
+
+@pytest.fixture
+def spark_here(monkeypatch):
+    """Spark counts as available (whether it really starts is tests/service/test_engine_spark.py's job)."""
+    from sikta.engine import spark
+
+    monkeypatch.setattr(spark, "check_available", lambda: None)
+
+
+def test_engine_setting_is_shown_set_kept_and_cleared(clean_exports, wsfile, spark_here):
+    run("ingest", clean_exports, "-w", wsfile)
+    assert "engine: duckdb (the default)" in run("engine", "-w", wsfile).stdout
+    assert json.loads(run("engine", "-w", wsfile, "--json").stdout) == {"engine": "duckdb", "set": False}
+    assert json.loads(run("engine", "spark", "-w", wsfile, "--json").stdout) == {"engine": "spark", "set": True}
+    assert json.loads(run("engine", "-w", wsfile, "--json").stdout) == {"engine": "spark", "set": True}  # stored
+    assert json.loads(run("status", "-w", wsfile, "--json").stdout)["engine"] == "spark"
+    assert "engine: spark (set with 'sikta engine')" in run("status", "-w", wsfile).stdout
+    assert json.loads(run("engine", "duckdb", "-w", wsfile, "--json").stdout) == {"engine": "duckdb", "set": False}
+    assert json.loads(run("status", "-w", wsfile, "--json").stdout)["engine"] == "duckdb"
+    assert_one_line_error(run("engine", "postgres", "-w", wsfile, ok=False), 2, "unknown engine 'postgres'")
+
+
+def test_engine_spark_without_java_is_refused_and_changes_nothing(clean_exports, wsfile, tmp_path, monkeypatch):
+    run("ingest", clean_exports, "-w", wsfile)
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path / "no-jdk"))
+    assert_one_line_error(run("engine", "spark", "-w", wsfile, ok=False), 2, "the spark engine needs Java 17")
+    assert json.loads(run("engine", "-w", wsfile, "--json").stdout)["set"] is False
+
+
+def test_the_engine_setting_is_the_default_of_engine(clean_exports, wsfile, tmp_path, spark_here, monkeypatch):
+    from sikta.errors import UsageError
+    from sikta.service import engines
+    from sikta.service.model import starter_model_text
+
+    asked = []
+
+    def spy(ws, engine):  # where the work would run; stop there
+        asked.append(engine)
+        raise UsageError(f"spy: {engine}")
+
+    run("ingest", clean_exports, "-w", wsfile)
+    model = tmp_path / "model.yaml"
+    model.write_text(starter_model_text(), encoding="utf-8")
+    monkeypatch.setattr(engines, "inputs", spy)
+    commands = {"features": ["features"], "analyze": ["analyze", "flow"], "clv": ["clv"],
+                "run": ["run", "--model", model]}
+    run("engine", "spark", "-w", wsfile)
+    for name, args in commands.items():
+        assert_one_line_error(run(*args, "-w", wsfile, ok=False), 2, "spy: spark")
+        assert_one_line_error(run(*args, "--engine", "duckdb", "-w", wsfile, ok=False), 2, "spy: duckdb")  # the flag wins
+    assert asked == ["spark", "duckdb"] * len(commands)
+    run("engine", "duckdb", "-w", wsfile)
+    assert_one_line_error(run("clv", "-w", wsfile, ok=False), 2, "spy: None")  # no setting: as before
+
+
+def test_a_served_workspace_set_to_spark_does_not_run_on_the_server(clean_exports, wsfile, tmp_path, spark_here,
+                                                                     monkeypatch):
+    import os
+
+    from sikta.service import serving
+    from sikta.service.model import starter_model_text
+
+    run("ingest", clean_exports, "-w", wsfile)
+    run("engine", "spark", "-w", wsfile)
+    model = tmp_path / "model.yaml"
+    model.write_text(starter_model_text(), encoding="utf-8")
+    monkeypatch.setattr(serving, "running_server", lambda path: {"pid": os.getppid(), "url": "http://127.0.0.1:9"})
+    assert_one_line_error(run("run", "--model", model, "-w", wsfile, ok=False), 2, "set to run on spark")

@@ -210,6 +210,19 @@ def test_the_snapshot_is_exported_once_per_ingest(wsfile):
     assert (snapshots[0] / spark.COMPLETE).exists() and (folder / "spark.log").exists()
 
 
+@needs_java
+def test_a_workspace_set_to_spark_builds_there_without_the_flag(wsfile, tmp_path):
+    copy = tmp_path / "ws.duckdb"
+    shutil.copy(wsfile, copy)
+    assert json.loads(invoke("engine", "spark", "-w", copy, "--json").stdout) == {"engine": "spark", "set": True}
+    built = json.loads(invoke("features", "--grain", "department", "-w", copy, "--json").stdout)
+    assert built["engine"] == "spark" and built["units"] > 50
+    status = json.loads(invoke("status", "-w", copy, "--json").stdout)
+    assert status["engine"] == "spark" and status["features"]["features_department"]["engine"] == "spark"
+    assert json.loads(invoke("features", "--grain", "department", "--engine", "duckdb", "-w", copy,
+                             "--json").stdout)["engine"] == "duckdb"  # the flag still wins
+
+
 def test_no_java_is_one_line_and_exit_2(wsfile, tmp_path, monkeypatch):
     monkeypatch.setenv("JAVA_HOME", str(tmp_path / "no-jdk"))
     r = invoke("features", "--engine", "spark", "-w", wsfile, code=2)

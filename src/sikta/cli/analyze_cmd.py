@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from sikta.cli.app import EngineOpt, JsonOpt, WorkspaceOpt, _json, _open, _progress, app, out
+from sikta.cli.app import EngineOpt, JsonOpt, WorkspaceOpt, _engine, _json, _open, _progress, app, out
 from sikta.cli.errors import handles_errors
 from sikta.engine.contract import GRAINS
 from sikta.errors import UsageError
@@ -158,7 +158,7 @@ def analyze(
     parts = PARTS if part == "all" else (part,)
     with _open(workspace) as ws:
         analysis = ws.analyze(grain=grain, as_of=as_of, window_months=window_months, period=period,
-                              outflow_rank=rank_by, engine=engine)
+                              outflow_rank=rank_by, engine=_engine(ws, engine))
         with _progress() as bar:
             bar.add_task(f"analysing ({', '.join(parts)})", total=None)
             report = analysis.run(parts, by=best_by, top_share=top_share, top_n=top_n)

@@ -47,8 +47,14 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document i
 EngineOpt = Annotated[
     str | None,
     typer.Option("--engine", help="Where the transaction-level work runs: duckdb, or spark (PySpark, local[2] unless "
-                 "$SIKTA_SPARK_MASTER; needs Java 17+; docs/engines.md) [default: duckdb].", show_default=False),
+                 "$SIKTA_SPARK_MASTER; needs Java 17+; docs/engines.md) [default: the workspace's 'sikta engine', else "
+                 "duckdb].", show_default=False),
 ]
+
+
+def _engine(ws: Workspace, engine: str | None) -> str | None:
+    """``--engine`` when given, else the workspace's engine setting (None: DuckDB, stored results as they are)."""
+    return engine if engine is not None else ws.engine
 
 
 def missing(x: Any) -> bool:
@@ -273,6 +279,7 @@ def features(
 ) -> None:
     """Build the per-unit feature table at a grain and store it in the workspace."""
     with _open(workspace, write=True) as ws:
+        engine = _engine(ws, engine)
         started = time.perf_counter()
         with _progress() as bar:
             bar.add_task(f"building features at {grain} grain" + (f" on {engine}" if engine else ""), total=None)
@@ -326,6 +333,29 @@ def status(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
     for table, b in doc["features"].items():
         out.print(f"{table}: {b['units']:,} units at {b['grain']} grain as of {b['as_of']}, "
                   f"{b['window_months']}-month window, built on {b['engine']}")
+    out.print(f"engine: {doc['engine']}" + (" (set with 'sikta engine')" if doc["engine"] != "duckdb" else ""))
+
+
+@app.command("engine")
+@handles_errors
+def engine_setting(
+    name: Annotated[str | None, typer.Argument(help="duckdb or spark; leave out to show the setting.",
+                                               show_default=False)] = None,
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show or set the engine this workspace's commands run on when --engine is not given."""
+    with _open(workspace, write=name is not None) as ws:
+        current = ws.set_engine(name) if name is not None else ws.engine
+    if as_json:
+        _json({"engine": current or "duckdb", "set": current is not None})
+        return
+    if current is None:
+        out.print("engine: duckdb (the default): features, runs, analyses and CLV summaries run in the workspace's "
+                  "DuckDB; 'sikta engine spark' makes Spark their default")
+    else:
+        out.print(f"engine: {current}: 'sikta features', 'run', 'analyze' and 'clv' run on {current} unless --engine "
+                  "says otherwise; 'sikta engine duckdb' goes back to the default")
 
 
 def main() -> None:

@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from sikta.cli.app import EngineOpt, JsonOpt, WorkspaceOpt, _json, _open, _progress, app, out
+from sikta.cli.app import EngineOpt, JsonOpt, WorkspaceOpt, _engine, _json, _open, _progress, app, out
 from sikta.cli.errors import handles_errors
 from sikta.engine.contract import GRAINS
 from sikta.errors import UsageError
@@ -199,7 +199,8 @@ def clv(
             bar.update(task, description=step, completed=done, total=total)
 
         res = ws.clv(grain, calibration_end=calibration_end, as_of=as_of, time_unit=time_unit, model=model,
-                     horizon=horizon, discount=discount, settings=settings, progress=tick, engine=engine)
+                     horizon=horizon, discount=discount, settings=settings, progress=tick,
+                     engine=_engine(ws, engine))
         units = res.units()
         top = ws.store.frame(units.order_by([units.clv.desc(), units.unit_id]), limit=limit) if limit else pd.DataFrame()
         frame = ws.store.frame(units.order_by("unit_id")) if out_dir else None

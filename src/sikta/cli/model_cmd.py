@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from sikta.cli import remote
-from sikta.cli.app import EngineOpt, JsonOpt, WorkspaceOpt, _json, _open, _progress, app, out
+from sikta.cli.app import EngineOpt, JsonOpt, WorkspaceOpt, _engine, _json, _open, _progress, app, out
 from sikta.cli.errors import handles_errors
 from sikta.errors import UsageError
 from sikta.service import serving
@@ -121,7 +121,13 @@ def run(
     as_of_d = parse_date(as_of, "--as-of")
     server = serving.running_server(workspace or default_workspace())
     if server is not None:  # the server holds the workspace: it runs the model (and sends the webhooks)
-        if engine is not None:
+        if engine is None:
+            with _open(workspace) as ws:
+                if (engine := ws.engine) is not None:
+                    raise UsageError(f"the workspace is set to run on {engine}, and it is served by "
+                                     f"{serving.describe(server)}, which builds features on duckdb: stop the server, "
+                                     "or run on duckdb with --engine duckdb")
+        elif engine != "duckdb":
             raise UsageError(f"the workspace is served by {serving.describe(server)}, which builds features on "
                              "duckdb: drop --engine, or stop the server to build them on another engine")
         with _progress() as bar:
@@ -137,7 +143,8 @@ def run(
         with _open(workspace, write=True) as ws:
             with _progress() as bar:
                 bar.add_task("scoring", total=None)
-                summary = _runs().create_run(ws, model, as_of=as_of_d, model_file=str(model_file), engine=engine)
+                summary = _runs().create_run(ws, model, as_of=as_of_d, model_file=str(model_file),
+                                             engine=_engine(ws, engine))
             from sikta.service.webhooks import notify_run
 
             deliveries = notify_run(ws, summary.run_id)  # the same run.completed event the API's runs send

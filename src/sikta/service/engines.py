@@ -48,6 +48,9 @@ if TYPE_CHECKING:
 
 ENGINES = ("duckdb", "spark")
 DEFAULT_ENGINE = "duckdb"
+#: the workspace's settings (key, value): so far the engine its commands run on by default
+SETTINGS = "_sikta_settings"
+SETTINGS_SCHEMA = {"key": "string", "value": "string", "set_at": "timestamp"}
 
 
 def check_engine(name: str | None) -> str:
@@ -56,6 +59,47 @@ def check_engine(name: str | None) -> str:
     if name not in ENGINES:
         raise UsageError(f"unknown engine {name!r}: use {' or '.join(ENGINES)}")
     return name
+
+
+def workspace_engine(ws: Workspace) -> str | None:
+    """The engine this workspace is set to run on (``sikta engine spark``), or None when none is set.
+
+    The setting is the default of ``--engine`` for the commands that take it: with none, DuckDB
+    builds what is missing and stored results are used whichever engine made them.
+
+    Examples
+    --------
+    >>> from sikta.service.workspace import Workspace
+    >>> ws = Workspace(":memory:")
+    >>> workspace_engine(ws) is None
+    True
+    >>> set_workspace_engine(ws, "duckdb") is None  # DuckDB is the default: setting it clears the setting
+    True
+    """
+    if not ws.store.has(SETTINGS):
+        return None
+    row = ws.store.raw.execute(f'SELECT value FROM "{SETTINGS}" WHERE key = ?', ["engine"]).fetchone()
+    return None if row is None or row[0] == DEFAULT_ENGINE else check_engine(row[0])
+
+
+def set_workspace_engine(ws: Workspace, name: str) -> str | None:
+    """Set the engine of the workspace; ``duckdb`` (the default) clears the setting. Returns the setting.
+
+    Setting ``spark`` checks first that Spark can start here (pyspark, Java 17+), so a machine
+    that cannot run it says so now, not at the next build.
+    """
+    engine = check_engine(name)
+    ws.store.writable()
+    if engine != DEFAULT_ENGINE:
+        from sikta.engine import spark
+
+        spark.check_available()
+    with ws.store.transaction():
+        ws.store.create_empty(SETTINGS, SETTINGS_SCHEMA, replace=False)
+        ws.store.execute(f'DELETE FROM "{SETTINGS}" WHERE key = \'engine\'')
+        if engine != DEFAULT_ENGINE:
+            ws.store.execute(f'INSERT INTO "{SETTINGS}" VALUES (\'engine\', ?, now()::TIMESTAMP)', [engine])
+    return workspace_engine(ws)
 
 
 def warehouse_for(workspace: Path, env: Mapping[str, str] | None = None) -> Path:
@@ -130,4 +174,5 @@ def inputs(ws: Workspace, engine: str | None) -> Inputs:
     return Inputs("spark", tables, hierarchy, backend, [f"built on Spark ({settings.master}) from {folder}"])
 
 
-__all__ = ["DEFAULT_ENGINE", "ENGINES", "Inputs", "check_engine", "inputs", "warehouse_for"]
+__all__ = ["DEFAULT_ENGINE", "ENGINES", "Inputs", "check_engine", "inputs", "set_workspace_engine", "warehouse_for",
+           "workspace_engine"]

@@ -174,6 +174,19 @@ class Workspace:
             raise DataTooThinError("no dated revenue rows up to today: pass --as-of to choose the date")
         return max(dates)
 
+    @property
+    def engine(self) -> str | None:
+        """The engine this workspace is set to run on (``spark``), or None: DuckDB, the default (docs/engines.md)."""
+        from sikta.service.engines import workspace_engine
+
+        return workspace_engine(self)
+
+    def set_engine(self, name: str) -> str | None:
+        """Set the engine the CLI's ``--engine`` defaults to for this workspace; ``duckdb`` clears it."""
+        from sikta.service.engines import set_workspace_engine
+
+        return set_workspace_engine(self, name)
+
     def build_features(
         self, grain: str = "account", as_of: str | date | None = None, *, window_months: int = 12,
         engine: str | None = None,
@@ -309,6 +322,7 @@ class Workspace:
             "ingested_at": str(last.get("finished_at")),
             "tables": {r["table"]: {k: int(r[k]) for k in ("rows_in", "loaded", "quarantined")} for r in counts.to_dict("records")},
             "units_per_grain": self.units_per_grain(),
+            "engine": self.engine or "duckdb",
             "features": {
                 b["table"]: {"grain": b["grain"], "as_of": str(pd.Timestamp(b["as_of"]).date()),
                              "window_months": int(b["window_months"]), "units": int(b["units"]),
