@@ -160,6 +160,29 @@ def test_a_folder_or_a_device_named_like_a_table_is_an_error(ws, clean_exports, 
     assert ws.last_ingest()["ingest_id"] == first.ingest_id
 
 
+def test_a_parquet_damaged_inside_is_one_clear_error_and_changes_nothing(ws, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    good = _folder(tmp_path, {"accounts.csv": "account_id\nA1\n", "orders.csv": ORDERS_OK})
+    first = ws.ingest(good)
+    d = tmp_path / "damaged"
+    d.mkdir()
+    (d / "accounts.csv").write_text("account_id\nA1\n", encoding="utf-8")
+    n = 5000
+    pq.write_table(pa.table({"order_id": [f"O{i}" for i in range(n)], "account_id": ["A1"] * n,
+                             "order_date": ["2025-01-05"] * n, "amount": [1.0] * n}), d / "orders.parquet",
+                   compression="snappy")
+    data = bytearray((d / "orders.parquet").read_bytes())
+    for i in range(200, 1200):  # a compressed data page; the footer (schema, row count) still reads
+        data[i] ^= 0x5A
+    (d / "orders.parquet").write_bytes(bytes(data))
+    with pytest.raises(InputError, match=r"orders.parquet: cannot read as orders: .*Snappy"):
+        ws.ingest(d)
+    assert ws.last_ingest()["ingest_id"] == first.ingest_id
+    assert ws.store.count(ws.store.table("orders")) == 1
+
+
 def test_a_header_naming_a_column_twice_is_an_error(ws, tmp_path):
     d = _folder(tmp_path, {"accounts.csv": "account_id,name,Name\nA1,x,y\n", "orders.csv": ORDERS_OK})
     with pytest.raises(InputError, match=r"accounts.csv: the header names column 'Name' twice \(columns 2 and 3\)"):

@@ -85,6 +85,8 @@ class Store:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
             config["temp_directory"] = self.path + ".tmp"
         self.con = self._connect(read_only, config, wait)
+        # DuckDB draws its own bar on stdout after 2 s of a query: it broke '--json' output on large data
+        self.raw.execute("SET enable_progress_bar = false")
         self._depth = 0
         if not read_only:
             self._discard_leftovers()
