@@ -1,7 +1,7 @@
 """Table-level steps of an ingest, between the row checks of :mod:`validate` and the staged swap.
 
 * :func:`union_sources` stacks the sources of one table (each typed by its own mapping);
-* :func:`line_stats` counts exact duplicate lines and future dates of a table as written;
+* :func:`source_stats` counts rows, exact duplicate lines and future dates of a source;
 * :func:`derive_accounts` makes one account per customer id of a revenue table;
 * :func:`accounts_forest` resolves the parent links (or skips the work when there are none);
 * :func:`attribute_types` / :func:`typed_attributes` type the mapping's extra columns;
@@ -120,20 +120,16 @@ def accounts_forest(store, t: ir.Table) -> tuple[ir.Table, pd.DataFrame | ir.Tab
     return v.flag_rows(t, memo), forest.frame
 
 
-def line_stats(store, t: ir.Table, name: str) -> dict:
-    """Exact duplicate lines and rows dated in the future, from a table as written (every row, ``_line_hash`` kept).
-
-    Read from the written table, not the source: a second pass over the source only for these
-    counts cost as much as a fifth of the ingest (hashing every column of every line again).
-    """
+def source_stats(store, t: ir.Table, name: str) -> dict:
+    """Rows read, exact duplicate lines and rows dated in the future, in one pass over a source (``_chk_<table>``)."""
     today = ibis.literal(date.today(), type="date")
     cols = [c for c in DATE_COLUMNS.get(name, ()) if c in t.columns]
     future = ibis.or_(*((t[c].cast("date") > today) for c in cols)).fill_null(False) if cols else None
-    aggs = {"hashes": t._line_hash.nunique()}
+    aggs = {"n": t.count(), "hashes": t._line_hash.nunique()}
     if future is not None:
         aggs |= {"future": future.sum(), "first_future": t._row.min(where=future)}
     row = store.frame(t.aggregate(**aggs)).iloc[0]
-    return {k: (None if k not in row or pd.isna(row[k]) else int(row[k])) for k in ("hashes", "future", "first_future")}
+    return {k: (None if k not in row or pd.isna(row[k]) else int(row[k])) for k in ("n", "hashes", "future", "first_future")}
 
 
 def attribute_types(store, t: ir.Table, names: list[str], declared: dict[str, str]) -> dict[str, str]:

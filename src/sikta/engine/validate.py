@@ -366,13 +366,10 @@ def record_json(t: ir.Table, contract: TableContract) -> ir.StringValue:
     return ibis.struct(fields).cast("json").cast("string") if fields else ibis.literal("{}")
 
 
-def finalize(t: ir.Table, contract: TableContract, extra: tuple[str, ...] = (), keep: tuple[str, ...] = ()) -> ir.Table:
-    """Keep typed columns (and ``extra`` ones) and the verdict; values of failed rows only as quarantine JSON.
-
-    ``keep`` names bookkeeping columns to carry along (the ingest reads ``_line_hash`` and drops it).
-    """
+def finalize(t: ir.Table, contract: TableContract, extra: tuple[str, ...] = ()) -> ir.Table:
+    """Keep typed columns (and ``extra`` ones) and the verdict; values of failed rows only as quarantine JSON."""
     record = ibis.ifelse(t._reason.notnull(), record_json(t, contract), ibis.null("string"))
-    return t.select(*contract.names, *extra, *keep, *META, _record=record)
+    return t.select(*contract.names, *extra, *META, _record=record)
 
 
 def quarantined(t: ir.Table, table: str) -> ir.Table:

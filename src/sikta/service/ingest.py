@@ -49,8 +49,8 @@ from sikta.engine.ingest_checks import (
     accounts_forest,
     attribute_types,
     derive_accounts,
+    source_stats,
     format_hints,
-    line_stats,
     typed_attributes,
     union_sources,
 )
@@ -165,15 +165,13 @@ def _scratch(store: Store) -> Path:
 
 
 def _read_sources(store: Store, located, mapping: Mapping, scratch: Path):
-    """Scan and type every source into one temp relation per contract table (``_chk_<table>``), with its row count.
+    """Scan and type every source into one temp relation per contract table (``_chk_<table>``), with its stats.
 
     A CSV is read once into a temp table: its reader sets bad lines aside while it reads, and
     the rows after them are renumbered in place. Any other source (Parquet, Excel, a database
-    table already streamed in) is read where it lies, so ``_chk_<table>`` is a view over it:
+    table already streamed in) is cheap to read again, so ``_chk_<table>`` is a view over it:
     holding ten million typed order lines in memory costs more than reading them twice. The
-    rows read are counted here (a Parquet file's from its footer), apart from the write they are
-    checked against; a file whose data cannot be decoded fails at the write, which the staged swap
-    undoes (:func:`_write`).
+    stats read every source column, so a file that cannot be decoded fails here, before any write.
     """
     acc_tm = mapping.for_table("accounts")
     derive = acc_tm.derive_from
@@ -186,6 +184,8 @@ def _read_sources(store: Store, located, mapping: Mapping, scratch: Path):
             parts, pending = _typed_sources(store, name, sources, acc_tm, scratch, strict)
             try:
                 store.create(table, union_sources(parts), temp=True, view=not pending)
+                if not pending:
+                    stats[name] = source_stats(store, store.con.table(table, database="temp"), name)
                 break
             except duckdb.Error as exc:
                 # a CSV the reader's state machine rejects as a whole: one lenient second read,
@@ -195,15 +195,15 @@ def _read_sources(store: Store, located, mapping: Mapping, scratch: Path):
                     raise InputError(f"{files}: cannot read as {name}: {str(exc).strip().splitlines()[0]}") from None
         bad[name] = bad_lines(store, pending, table)
         chk[name] = table
-        # rows read, counted apart from the write (Parquet: from its footer); the other counts come from the write
-        stats[name] = {"n": store.count(store.con.table(table, database="temp"))}
+        if pending:  # after the renumbering: the first future row's number must be its line's
+            stats[name] = source_stats(store, store.con.table(table, database="temp"), name)
     if derive is not None:
         src = v.row_checks(store.con.table(chk[derive], database="temp"), CONTRACT[derive], settings(mapping, derive))
         raw = derive_accounts(src, derive, acc_tm)
         store.create("_chk_accounts", v.typed_columns(raw, CONTRACT["accounts"], acc_tm), temp=True)
         chk["accounts"] = "_chk_accounts"
         bad["accounts"] = []
-        stats["accounts"] = {"n": store.count(store.con.table("_chk_accounts", database="temp"))}
+        stats["accounts"] = source_stats(store, store.con.table("_chk_accounts", database="temp"), "accounts")
     return chk, bad, stats
 
 
@@ -398,8 +398,7 @@ def _ingest(store, located, mapping, mapping_path, derive, scratch, allow_shrink
                 # keys last: a copy that failed a reference check must not block a valid later copy
                 t = v.flag_duplicates(t, contract.key)
             t = typed_attributes(t, attrs)
-            stats |= _write(stage, name, v.finalize(t, contract, extra=tuple(attrs), keep=("_line_hash",)), ingest_id,
-                            located)
+            _write(stage, name, v.finalize(t, contract, extra=tuple(attrs)), ingest_id)
             if bad[name]:
                 stage.insert(QUARANTINE, _bad_line_rows(bad[name], name, ingest_id), schema=QUARANTINE_SCHEMA)
             reports[name] = _table_report(store, stage, name, stats, len(bad[name]), located, derive, attrs)
@@ -425,24 +424,16 @@ def _ingest(store, located, mapping, mapping_path, derive, scratch, allow_shrink
     )
 
 
-def _write(stage, name: str, verdicts: ir.Table, ingest_id: str, located) -> dict:
+def _write(stage, name: str, verdicts: ir.Table, ingest_id: str) -> None:
     """Check and write every row once, verdict included; copy the failed ones to the quarantine and cut them out.
 
     One pass over the source: a table of loaded rows and a quarantine query of their own would
-    each run every check on every row again (and read the source again). The duplicate and
-    future-date counts are read from the written rows before the bookkeeping columns go.
+    each run every check on every row again (and read the source again).
     """
-    try:
-        written = stage.create(name, verdicts)
-    except (duckdb.IOException, duckdb.InvalidInputException) as exc:
-        # a source whose footer reads but whose data does not (a damaged Parquet page): read here first
-        files = ", ".join(str(f) for f in located.inputs(name))
-        raise InputError(f"{files}: cannot read as {name}: {str(exc).strip().splitlines()[0]}") from None
-    stats = line_stats(stage.store, written, name)
+    written = stage.create(name, verdicts)
     stage.insert(QUARANTINE, v.quarantined(written, name).mutate(ingest_id=ibis.literal(ingest_id)).select(
         *QUARANTINE_SCHEMA))
-    stage.prune(name, failed="_reason", drop=(*v.META, "_record", "_line_hash"))
-    return stats
+    stage.prune(name, failed="_reason", drop=(*v.META, "_record"))
 
 
 def _table_report(store, stage, name, stats, n_bad, located, derive, attrs) -> TableReport:
