@@ -196,19 +196,18 @@ def _groups(x: np.ndarray, g: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarra
     return n, m, ss
 
 
-def _eta2(x: np.ndarray, g: np.ndarray, k: int) -> float:
+def _eta2(x: np.ndarray, n: np.ndarray, m: np.ndarray) -> float:
+    """Between-segment share of the variance of ``x``, from the segments' sizes ``n`` and means ``m``."""
     total = ((x - x.mean()) ** 2).sum()
     if total <= 0:
         return 0.0
-    n, m, _ = _groups(x, g, k)
     some = n > 0
     return float((n[some] * (m[some] - x.mean()) ** 2).sum() / total)
 
 
-def _largest_d(x: np.ndarray, g: np.ndarray, names: np.ndarray) -> tuple[float, str | None]:
+def _largest_d(n: np.ndarray, m: np.ndarray, ss: np.ndarray, names: np.ndarray) -> tuple[float, str | None]:
     """The largest |Cohen's d| over all pairs of segments of two or more units (as
-    :func:`sikta.core.stats.cohens_d`), vectorized; ``g`` holds codes into ``names``."""
-    n, m, ss = _groups(x, g, len(names))
+    :func:`sikta.core.stats.cohens_d`), vectorized, from :func:`_groups`; segment ``i`` is ``names[i]``."""
     segs = np.flatnonzero(n >= 2)
     if len(segs) < 2:
         return 0.0, None
@@ -237,9 +236,10 @@ def _distinct(frame: pd.DataFrame, labels: pd.Series, placed: pd.Series, variabl
         x = pd.to_numeric(values[v], errors="coerce").astype(float)
         ok = x.notna().to_numpy()
         xs, gs = x.to_numpy()[ok], g[ok]
-        best, pair = _largest_d(xs, gs, names)
-        several = (np.bincount(gs, minlength=len(names)) >= 2).sum() > 1
-        rows.append({"variable": v, "kind": "numeric", "effect": _eta2(xs, gs, len(names)) if several else 0.0,
+        n, m, ss = _groups(xs, gs, len(names))
+        best, pair = _largest_d(n, m, ss, names)
+        several = (n >= 2).sum() > 1
+        rows.append({"variable": v, "kind": "numeric", "effect": _eta2(xs, n, m) if several else 0.0,
                      "measure": "eta2", "max_abs_d": best, "pair": pair, "n": int(ok.sum())})
     for v in categorical:
         x = frame.loc[placed, v]
