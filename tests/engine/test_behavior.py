@@ -129,3 +129,24 @@ def test_lookback_and_missing_tables(con, world):
         behavior_inputs(tables, h, grain="account", as_of=AS_OF, lookback_months=0)
     with pytest.raises(InputError, match="orders or a subscriptions"):
         behavior_inputs({"tickets": tables["tickets"]}, h, grain="account", as_of=AS_OF)
+
+
+def test_a_unit_needs_activity_to_have_a_row(con):
+    # R only sent a credit note (no line > 0, no subscription, no ticket): no activity, no row.
+    # Q sent a credit note and holds a subscription: a row, no order lines, no credit share (no sales).
+    h = con.create_table("h2", pd.DataFrame({"account_id": ["R", "Q"], "ultimate_parent_id": ["R", "Q"],
+                                              "account_unit_id": ["R", "Q"]}))
+    orders = con.create_table("o2", pd.DataFrame({
+        "account_id": ["R", "Q"], "order_id": ["r1", "q1"], "order_date": _d("2024-03-01", "2024-03-01"),
+        "product_id": ["a1", "a1"], "product_line": ["A", "A"], "quantity": [-1.0, -1.0], "amount": [-8.0, -8.0]}))
+    subs = con.create_table("s2", pd.DataFrame({
+        "subscription_id": ["u1"], "account_id": ["Q"], "product_line": ["B"], "start_date": _d("2024-12-01"),
+        "end_date": _d("2024-12-10"), "mrr": [50.0]}))
+    r = run(con, {"orders": orders, "subscriptions": subs}, h)
+    assert list(r.index) == ["Q"]
+    q = r.loc["Q"]
+    assert q.order_lines == 0 and q.orders == 0 and pd.isna(q.credit_share) and pd.isna(q.order_interval_days)
+    assert q.active_days == 10 and pd.isna(q.tickets)
+    only_subs = run(con, {"subscriptions": subs}, h)
+    assert list(only_subs.index) == ["Q"] and only_subs.loc["Q", "active_days"] == 10
+    assert only_subs.loc["Q", "order_lines"] is None or pd.isna(only_subs.loc["Q", "order_lines"])
