@@ -102,3 +102,20 @@ def test_unseen_missing_follows_the_bigger_child_like_scikit_learn(cut):
     ours = ShallowTree(max_depth=1).fit(X, y).predict_proba(probe)
     ref = DecisionTreeClassifier(max_depth=1).fit(X, y).predict_proba(probe)
     np.testing.assert_allclose(ours, ref)
+
+
+def test_given_row_orders_grow_the_same_tree():
+    rng = np.random.default_rng(11)
+    X = rng.normal(size=(500, 3))
+    X[rng.random(500) < 0.1, 1] = np.nan
+    X[:, 2] = np.round(X[:, 2])  # ties: the stable order matters
+    y = (X[:, 0] + np.nan_to_num(X[:, 1]) + rng.normal(size=500)) > 0.5
+    plain = ShallowTree(max_depth=2, min_samples_leaf=5).fit(X, y)
+    orders = [np.argsort(X[:, j], kind="stable") for j in range(3)]
+    given = ShallowTree(max_depth=2, min_samples_leaf=5).fit(X, y, order=orders)
+    for attr in ("feature_", "threshold_", "missing_left_", "children_left_", "n_node_", "value_",
+                 "feature_importances_"):
+        np.testing.assert_array_equal(getattr(plain, attr), getattr(given, attr))
+    assert (plain.feature_ >= 0).sum() == 3  # it did split, on more than one column
+    with pytest.raises(ValueError, match="one row order of 500 rows per column"):
+        ShallowTree().fit(X, y, order=orders[:2])

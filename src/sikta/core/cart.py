@@ -85,15 +85,25 @@ class ShallowTree:
         self.max_depth = max_depth
         self.min_samples_leaf = min_samples_leaf
 
-    def fit(self, X: np.ndarray, y: np.ndarray) -> ShallowTree:
-        """Grow the tree on ``X`` (rows × columns, NaN = missing) and boolean ``y``."""
+    def fit(self, X: np.ndarray, y: np.ndarray, order: Sequence[np.ndarray] | None = None) -> ShallowTree:
+        """Grow the tree on ``X`` (rows × columns, NaN = missing) and boolean ``y``.
+
+        ``order`` may give each column's row order, ``np.argsort(X[:, j], kind="stable")``,
+        when the caller fits many trees on the same columns (the forward search of
+        :mod:`sikta.core.drivers`): the tree is the same, without sorting again.
+        """
         X = np.asarray(X, dtype=float)
         if X.ndim == 1:
             X = X[:, None]
         y = np.asarray(y, dtype=bool)
         self._nodes: list[dict] = []
         # One sort per column; a node reuses it by keeping the rows it holds, in order.
-        self._order = [np.argsort(X[:, j], kind="stable") for j in range(X.shape[1])]
+        if order is None:
+            self._order = [np.argsort(X[:, j], kind="stable") for j in range(X.shape[1])]
+        elif len(order) != X.shape[1] or any(len(o) != len(X) for o in order):
+            raise ValueError(f"order needs one row order of {len(X)} rows per column ({X.shape[1]})")
+        else:
+            self._order = list(order)
         self._grow(X, y, np.ones(len(y), dtype=bool), 0)
         nodes = self._nodes
         self.feature_ = np.array([n["feature"] for n in nodes], dtype=int)

@@ -174,12 +174,12 @@ def _prepare(X: pd.DataFrame) -> tuple[dict[str, np.ndarray], dict[str, str], di
                 values, kind = coerced.to_numpy(dtype=float, na_value=np.nan), "numeric"
         if kind == "numeric":
             values = np.where(np.isfinite(values), values, np.nan)
-            distinct = np.unique(values[~np.isnan(values)])
+            distinct = pd.unique(values[~np.isnan(values)])  # hashing: a sort of 400k values took seconds
             if len(distinct) == 0:
                 skipped[name] = "no values"
                 continue
         else:
-            distinct = np.unique(values)
+            distinct = pd.unique(values)
             if len(distinct) > 20 and len(distinct) > 0.5 * n:
                 skipped[name] = f"{len(distinct)} distinct values: looks like an identifier"
                 continue
@@ -203,7 +203,7 @@ class _Code:
             self.indicator_ = bool(miss.any())
             self.sorted_ = np.sort(np.where(miss, self.median_, x))
         else:
-            cats, inv = np.unique(x, return_inverse=True)
+            inv, cats = pd.factorize(x, sort=True)  # np.unique's answer, hashing instead of comparing strings
             self.cats_ = cats
             prior = float(y.mean())
             self.prior_ = prior
@@ -236,7 +236,7 @@ class _Code:
             return (self._raw(x) - self.mean_) / self.sd_
         if self.kind == "numeric":
             return x[:, None]
-        return np.array([self.rates_.get(v, self.prior_) for v in x], dtype=float)[:, None]
+        return pd.Series(x, dtype=object).map(self.rates_).fillna(self.prior_).to_numpy(dtype=float)[:, None]
 
 
 def _contribution_sd(coef: np.ndarray, mats: list[np.ndarray]) -> np.ndarray:
@@ -487,7 +487,10 @@ class DriverSelector:
         for (tr, te), fold in zip(folds, blocks):
             a = np.hstack([fold[f][0] for f in features])
             b = np.hstack([fold[f][1] for f in features])
-            model = self._model(C).fit(a, y[tr])
+            if self.method == "tree":  # every tree of the search reuses its columns' row orders
+                model = self._model(C).fit(a, y[tr], order=[fold[f][2] for f in features])
+            else:
+                model = self._model(C).fit(a, y[tr])
             aucs.append(roc_auc(y[te], model.predict_proba(b)[:, 1]))
         return np.array(aucs)
 
@@ -544,7 +547,9 @@ class DriverSelector:
             fold = {}
             for name, x in data.items():
                 code = _Code(kinds[name], linear).fit(x[tr][ftr], ytr[ftr])
-                fold[name] = (code.transform(x[tr][ftr]), code.transform(x[tr][fte]))
+                a = code.transform(x[tr][ftr])
+                order = np.argsort(a[:, 0], kind="stable") if not linear else None
+                fold[name] = (a, code.transform(x[tr][fte]), order)
             blocks.append(fold)
 
         names = list(data)
