@@ -51,7 +51,7 @@ def _to_unit(t: ir.Table, units: ir.Table) -> ir.Table:
 
 def _second_order_day(orders: ir.Table, units: ir.Table, as_of: dt.date) -> ir.Table:
     o = orders.filter((orders.amount > 0) & (orders.order_date <= as_of))
-    days = _to_unit(o.select("account_id", day=o.order_date.cast("date")), units).distinct()
+    days = _to_unit(o.select("account_id", day=o.order_date.cast("date")).distinct(), units).distinct()
     w = ibis.window(group_by=days.unit_id, order_by=days.day)
     ranked = days.mutate(_n=ibis.row_number().over(w))
     return ranked.filter(ranked._n == 1).select("unit_id", second_order=ranked.day)
@@ -80,11 +80,13 @@ def onboarding_dates(tables: Mapping[str, ir.Table], hierarchy: ir.Table, grain:
     if "orders" in tables:
         o = tables["orders"]
         o = o.filter((o.amount > 0) & (o.order_date <= as_of))
-        starts.append(_to_unit(o.select("account_id", d=o.order_date.cast("date")), units))
+        # the first date per account before the roll-up: the join and the union then see one row per
+        # account, not every order line (17 s of a report at 100M lines)
+        starts.append(_to_unit(o.group_by("account_id").aggregate(d=o.order_date.cast("date").min()), units))
     if "subscriptions" in tables:
         s = tables["subscriptions"]
         s = s.filter(s.start_date <= as_of)
-        starts.append(_to_unit(s.select("account_id", d=s.start_date.cast("date")), units))
+        starts.append(_to_unit(s.group_by("account_id").aggregate(d=s.start_date.cast("date").min()), units))
     if not starts:
         return ibis.memtable({"unit_id": [], **{c: [] for c in DATE_COLUMNS}},
                              schema={"unit_id": "string", **{c: "date" for c in DATE_COLUMNS}})
@@ -95,9 +97,10 @@ def onboarding_dates(tables: Mapping[str, ir.Table], hierarchy: ir.Table, grain:
         u = u.filter(u.date <= as_of)
         events = u.events > 0 if "events" in u.columns else ibis.literal(True)
         reached = (u.active_users >= min_active_users) if "active_users" in u.columns else events
-        uu = _to_unit(u.select("account_id", day=u.date.cast("date"), e=events, m=reached), units)
-        agg = uu.group_by("unit_id").aggregate(first_value_date=uu.day.min(where=uu.e),
-                                               milestone_date=uu.day.min(where=uu.m))
+        day = u.date.cast("date")
+        per_account = u.group_by("account_id").aggregate(v=day.min(where=events), ms=day.min(where=reached))
+        uu = _to_unit(per_account, units)
+        agg = uu.group_by("unit_id").aggregate(first_value_date=uu.v.min(), milestone_date=uu.ms.min())
         out = base.left_join(agg, "unit_id").drop("unit_id_right")
     elif "orders" in tables:
         second = _second_order_day(tables["orders"], units, as_of)
