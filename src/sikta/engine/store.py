@@ -27,6 +27,10 @@ import duckdb
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
+import pyarrow as pa
+import pyarrow.types as pat
+from ibis.backends.duckdb.converter import DuckDBPandasData
+from ibis.formats.pandas import PandasData
 
 from sikta.errors import NotFoundError, ReadOnlyWorkspaceError, WorkspaceError, WorkspaceLockedError
 
@@ -205,7 +209,22 @@ class Store:
         as ``decimal(38, 0)`` and turns into Python ``Decimal`` objects one value at a time (5 s
         for 40,000 units x 19 count columns, against 0.1 s for the same numbers as int64).
         """
-        return self.con.execute(_whole_decimals_as_int(expr), limit=limit)
+        if not isinstance(expr, ir.Table):
+            return self.con.execute(expr, limit=limit)
+        expr = _whole_decimals_as_int(expr)
+        table = self.con.to_pyarrow(expr, limit=limit)
+        df = _arrow_to_pandas(table)
+        # Ibis's two conversions (its DuckDB one, then its generic one), each column once, in place:
+        # Ibis rebuilds the frame after each (2 x 1.5 s for 1M accounts) and copies every list twice.
+        for name, dtype in expr.schema().items():
+            if dtype.is_array() and (dtype.value_type.is_string() or dtype.value_type.is_numeric()
+                                     or dtype.value_type.is_boolean()):
+                continue  # already lists of plain values with None for null: both conversions keep them
+            s = df[name]
+            c = PandasData.convert_column(DuckDBPandasData.convert_column(s, dtype), dtype)
+            if c is not s:
+                df[name] = c
+        return df
 
     def scalar(self, expr: ir.Scalar) -> Any:
         return self.con.execute(expr)
@@ -423,6 +442,40 @@ def _typed_as_declared(sql: str, schema: ibis.Schema) -> str:
     if not casts:
         return sql
     return f"SELECT * REPLACE ({', '.join(casts)}) FROM ({sql})"
+
+
+def _arrow_to_pandas(table: pa.Table) -> pd.DataFrame:
+    """Columns as Ibis's DuckDB backend hands them to its type conversion, built the fast way.
+
+    Ibis turns every column that holds a null into a Python list, and pandas then infers a type
+    from a million Python objects: 11 s for the feature table of 1M accounts, against 1 s through
+    Arrow. Arrow gives the same values and types for numbers, text, booleans and dates with
+    nulls (timestamps are made nanosecond, as the list route makes them); nested, dictionary-
+    encoded, all-null and other columns still go the list route, so frames are exactly as before.
+    """
+    listed: dict[int, list] = {}
+    keep, fields = [], []
+    for i, (name, col) in enumerate(zip(table.column_names, table.columns, strict=True)):
+        t = col.type
+        if pat.is_nested(t) or pat.is_dictionary(t) or (col.null_count and (
+                col.null_count == len(col) or not (pat.is_integer(t) or pat.is_floating(t) or pat.is_string(t)
+                                                   or pat.is_large_string(t) or pat.is_boolean(t)
+                                                   or pat.is_date32(t) or pat.is_timestamp(t)))):
+            listed[i] = col.to_pylist()
+            continue
+        if col.null_count and pat.is_timestamp(t) and t.tz is None and t.unit != "ns":
+            try:
+                col = col.cast(pa.timestamp("ns"))
+            except (pa.ArrowInvalid, OverflowError):
+                listed[i] = col.to_pylist()
+                continue
+        keep.append(col)
+        fields.append(name)
+    # one conversion of the whole table: pandas builds its blocks once instead of merging columns
+    df = pa.Table.from_arrays(keep, names=fields).to_pandas() if keep else pd.DataFrame(index=range(len(table)))
+    for i, values in listed.items():
+        df.insert(i, table.column_names[i], values)
+    return df
 
 
 def _whole_decimals_as_int(expr: ir.Table) -> ir.Table:
