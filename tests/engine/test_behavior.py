@@ -150,3 +150,18 @@ def test_a_unit_needs_activity_to_have_a_row(con):
     only_subs = run(con, {"subscriptions": subs}, h)
     assert list(only_subs.index) == ["Q"] and only_subs.loc["Q", "active_days"] == 10
     assert only_subs.loc["Q", "order_lines"] is None or pd.isna(only_subs.loc["Q", "order_lines"])
+
+
+def test_products_paid_the_same_price_share_a_tier(con):
+    # Without a catalogue both products were paid 0.10 a unit, but the float means differ in the last bits
+    # (3 lines: 0.30000000000000004 / 3; 7 lines: 0.7 / 7): unrounded, one ranked above the other.
+    assert sum([0.1] * 3) / 3 != sum([0.1] * 7) / 7
+    h = con.create_table("h3", pd.DataFrame({"account_id": ["A", "B"], "ultimate_parent_id": ["A", "B"],
+                                              "account_unit_id": ["A", "B"]}))
+    orders = con.create_table("o3", pd.DataFrame({
+        "account_id": ["A"] * 3 + ["B"] * 7, "order_id": [f"o{i}" for i in range(10)],
+        "order_date": _d(*["2024-03-01"] * 10), "product_id": ["p"] * 3 + ["q"] * 7,
+        "product_line": ["L"] * 10, "quantity": [1.0] * 10, "amount": [0.1] * 10}))
+    r = run(con, {"orders": orders}, h)
+    # two products tied in line L: each (0 cheaper + 2 cheaper or equal) / 2 / 2
+    assert r.loc["A", "price_tier"] == r.loc["B", "price_tier"] == pytest.approx(0.5)

@@ -26,8 +26,8 @@ Columns (one row per unit that has any order, subscription or ticket):
     product line**, 0 = cheapest, 1 = most premium: the mid-rank percentile
     ``(n_cheaper + n_cheaper_or_equal) / 2 / n`` of its reference price among
     the line's products. The reference price is the catalogue list price,
-    else the mean unit price paid (``amount / quantity``) over all units'
-    lines > 0 - so it works on transaction-only data too. Orders without a
+    else the mean unit price paid (``amount / quantity``, to a millionth) over all
+    units' lines > 0 - so it works on transaction-only data too. Orders without a
     product line are ranked among all products without one.
 ``credit_share``
     credit notes (``-Σ amount`` of lines < 0) over ``Σ amount`` of lines > 0.
@@ -99,8 +99,11 @@ _NO_LINE = "(no product line)"
 def _reference_prices(o: ir.Table, products: ir.Table | None) -> ir.Table:
     """product_id, line, ref_price, tier: price position of every product within its line."""
     paid = o.filter((o.amount > 0) & (o.quantity > 0))
+    # Rounded to a millionth: a mean of equal prices (0.85 on every line) comes out a few ulps apart
+    # depending on how many lines there are and in which order the engine adds them, and unrounded
+    # those products ranked in a random order - the price tiers changed from one run to the next.
     paid = paid.group_by("product_id").aggregate(
-        paid_price=(paid.amount / paid.quantity).mean(), paid_line=paid.product_line.min()
+        paid_price=(paid.amount / paid.quantity).mean().round(6), paid_line=paid.product_line.min()
     )
     if products is not None and "product_id" in products.columns:
         p = ensure(products, {"product_id": "string", "product_line": "string", "list_price": "float64"})
