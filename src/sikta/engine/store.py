@@ -458,9 +458,7 @@ def _arrow_to_pandas(table: pa.Table) -> pd.DataFrame:
     for i, (name, col) in enumerate(zip(table.column_names, table.columns, strict=True)):
         t = col.type
         if pat.is_nested(t) or pat.is_dictionary(t) or (col.null_count and (
-                col.null_count == len(col) or not (pat.is_integer(t) or pat.is_floating(t) or pat.is_string(t)
-                                                   or pat.is_large_string(t) or pat.is_boolean(t)
-                                                   or pat.is_date32(t) or pat.is_timestamp(t)))):
+                col.null_count == len(col) or not _nulls_convert_alike(t))):
             listed[i] = col.to_pylist()
             continue
         if col.null_count and pat.is_timestamp(t) and t.tz is None and t.unit != "ns":
@@ -476,6 +474,12 @@ def _arrow_to_pandas(table: pa.Table) -> pd.DataFrame:
     for i, values in listed.items():
         df.insert(i, table.column_names[i], values)
     return df
+
+
+def _nulls_convert_alike(t: pa.DataType) -> bool:
+    """Types whose nulls Arrow turns into what a Python list turns into (NaN, None, NaT)."""
+    return (pat.is_integer(t) or pat.is_floating(t) or pat.is_string(t) or pat.is_large_string(t)
+            or pat.is_boolean(t) or pat.is_date32(t) or pat.is_timestamp(t))
 
 
 def _whole_decimals_as_int(expr: ir.Table) -> ir.Table:
