@@ -49,8 +49,8 @@ from sikta.engine.ingest_checks import (
     accounts_forest,
     attribute_types,
     derive_accounts,
-    source_stats,
     format_hints,
+    source_stats,
     typed_attributes,
     union_sources,
 )
