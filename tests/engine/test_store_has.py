@@ -1,5 +1,5 @@
-"""Store.has answers what Ibis's list_tables answers (its oracle), for tables, views, temporary tables,
-names that need quoting and names that are not there."""
+"""Store.has and Store.tables answer what Ibis's list_tables answers (their oracle), for tables, views,
+temporary tables, names that need quoting and names that are not there."""
 
 from __future__ import annotations
 
@@ -21,5 +21,6 @@ def test_has_agrees_with_ibis_list_tables(tmp_path):
             assert store.has(name) == (name in listed), name
         assert store.has("orders") and store.has("Odd name; it's") and store.has("scratch")
         assert not store.has("elsewhere") and not store.has("missing")
+        assert store.tables() == sorted(listed)  # its own catalog query, the same names
     finally:
         store.close()

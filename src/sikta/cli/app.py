@@ -6,6 +6,7 @@ stdout and nothing else, for scripts.
 
 from __future__ import annotations
 
+import gc
 import json
 import shutil
 import sys
@@ -358,6 +359,18 @@ def engine_setting(
                   "says otherwise; 'sikta engine duckdb' goes back to the default")
 
 
+#: young-generation collections every this many allocations instead of CPython's 700
+GC_YOUNG = 100_000
+
+
 def main() -> None:
     """Console entry point."""
-    app()
+    # A command loads ~10^6 long-lived objects (Ibis, sqlglot, pydantic) and makes few cycles, so
+    # CPython's default collector mostly re-traverses imports: 0.2 s of a 1.5 s small ingest. A
+    # larger young generation keeps collecting cycles (a server stays bounded), far less often; at
+    # exit, frozen objects are not traversed once more (another 0.2 s).
+    gc.set_threshold(GC_YOUNG, 50, 100)
+    try:
+        app()
+    finally:
+        gc.freeze()

@@ -20,16 +20,18 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from typing import TYPE_CHECKING
 
 import ibis
 import ibis.expr.types as ir
-import pandas as pd
 
 from sikta.core.formats import suggest_fix
-from sikta.core.hierarchy import resolve_forest
 from sikta.engine import validate as v
 from sikta.engine.contract import CONTRACT
 from sikta.engine.sources import ATTR_PREFIX
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: dates that decide "as of when" per table; rows after today are counted
 DATE_COLUMNS = {
@@ -97,7 +99,7 @@ def accounts_forest(store, t: ir.Table) -> tuple[ir.Table, pd.DataFrame | ir.Tab
     hierarchy is written by the engine and nothing comes to Python.
     """
     ok = t.filter(t._reason.isnull())
-    links = store.scalar(ok.parent_account_id.count())
+    links = store.count(ok.filter(ok.parent_account_id.notnull()))
     if not links:
         h = ok.select(
             "account_id",
@@ -107,6 +109,10 @@ def accounts_forest(store, t: ir.Table) -> tuple[ir.Table, pd.DataFrame | ir.Tab
             depth=ibis.literal(0, type="int64"),
         )
         return t, h
+    import pandas as pd  # only accounts with parent links come to Python
+
+    from sikta.core.hierarchy import resolve_forest
+
     rows = store.frame(ok.select("_file", "_row", "account_id", "parent_account_id", "account_type"))
     forest = resolve_forest(rows["account_id"].to_numpy(), rows["parent_account_id"].to_numpy(), rows["account_type"].to_numpy())
     positions = list(forest.broken)
@@ -128,8 +134,8 @@ def source_stats(store, t: ir.Table, name: str) -> dict:
     aggs = {"n": t.count(), "hashes": t._line_hash.nunique()}
     if future is not None:
         aggs |= {"future": future.sum(), "first_future": t._row.min(where=future)}
-    row = store.frame(t.aggregate(**aggs)).iloc[0]
-    return {k: (None if k not in row or pd.isna(row[k]) else int(row[k])) for k in ("n", "hashes", "future", "first_future")}
+    row = store.rows(t.aggregate(**aggs))[0]
+    return {k: (None if row.get(k) is None else int(row[k])) for k in ("n", "hashes", "future", "first_future")}
 
 
 def attribute_types(store, t: ir.Table, names: list[str], declared: dict[str, str]) -> dict[str, str]:
@@ -157,7 +163,7 @@ def attribute_types(store, t: ir.Table, names: list[str], declared: dict[str, st
             aggs[f"f{i}"] = filled.sum()
             aggs[f"n{i}"] = (filled & s.try_cast("float64").notnull() & ~s.re_search(r"^[-+]?0\d")).sum()
             aggs[f"d{i}"] = (filled & s.try_cast("date").notnull()).sum()
-        row = store.frame(t.aggregate(**aggs)).iloc[0]
+        row = store.rows(t.aggregate(**aggs))[0]
         for i, n in enumerate(infer):
             filled = int(row[f"f{i}"] or 0)
             if filled and int(row[f"n{i}"] or 0) == filled:
@@ -191,15 +197,15 @@ def format_hints(store, quarantine: ir.Table, reports: dict, mapping) -> dict[st
     the failing raw values then decide the option (see :func:`sikta.core.formats.suggest_fix`).
     """
     q = quarantine.filter(quarantine.reason.contains(" is not a "))
-    counts = store.frame(q.group_by(["table", "column"]).aggregate(n=q.count()).order_by(ibis.desc("n")))
+    counts = store.rows(q.group_by(["table", "column"]).aggregate(n=q.count()).order_by(ibis.desc("n")))
     hints: dict[str, str] = {}
-    for r in counts.to_dict("records"):
+    for r in counts:
         name, col, n = r["table"], r["column"], int(r["n"])
         rep = reports.get(name)
         if name in hints or rep is None or n < SYSTEMATIC * rep.rows_in or col not in CONTRACT[name].names:
             continue
         sample = q.filter((q.table == name) & (q.column == col)).select("record").limit(200)
-        values = [_raw_value(rec, col) for rec in store.frame(sample)["record"]]
+        values = [_raw_value(r["record"], col) for r in store.rows(sample)]
         values = [x for x in values if x]
         fix = suggest_fix(CONTRACT[name].column(col).dtype, values)
         if fix and values:

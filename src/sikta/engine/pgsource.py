@@ -45,9 +45,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-import numpy as np
-import pyarrow as pa
-
 from sikta.engine.contract import CONTRACT, REVENUE_TABLES
 from sikta.engine.mapping import Mapping
 from sikta.engine.sources import Located, Source
@@ -195,6 +192,9 @@ class PgSource:
 
     def copy_into(self, store: Store, table: DbTable, view: str) -> list[str]:
         """Stream ``table`` into DuckDB temp table ``view`` in key order; returns the source column names."""
+        import numpy as np
+        import pyarrow as pa
+
         try:
             t = self.con.table(table.name, database=table.schema)
             names = list(t.columns)

@@ -30,15 +30,18 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
-import pyarrow as pa
 
 from sikta.engine.contract import CONTRACT, TableContract
 from sikta.engine.mapping import Mapping, TableMapping
 from sikta.engine.store import Store
 from sikta.engine.textfiles import TextDialect, inspect_text, normalized
 from sikta.errors import InputError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 READERS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet", ".xlsx": "excel"}
 #: prefix for account attributes carried along a revenue table (accounts.derive_from)
@@ -227,6 +230,7 @@ def _q(text: str) -> str:
 def _excel_to_arrow(path: Path) -> tuple[pa.Table, list[str]]:
     """The first sheet of an .xlsx as text columns ``c0..`` with the sheet's row numbers, and its header."""
     import openpyxl
+    import pyarrow as pa
 
     try:
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
@@ -299,11 +303,13 @@ def bad_lines(store: Store, pending: list[PendingRejects], table: str) -> list[B
         rows = _record_numbers(p.normalized, p.delimiter, p.dialect.skip, [r[0] for r in rejects])
         marks = sorted(rows.values())
         # accepted row k (numbered among accepted rows) sits after the bad lines m_j with m_j - j < k
-        store.raw.execute(f'CREATE OR REPLACE TEMP TABLE "{p.table}_k" (k BIGINT)')
-        store.raw.executemany(f'INSERT INTO "{p.table}_k" VALUES (?)', [[m - j] for j, m in enumerate(marks, start=1)])
+        # numbers and the file name inlined, not bound: binding parameters makes DuckDB load pandas
+        ks = ", ".join(str(int(m - j)) for j, m in enumerate(marks, start=1))
+        store.raw.execute(f'CREATE OR REPLACE TEMP TABLE "{p.table}_k" AS SELECT unnest([{ks}]::BIGINT[]) AS k')
+        file = "'" + str(p.path).replace("'", "''") + "'"
         store.raw.execute(
             f'UPDATE "{table}" SET _row = _row + (SELECT count(*) FROM "{p.table}_k" b WHERE b.k < "{table}"._row) '
-            f"WHERE _file = ?", [str(p.path)]
+            f"WHERE _file = {file}"
         )
         store.raw.execute(f'DROP TABLE "{p.table}_k"')
         out += [

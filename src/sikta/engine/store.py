@@ -21,18 +21,17 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import ibis
 import ibis.expr.types as ir
-import pandas as pd
-import pyarrow as pa
-import pyarrow.types as pat
-from ibis.backends.duckdb.converter import DuckDBPandasData
-from ibis.formats.pandas import PandasData
 
 from sikta.errors import NotFoundError, ReadOnlyWorkspaceError, WorkspaceError, WorkspaceLockedError
+
+if TYPE_CHECKING:  # pandas and pyarrow load when a frame is asked for: a small ingest needs neither (0.4 s)
+    import pandas as pd
+    import pyarrow as pa
 
 DEFAULT_MEMORY_LIMIT = "4GB"
 STAGE_PREFIX = "_sikta_stage__"
@@ -135,11 +134,14 @@ class Store:
     def execute(self, sql: str, params: list | None = None) -> None:
         """Run one parameterized write statement (an UPDATE or DELETE of a metadata table)."""
         self.writable()
-        self.raw.execute(sql, params or [])
+        if params:
+            self.raw.execute(sql, params)
+        else:  # binding no parameters still makes DuckDB load pandas
+            self.raw.execute(sql)
 
     def _discard_leftovers(self) -> None:
         """Tables staged by a process that died before swapping them in."""
-        for name in self.con.list_tables():
+        for name in self._table_names():
             if name.startswith(STAGE_PREFIX):
                 self.drop(name)
 
@@ -166,13 +168,28 @@ class Store:
         [{'one': 1, 'two': 'x'}]
         """
         try:
-            cur = (con or self.raw).execute(sql, params or [])
+            cur = (con or self.raw).execute(sql, params) if params else (con or self.raw).execute(sql)
         except duckdb.CatalogException:
             if missing_ok:
                 return []
             raise
         names = [d[0] for d in cur.description]
         return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+    def rows(self, expr: ir.Table) -> list[dict[str, Any]]:
+        """A small expression's rows as dicts of plain Python values (``date``, ``Decimal``, ``None``).
+
+        For the few-row answers of an ingest (counts, verdict summaries): DuckDB hands the values
+        over directly, with no pandas or Arrow conversion to load or run.
+
+        Examples
+        --------
+        >>> t = ibis.memtable({"a": [1, 2, 2]})
+        >>> Store(":memory:").rows(t.group_by("a").aggregate(n=t.count()).order_by("a"))
+        [{'a': 1, 'n': 1}, {'a': 2, 'n': 2}]
+        """
+        self.con._run_pre_execute_hooks(expr)
+        return self.records(self.con.compile(expr))
 
     def frame_sql(self, sql: str, params: list | None = None) -> pd.DataFrame:
         """A small metadata query as pandas, typed by DuckDB (see :meth:`records` for why not Ibis).
@@ -187,15 +204,23 @@ class Store:
     def has(self, name: str) -> bool:
         # the question Ibis's list_tables asks (current catalog or temp, current schema), for one name: Ibis
         # builds that query with sqlglot and looks up the catalog and schema first (4 ms against 2 ms), and a
-        # command asks it a hundred times or more
+        # command asks it a hundred times or more. The name is inlined, not bound: binding a parameter makes
+        # DuckDB load pandas (0.4 s that a small ingest otherwise never pays).
+        quoted = "'" + name.replace("'", "''") + "'"
         return self.con.con.execute(
-            "SELECT 1 FROM information_schema.tables WHERE table_name = ? "
+            f"SELECT 1 FROM information_schema.tables WHERE table_name = {quoted} "
             "AND table_catalog IN (current_database(), 'temp') AND table_schema = current_schema() LIMIT 1",
-            [name]).fetchone() is not None
+        ).fetchone() is not None
 
     def tables(self) -> list[str]:
         """The workspace's tables (in-memory inputs Ibis registered on this connection are not among them)."""
-        return sorted(t for t in self.con.list_tables() if not t.startswith("ibis_"))
+        return sorted(t for t in self._table_names() if not t.startswith("ibis_"))
+
+    def _table_names(self) -> list[str]:
+        # Ibis's list_tables, without its Arrow fetch (a small ingest would load Arrow for it alone)
+        return [r[0] for r in self.raw.execute(
+            "SELECT DISTINCT table_name FROM information_schema.tables "
+            "WHERE table_catalog IN (current_database(), 'temp') AND table_schema = current_schema()").fetchall()]
 
     def table(self, name: str) -> ir.Table:
         if not self.has(name):
@@ -211,6 +236,9 @@ class Store:
         """
         if not isinstance(expr, ir.Table):
             return self.con.execute(expr, limit=limit)
+        from ibis.backends.duckdb.converter import DuckDBPandasData
+        from ibis.formats.pandas import PandasData
+
         expr = _whole_decimals_as_int(expr)
         table = self.con.to_pyarrow(expr, limit=limit)
         df = _arrow_to_pandas(table)
@@ -230,7 +258,8 @@ class Store:
         return self.con.execute(expr)
 
     def count(self, expr: ir.Table) -> int:
-        return int(self.con.execute(expr.count()))
+        self.con._run_pre_execute_hooks(expr)
+        return int(self.raw.execute(f"SELECT count(*) FROM ({self.con.compile(expr)})").fetchone()[0])
 
     def export_parquet(self, name: str, path: str | Path) -> None:
         """Write table ``name`` as one Parquet file, for another engine to read (works read-only too).
@@ -263,8 +292,7 @@ class Store:
             self.writable()
         if view and not temp:
             raise ValueError("only temporary views: a workspace view would outlive the data it reads")
-        if isinstance(expr, pd.DataFrame):
-            expr = ibis.memtable(expr, schema=schema)
+        expr = _as_table(expr, schema)
         if null_cols := expr.schema().null_fields:
             raise TypeError(f"{name}: columns without a type: {null_cols}")
         self.con._run_pre_execute_hooks(expr)  # registers in-memory tables with DuckDB
@@ -297,15 +325,44 @@ class Store:
         self.writable()
         self.con.drop_table(name, force=True)
 
-    def insert(self, name: str, expr: ir.Table | pd.DataFrame, *, schema: dict | None = None) -> None:
+    def insert(self, name: str, expr: ir.Table | pd.DataFrame | list[dict], *, schema: dict | None = None) -> None:
+        """Append rows to table ``name``: an expression, a DataFrame, or a list of dicts with ``schema``."""
         self.writable()
-        if isinstance(expr, pd.DataFrame):
-            expr = ibis.memtable(expr, schema=schema)
+        if isinstance(expr, list):
+            self._insert_rows(name, expr, schema)
+            return
+        expr = _as_table(expr, schema)
         # One INSERT ... SELECT by column name: Ibis's own insert inspects both tables first (slow on
         # a busy catalog) for what this does in one statement.
         self.con._run_pre_execute_hooks(expr)
         cols = ", ".join('"' + c.replace('"', '""') + '"' for c in expr.columns)
         self.con.raw_sql(f'INSERT INTO "{name}" ({cols}) {self.con.compile(expr)}')
+
+    def _insert_rows(self, name: str, rows: list[dict], schema: dict | None) -> None:
+        """Rows given as dicts, through a JSON-lines file DuckDB reads with the declared types.
+
+        Neither an in-memory table (Arrow) nor bound parameters: both make DuckDB or Arrow load
+        pandas, 0.4 s that a small ingest would pay for its three bookkeeping rows.
+        """
+        if schema is None:
+            raise TypeError("rows given as dicts need a schema")
+        if not rows:
+            return
+        import json
+        import tempfile
+
+        defs = ibis.schema(schema).to_sqlglot_column_defs("duckdb")
+        types = ", ".join(f"'{c}': '{d.args['kind'].sql('duckdb')}'" for c, d in zip(schema, defs, strict=True))
+        cols = ", ".join('"' + c.replace('"', '""') + '"' for c in schema)
+        with tempfile.NamedTemporaryFile("w", suffix=".jsonl", encoding="utf-8", delete=False) as f:
+            for r in rows:
+                f.write(json.dumps({c: r.get(c) for c in schema}, default=str) + "\n")
+        try:
+            path = f.name.replace("'", "''")
+            self.raw.execute(f'INSERT INTO "{name}" ({cols}) SELECT {cols} FROM read_json(\'{path}\', '
+                             f"format = 'newline_delimited', columns = {{{types}}})")
+        finally:
+            Path(f.name).unlink(missing_ok=True)
 
     @contextmanager
     def transaction(self) -> Iterator[Store]:
@@ -379,7 +436,7 @@ class Stage:
         self._built(final)
         return out
 
-    def insert(self, final: str, expr: ir.Table | pd.DataFrame, *, schema: dict | None = None) -> None:
+    def insert(self, final: str, expr: ir.Table | pd.DataFrame | list[dict], *, schema: dict | None = None) -> None:
         self.store.insert(self.name(final), expr, schema=schema)
 
     def table(self, final: str) -> ir.Table:
@@ -424,6 +481,11 @@ class Stage:
             self.store.drop(self.name(final))
 
 
+def _as_table(data: ir.Table | pd.DataFrame, schema: dict | None) -> ir.Table:
+    """An expression as given, or a DataFrame in memory."""
+    return data if isinstance(data, ir.Table) else ibis.memtable(data, schema=schema)
+
+
 _INT_SQL = {"Int8": "TINYINT", "Int16": "SMALLINT", "Int32": "INTEGER", "Int64": "BIGINT"}
 
 
@@ -453,6 +515,10 @@ def _arrow_to_pandas(table: pa.Table) -> pd.DataFrame:
     nulls (timestamps are made nanosecond, as the list route makes them); nested, dictionary-
     encoded, all-null and other columns still go the list route, so frames are exactly as before.
     """
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.types as pat
+
     listed: dict[int, list] = {}
     keep, fields = [], []
     for i, (name, col) in enumerate(zip(table.column_names, table.columns, strict=True)):
@@ -478,6 +544,8 @@ def _arrow_to_pandas(table: pa.Table) -> pd.DataFrame:
 
 def _nulls_convert_alike(t: pa.DataType) -> bool:
     """Types whose nulls Arrow turns into what a Python list turns into (NaN, None, NaT)."""
+    import pyarrow.types as pat
+
     return (pat.is_integer(t) or pat.is_floating(t) or pat.is_string(t) or pat.is_large_string(t)
             or pat.is_boolean(t) or pat.is_date32(t) or pat.is_timestamp(t))
 

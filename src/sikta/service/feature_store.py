@@ -31,7 +31,6 @@ from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 import ibis.expr.types as ir
-import pandas as pd
 
 from sikta.engine import features as feat
 from sikta.engine.contract import CONTRACT, GRAINS
@@ -88,10 +87,10 @@ def data_span(ws: Workspace) -> tuple[date, date] | None:
     for name, col in (("orders", "order_date"), ("subscriptions", "start_date")):
         if ws.store.has(name):
             t = ws.store.table(name)
-            row = ws.store.frame(t.aggregate(lo=t[col].min(), hi=t[col].max())).iloc[0]
-            if not pd.isna(row["lo"]):
-                lo.append(pd.Timestamp(row["lo"]).date())
-                hi.append(pd.Timestamp(row["hi"]).date())
+            row = ws.store.rows(t.aggregate(lo=t[col].min().cast("date"), hi=t[col].max().cast("date")))[0]
+            if row["lo"] is not None:
+                lo.append(row["lo"])
+                hi.append(row["hi"])
     return (min(lo), max(hi)) if lo else None
 
 
@@ -139,12 +138,12 @@ def build(
     with ws.store.staged() as stage:
         stage.create(name, inputs.result(expr))
         units = ws.store.count(stage.table(name))
-        record = pd.DataFrame([{
+        record = [{
             "grain": grain, "as_of": as_of_d, "ingest_id": last.get("ingest_id"), "window_months": window_months,
             "units": units, "built_at": datetime.now(UTC).replace(tzinfo=None),
             "missing": "; ".join(f"{k}: {', '.join(v)}" for k, v in missing.items()),
             "dims": json.dumps(dataclasses.asdict(dims) | {"notes": notes}), "table": name, "engine": engine,
-        }])
+        }]
 
         def _log() -> None:
             ws.store.create_empty(FEATURE_BUILDS, FEATURE_BUILDS_SCHEMA, replace=False)
@@ -186,6 +185,11 @@ def builds(ws: Workspace) -> list[dict[str, Any]]:
     return out
 
 
+def _day(value: date) -> date:
+    """A stored date as a ``date`` (frames hand dates over as timestamps, a subclass of datetime)."""
+    return value.date() if isinstance(value, datetime) else value
+
+
 def find(ws: Workspace, grain: str, as_of: date | None = None, window_months: int = DEFAULT_WINDOW) -> dict | None:
     """The stored build for (grain, as_of, window) made from the current ingest, if any.
 
@@ -196,7 +200,7 @@ def find(ws: Workspace, grain: str, as_of: date | None = None, window_months: in
             continue
         if as_of is None and b["table"] == f"features_{grain}":
             return b
-        if as_of is not None and pd.Timestamp(b["as_of"]).date() == as_of:
+        if as_of is not None and _day(b["as_of"]) == as_of:
             return b
     return None
 
@@ -233,7 +237,7 @@ def lines(ws: Workspace, grain: str, as_of: date | None = None, window_months: i
 
         tables = {n: ws.store.table(n) for n in CONTRACT if ws.store.has(n)}
         expr = feat.unit_lines(tables, ws.store.table(ing.HIERARCHY), grain=grain,
-                               as_of=pd.Timestamp(record["as_of"]).date(), window_months=window_months)
+                               as_of=_day(record["as_of"]), window_months=window_months)
         for old in ws.store.tables():
             if old.startswith(f"{record['table']}__lines@"):
                 ws.store.drop(old)

@@ -40,7 +40,6 @@ from pathlib import Path
 import duckdb
 import ibis
 import ibis.expr.types as ir
-import pandas as pd
 
 from sikta import __version__
 from sikta.engine import validate as v
@@ -148,7 +147,7 @@ def _check_currencies(store: Store, checked: dict[str, ir.Table], mapping: Mappi
             continue
         t = checked[name]
         cur = t.filter(t.currency.notnull()).select(c=t.currency.strip().upper()).distinct().limit(20)
-        found[name] = set(store.frame(cur)["c"])
+        found[name] = {r["c"] for r in store.rows(cur)}
     every = set().union(*found.values()) if found else set()
     if len(every) > 1:
         where = ", ".join(f"{n}: {', '.join(sorted(c))}" for n, c in found.items() if c)
@@ -239,12 +238,9 @@ def _attr_columns(store: Store, table: ir.Table, mapping: Mapping, name: str) ->
     return attribute_types(store, table, names, declared)
 
 
-def _bad_line_rows(lines: list[BadLine], name: str, ingest_id: str) -> pd.DataFrame:
-    return pd.DataFrame(
-        [{"ingest_id": ingest_id, "table": name, "file": b.file, "row": b.row, "column": b.column, "reason": b.reason,
-          "record": json.dumps({"line": "<redacted>" if CONTRACT[name].pii else b.text})} for b in lines],
-        columns=list(QUARANTINE_SCHEMA),
-    )
+def _bad_line_rows(lines: list[BadLine], name: str, ingest_id: str) -> list[dict]:
+    return [{"ingest_id": ingest_id, "table": name, "file": b.file, "row": b.row, "column": b.column, "reason": b.reason,
+             "record": json.dumps({"line": "<redacted>" if CONTRACT[name].pii else b.text})} for b in lines]
 
 
 def _previous_loaded(store: Store) -> dict[str, int]:
@@ -272,10 +268,10 @@ def _check_shrink(store: Store, stage, reports: dict[str, TableReport], hints: d
             what = f"{name} would load {after:,} of {r.rows_in:,} rows (it had {before:,})"
             q = stage.table(QUARANTINE)
             q = q.filter(q.table == name)
-            top = store.frame(q.group_by("column").aggregate(n=q.count(), reason=q.reason.min())
-                              .order_by(ibis.desc("n")).limit(1))
-            if not top.empty:
-                what += f"; {int(top['n'].iat[0]):,} quarantined on {top['column'].iat[0]}, e.g. {top['reason'].iat[0]}"
+            top = store.rows(q.group_by("column").aggregate(n=q.count(), reason=q.reason.min())
+                             .order_by(ibis.desc("n")).limit(1))
+            if top:
+                what += f"; {int(top[0]['n']):,} quarantined on {top[0]['column']}, e.g. {top[0]['reason']}"
             if name in hints:
                 what += f" — {hints[name].split(': ', 1)[1]}"
         raise InputError(f"refusing to replace the workspace: {what}. Nothing changed; "
@@ -410,7 +406,7 @@ def _ingest(store, located, mapping, mapping_path, derive, scratch, allow_shrink
             _check_shrink(store, stage, reports, hints)
         stage.on_commit.append(lambda: _record(store, ingest_id, started, mapping_path, reports, fingerprints, sizes))
     hierarchy = store.table(HIERARCHY)
-    h = store.frame(hierarchy.aggregate(roots=hierarchy.ultimate_parent_id.nunique(), max_depth=hierarchy.depth.max()))
+    h = store.rows(hierarchy.aggregate(roots=hierarchy.ultimate_parent_id.nunique(), max_depth=hierarchy.depth.max()))[0]
     return IngestReport(
         ingest_id=ingest_id,
         workspace=store.path,
@@ -418,7 +414,7 @@ def _ingest(store, located, mapping, mapping_path, derive, scratch, allow_shrink
         skipped=located.skipped,
         removed=removed,
         fingerprints=fingerprints,
-        hierarchy={"roots": int(h["roots"].iat[0] or 0), "max_depth": int(h["max_depth"].fillna(0).iat[0])},
+        hierarchy={"roots": int(h["roots"] or 0), "max_depth": int(h["max_depth"] or 0)},
         hints=list(hints.values()),
         notes=_notes(reports, mapping),
     )
@@ -487,19 +483,15 @@ def _survey_accounts(t: ir.Table, stage, *, has_contacts: bool) -> ir.Table:
 def _record(store: Store, ingest_id: str, started: datetime, mapping_path, reports, fingerprints, sizes) -> None:
     finished = datetime.now(UTC).replace(tzinfo=None)
     mapping_sha = fingerprint(Path(mapping_path)) if mapping_path else None
-    meta = pd.DataFrame([{
+    meta = [{
         "ingest_id": ingest_id, "started_at": started, "finished_at": finished, "sikta_version": __version__,
         "mapping_file": str(mapping_path) if mapping_path else None, "mapping_sha256": mapping_sha,
         "summary": json.dumps({t: asdict(r) for t, r in reports.items()}),
-    }])
-    files = pd.DataFrame([
-        {"ingest_id": ingest_id, "table": t, "file": f, "sha256": fingerprints[f], "bytes": sizes[f]}
-        for t, r in reports.items() for f in r.files
-    ], columns=["ingest_id", "table", "file", "sha256", "bytes"])
-    stats = pd.DataFrame([
-        {"ingest_id": ingest_id, "table": t, "rows_in": r.rows_in, "loaded": r.loaded, "quarantined": r.quarantined}
-        for t, r in reports.items()
-    ])
+    }]
+    files = [{"ingest_id": ingest_id, "table": t, "file": f, "sha256": fingerprints[f], "bytes": sizes[f]}
+             for t, r in reports.items() for f in r.files]
+    stats = [{"ingest_id": ingest_id, "table": t, "rows_in": r.rows_in, "loaded": r.loaded, "quarantined": r.quarantined}
+             for t, r in reports.items()]
     for name, frame in ((INGESTS, meta), (FILES, files), (TABLE_STATS, stats)):
         store.create_empty(name, META_SCHEMAS[name], replace=False)
         store.insert(name, frame, schema=META_SCHEMAS[name])

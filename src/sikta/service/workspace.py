@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import ibis.expr.types as ir
-import pandas as pd
 
 from sikta.engine.contract import CONTRACT, GRAINS
 from sikta.engine.store import Store
@@ -39,6 +38,8 @@ from sikta.service.feature_store import FeatureBuild
 from sikta.service.locations import DEFAULT_WORKSPACE, default_workspace
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from sikta.service.analysis import Analysis
     from sikta.service.clv import Clv
     from sikta.service.model import Model
@@ -146,13 +147,13 @@ class Workspace:
         """How many segmentation units each grain has (all loaded accounts)."""
         self._require_data()
         h = self.store.table(ing.HIERARCHY)
-        row = self.store.frame(
+        row = self.store.rows(
             h.aggregate(
                 ultimate_parent=h.ultimate_parent_id.nunique(),
                 account=h.account_unit_id.nunique(),
                 department=h.account_id.nunique(),
             )
-        ).iloc[0]
+        )[0]
         return {g: int(row[g]) for g in GRAINS}
 
     # -- features -----------------------------------------------------------
@@ -162,6 +163,8 @@ class Workspace:
         Rows dated in the future (a typo, a scheduled delivery) do not move it:
         the ingest summary counts them.
         """
+        import pandas as pd
+
         self._require_data()
         today = date.today()
         dates = []
@@ -312,6 +315,8 @@ class Workspace:
 
     def summary(self) -> dict:
         """Tables, row counts, units per grain and the last ingest, for people."""
+        import pandas as pd
+
         self._require_data()
         last = self.last_ingest() or {}
         counts = self.table_counts()
