@@ -97,6 +97,7 @@ class PendingRejects:
     delimiter: str
     dialect: TextDialect
     table: str
+    lines: str = ""  # the temp table holding the file's accepted lines, dropped once they are checked
 
 
 @dataclass
@@ -259,12 +260,15 @@ def _excel_to_arrow(path: Path) -> tuple[pa.Table, list[str]]:
 
 
 def _csv_scan(
-    path: Path, dialect: TextDialect, view: str, scratch: Path, strict: bool = True
+    store: Store, path: Path, dialect: TextDialect, view: str, scratch: Path, strict: bool = True
 ) -> tuple[str, PendingRejects]:
-    """A scan ``c0..cn`` + ``__row`` over a CSV; lines that do not split into the header's columns are set aside.
+    """A relation ``c0..cn`` + ``__row`` over a CSV; lines that do not split into the header's columns are set aside.
 
-    The scan is lazy: DuckDB notes the bad lines in a rejects table while the
-    relation is materialized; :func:`bad_lines` reads them afterwards.
+    The file is read once into a temp table of text columns (DuckDB notes the bad lines in a rejects
+    table meanwhile; :func:`bad_lines` reads them afterwards). Its rows keep the file's order, so a row's
+    number is its ``rowid`` + 1: numbering the lines with ``row_number() OVER ()`` during the read made
+    DuckDB buffer the whole file in one window (10M lines: 23 s to check instead of 15 s). A file the
+    reader rejects as a whole raises :class:`duckdb.Error` here (the caller retries leniently).
     """
     src = normalized(path, dialect, scratch)
     delim = "," if dialect.delimiter == "whitespace" else dialect.delimiter
@@ -276,8 +280,10 @@ def _csv_scan(
         f"rejects_table={_q(rej)}, rejects_scan={_q(rej + '_scan')}, max_line_size=10000000"
         f"{'' if strict else ', strict_mode=false'})"
     )
-    rel = f"(SELECT *, CAST(row_number() OVER () AS BIGINT) AS __row FROM {scan})"
-    return rel, PendingRejects(path, src, delim, dialect, rej)
+    lines = f"{view}__lines"
+    store.raw.execute(f'CREATE OR REPLACE TEMP TABLE "{lines}" AS SELECT * FROM {scan}')
+    rel = f'(SELECT *, CAST(rowid + 1 AS BIGINT) AS __row FROM "{lines}")'
+    return rel, PendingRejects(path, src, delim, dialect, rej, lines)
 
 
 def bad_lines(store: Store, pending: list[PendingRejects], table: str) -> list[BadLine]:
@@ -298,6 +304,8 @@ def bad_lines(store: Store, pending: list[PendingRejects], table: str) -> list[B
         except duckdb.CatalogException:
             rejects = []  # the scan found no bad line (or never ran)
         store.raw.execute(f'DROP TABLE IF EXISTS "{p.table}"; DROP TABLE IF EXISTS "{p.table}_scan"')
+        if p.lines:
+            store.raw.execute(f'DROP TABLE IF EXISTS "{p.lines}"')
         if not rejects:
             continue
         rows = _record_numbers(p.normalized, p.delimiter, p.dialect.skip, [r[0] for r in rejects])
@@ -380,12 +388,12 @@ def _scan(
         rel, names = path.scan(store, view)
         return rel, names, "__row", None
     kind = _kind(path)
+    if kind == "csv":  # its reader's errors go to the caller, which reads once more leniently
+        dialect = inspect_text(path, encoding=tm.encoding, delimiter=tm.delimiter, header=tm.header,
+                               column_names=tm.column_names)
+        rel, pending = _csv_scan(store, path, dialect, view, scratch, strict)
+        return rel, dialect.header, "__row", pending
     try:
-        if kind == "csv":
-            dialect = inspect_text(path, encoding=tm.encoding, delimiter=tm.delimiter, header=tm.header,
-                                   column_names=tm.column_names)
-            rel, pending = _csv_scan(path, dialect, view, scratch, strict)
-            return rel, dialect.header, "__row", pending
         if kind == "parquet":
             rel = f"read_parquet({_q(str(path))}, file_row_number=true)"
             names = [r[0] for r in store.raw.execute(f"DESCRIBE SELECT * FROM {rel}").fetchall() if r[0] != "file_row_number"]

@@ -166,8 +166,8 @@ def _scratch(store: Store) -> Path:
 def _read_sources(store: Store, located, mapping: Mapping, scratch: Path):
     """Scan and type every source into one temp relation per contract table (``_chk_<table>``), with its stats.
 
-    A CSV is read once into a temp table: its reader sets bad lines aside while it reads, and
-    the rows after them are renumbered in place. Any other source (Parquet, Excel, a database
+    A CSV is read once into a temp table of its text lines (its reader sets bad lines aside while it
+    reads), typed from there into ``_chk_<table>``, and the rows after bad lines are renumbered in place. Any other source (Parquet, Excel, a database
     table already streamed in) is cheap to read again, so ``_chk_<table>`` is a view over it:
     holding ten million typed order lines in memory costs more than reading them twice. The
     stats read every source column, so a file that cannot be decoded fails here, before any write.
@@ -180,8 +180,8 @@ def _read_sources(store: Store, located, mapping: Mapping, scratch: Path):
     for name, sources in located.tables.items():
         table = f"_chk_{name}"
         for strict in (True, False):
-            parts, pending = _typed_sources(store, name, sources, acc_tm, scratch, strict)
             try:
+                parts, pending = _typed_sources(store, name, sources, acc_tm, scratch, strict)  # reads a CSV
                 store.create(table, union_sources(parts), temp=True, view=not pending)
                 if not pending:
                     stats[name] = source_stats(store, store.con.table(table, database="temp"), name)
