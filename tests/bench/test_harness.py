@@ -32,6 +32,24 @@ def test_the_suite_measures_every_stage_and_its_ratios(tmp_path):
     assert not (REPO / "bench" / "results" / "XS.json").exists()  # a smoke run never touches the committed results
 
 
+def test_the_csv_stages_ingest_every_line_duckdb_reads(tmp_path):
+    r = subprocess.run([sys.executable, str(REPO / "bench" / "run.py"), "--size", "XS", "--stages", "ingest_csv,csv_copy",
+                        "--data", str(tmp_path / "data"), "--results", str(tmp_path / "results")],
+                       capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stderr[-2000:]
+    doc = json.loads((tmp_path / "results" / "XS.json").read_text())
+    copied = doc["stages"]["csv_copy"]["output"]["rows"]
+    ingested = doc["stages"]["ingest_csv"]["output"]["tables"]
+    assert set(copied) == set(ingested) and copied["orders"] > 1000
+    # every line DuckDB alone reads from each CSV is a row Sikta read: loaded or quarantined
+    assert {t: n["rows_in"] for t, n in ingested.items()} == copied
+    assert doc["ratios"]["ingest_csv_over_csv_copy"] > 0
+    bad = subprocess.run([sys.executable, str(REPO / "bench" / "run.py"), "--size", "XS", "--stages", "ingest,typo",
+                          "--data", str(tmp_path / "data"), "--results", str(tmp_path / "results")],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode != 0 and "unknown stage(s): typo" in bad.stderr
+
+
 def test_a_stage_printing_more_than_a_pipe_buffer_does_not_hang_the_harness():
     # `analyze --json` at size S prints more than 64 KB: a harness polling a pipe it never reads waits forever
     sys.path.insert(0, str(REPO / "bench"))

@@ -64,3 +64,27 @@ def test_nothing_is_lost(tmp_path_factory, rows):
         assert len(q) == o.quarantined and all(r["reason"] for r in q)
         bad_rows = sorted(r["row"] for r in q)
         assert bad_rows == [i + 1 for i, r in enumerate(rows) if not _reference_ok(*r)]
+
+
+short_or_long = st.sampled_from([("O9", "A1", "2025-01-05"), ("O9", "A1", "2025-01-05", "5", "extra")])
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(st.one_of(row, short_or_long), min_size=0, max_size=30))
+def test_every_quarantined_row_keeps_its_place_in_the_file(tmp_path_factory, rows):
+    """Lines that do not split into the header's fields are set aside while the file is read; every other row,
+    good or bad, keeps its own number (its record's position in the file), wherever those lines fall."""
+    d = tmp_path_factory.mktemp("lines")
+    (d / "accounts.csv").write_text("account_id\n" + "\n".join(ACCOUNT_IDS) + "\n")
+    with open(d / "orders.csv", "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["order_id", "account_id", "order_date", "amount"])
+        w.writerows(rows)
+    with Workspace(d / "ws.duckdb") as ws:
+        o = ws.ingest(d).tables["orders"]
+        assert o.rows_in == len(rows) == o.loaded + o.quarantined
+        q = ws.quarantine("orders").to_pyarrow().to_pylist()
+        expected = [i + 1 for i, r in enumerate(rows) if len(r) != 4 or not _reference_ok(*r)]
+        assert sorted(r["row"] for r in q) == expected
+        lines = sorted(r["row"] for r in q if r["column"] == "(line)" or "fields" in r["reason"])
+        assert lines == [i + 1 for i, r in enumerate(rows) if len(r) != 4]

@@ -97,7 +97,8 @@ class PendingRejects:
     delimiter: str
     dialect: TextDialect
     table: str
-    lines: str = ""  # the temp table holding the file's accepted lines, dropped once they are checked
+    lines: str = ""  # the temp table holding the file's accepted lines
+    numbered: str = ""  # the view over it that numbers them (renumbered past the bad lines, if any)
 
 
 @dataclass
@@ -265,10 +266,11 @@ def _csv_scan(
     """A relation ``c0..cn`` + ``__row`` over a CSV; lines that do not split into the header's columns are set aside.
 
     The file is read once into a temp table of text columns (DuckDB notes the bad lines in a rejects
-    table meanwhile; :func:`bad_lines` reads them afterwards). Its rows keep the file's order, so a row's
-    number is its ``rowid`` + 1: numbering the lines with ``row_number() OVER ()`` during the read made
-    DuckDB buffer the whole file in one window (10M lines: 23 s to check instead of 15 s). A file the
-    reader rejects as a whole raises :class:`duckdb.Error` here (the caller retries leniently).
+    table meanwhile; :func:`bad_lines` reads them afterwards), and the relation is a view over it, as
+    for a Parquet file: the typed rows are never stored twice. The rows keep the file's order, so a
+    row's number is its ``rowid`` + 1: numbering the lines with ``row_number() OVER ()`` during the
+    read made DuckDB buffer the whole file in one window (10M lines: 23 s to check instead of 15 s).
+    A file the reader rejects as a whole raises :class:`duckdb.Error` here (the caller retries leniently).
     """
     src = normalized(path, dialect, scratch)
     delim = "," if dialect.delimiter == "whitespace" else dialect.delimiter
@@ -280,19 +282,19 @@ def _csv_scan(
         f"rejects_table={_q(rej)}, rejects_scan={_q(rej + '_scan')}, max_line_size=10000000"
         f"{'' if strict else ', strict_mode=false'})"
     )
-    lines = f"{view}__lines"
+    lines, numbered = f"{view}__lines", f"{view}__numbered"
     store.raw.execute(f'CREATE OR REPLACE TEMP TABLE "{lines}" AS SELECT * FROM {scan}')
-    rel = f'(SELECT *, CAST(rowid + 1 AS BIGINT) AS __row FROM "{lines}")'
-    return rel, PendingRejects(path, src, delim, dialect, rej, lines)
+    store.raw.execute(f'CREATE OR REPLACE TEMP VIEW "{numbered}" AS SELECT *, CAST(rowid + 1 AS BIGINT) AS __row '
+                      f'FROM "{lines}"')
+    return f'"{numbered}"', PendingRejects(path, src, delim, dialect, rej, lines, numbered)
 
 
-def bad_lines(store: Store, pending: list[PendingRejects], table: str) -> list[BadLine]:
-    """Read the lines the scans set aside; renumber ``table``'s rows of those files past them.
+def bad_lines(store: Store, pending: list[PendingRejects]) -> list[BadLine]:
+    """Read the lines the scans set aside; number the accepted rows of those files past them.
 
-    Call once ``table`` (built from the staged relation) is materialized.
-    DuckDB numbers the accepted rows among themselves; a row after a bad line
-    must keep its place in the file, so every row moves past the bad lines
-    before it.
+    The accepted rows are numbered among themselves; a row after a bad line must keep its place in
+    the file, so every row moves past the bad lines before it. The file's numbering view then reads
+    a copy of its lines with those numbers (written only for a file that has bad lines).
     """
     out: list[BadLine] = []
     for p in pending:
@@ -304,28 +306,39 @@ def bad_lines(store: Store, pending: list[PendingRejects], table: str) -> list[B
         except duckdb.CatalogException:
             rejects = []  # the scan found no bad line (or never ran)
         store.raw.execute(f'DROP TABLE IF EXISTS "{p.table}"; DROP TABLE IF EXISTS "{p.table}_scan"')
-        if p.lines:
-            store.raw.execute(f'DROP TABLE IF EXISTS "{p.lines}"')
         if not rejects:
             continue
         rows = _record_numbers(p.normalized, p.delimiter, p.dialect.skip, [r[0] for r in rejects])
         marks = sorted(rows.values())
-        # accepted row k (numbered among accepted rows) sits after the bad lines m_j with m_j - j < k
-        # numbers and the file name inlined, not bound: binding parameters makes DuckDB load pandas
-        ks = ", ".join(str(int(m - j)) for j, m in enumerate(marks, start=1))
-        store.raw.execute(f'CREATE OR REPLACE TEMP TABLE "{p.table}_k" AS SELECT unnest([{ks}]::BIGINT[]) AS k')
-        file = "'" + str(p.path).replace("'", "''") + "'"
-        store.raw.execute(
-            f'UPDATE "{table}" SET _row = _row + (SELECT count(*) FROM "{p.table}_k" b WHERE b.k < "{table}"._row) '
-            f"WHERE _file = {file}"
-        )
-        store.raw.execute(f'DROP TABLE "{p.table}_k"')
+        _renumber(store, p, marks)
         out += [
             BadLine(str(p.path), rows[line], _column_name(p.dialect, idx, text),
                     _bad_reason(kind, text, message, len(p.dialect.header)), redact_emails(text or "")[:200])
             for line, idx, kind, text, message in rejects
         ]
     return out
+
+
+def _renumber(store: Store, p: PendingRejects, marks: list[int]) -> None:
+    """Accepted row r (numbered among accepted rows) moves past the bad lines m_j with m_j - j < r.
+
+    With k_j = m_j - j (non-decreasing), r moves by c(k) = #{j: k_j <= k} for the largest k < r: an
+    as-of join of the rows on the distinct k's. Numbers are inlined, not bound (binding parameters
+    makes DuckDB load pandas).
+    """
+    shift: dict[int, int] = {}
+    for j, m in enumerate(marks, start=1):
+        shift[m - j] = j  # the last j of equal k's: the count of k_j <= k
+    ks = ", ".join(str(int(k)) for k in shift)
+    cs = ", ".join(str(c) for c in shift.values())
+    marks_table, renumbered = f"{p.table}_k", f"{p.lines}_renumbered"
+    store.raw.execute(f'CREATE OR REPLACE TEMP TABLE "{marks_table}" AS '
+                      f"SELECT unnest([{ks}]::BIGINT[]) AS k, unnest([{cs}]::BIGINT[]) AS c")
+    store.raw.execute(
+        f'CREATE OR REPLACE TEMP TABLE "{renumbered}" AS SELECT l.*, CAST(l.rowid + 1 + coalesce(m.c, 0) AS BIGINT) '
+        f'AS __row FROM "{p.lines}" l ASOF LEFT JOIN "{marks_table}" m ON l.rowid + 1 > m.k')
+    store.raw.execute(f'CREATE OR REPLACE TEMP VIEW "{p.numbered}" AS SELECT * FROM "{renumbered}"')
+    store.raw.execute(f'DROP TABLE "{marks_table}"; DROP TABLE "{p.lines}"')
 
 
 def _record_numbers(path: Path, delim: str, skip: int, lines: list[int]) -> dict[int, int]:

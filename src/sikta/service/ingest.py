@@ -7,9 +7,9 @@ ingest before anything is written. A snapshot that would empty a table that
 had rows, or lose more than half of them, is refused unless
 ``allow_shrink`` (a broken export must not wipe a good workspace).
 
-Each source is scanned and typed into a temporary relation (a table for a
-CSV, whose bad lines are set aside while it is read; a view over anything
-cheap to read again, so a large Parquet export is never held in memory).
+Each source is scanned and typed into a temporary view (a CSV is first
+read once into a table of its text lines, its bad lines set aside while it
+is read; a Parquet export is read in place, never held in memory).
 Each table is then checked (rows, keys, references, the account forest)
 and written once with its verdicts: the failed rows are copied to the
 quarantine and cut out in place, all in one staged swap.
@@ -166,11 +166,11 @@ def _scratch(store: Store) -> Path:
 def _read_sources(store: Store, located, mapping: Mapping, scratch: Path):
     """Scan and type every source into one temp relation per contract table (``_chk_<table>``), with its stats.
 
-    A CSV is read once into a temp table of its text lines (its reader sets bad lines aside while it
-    reads), typed from there into ``_chk_<table>``, and the rows after bad lines are renumbered in place. Any other source (Parquet, Excel, a database
-    table already streamed in) is cheap to read again, so ``_chk_<table>`` is a view over it:
-    holding ten million typed order lines in memory costs more than reading them twice. The
-    stats read every source column, so a file that cannot be decoded fails here, before any write.
+    ``_chk_<table>`` is a view that types its sources as it reads them: holding ten million typed
+    order lines in memory costs more than reading them twice. A CSV is read once into a temp table
+    of its text lines (its reader sets bad lines aside meanwhile, and the rows after them are
+    numbered past them); Parquet, Excel and a database table already streamed in are read in place.
+    The stats read every source column, so a file that cannot be decoded fails here, before any write.
     """
     acc_tm = mapping.for_table("accounts")
     derive = acc_tm.derive_from
@@ -182,9 +182,11 @@ def _read_sources(store: Store, located, mapping: Mapping, scratch: Path):
         for strict in (True, False):
             try:
                 parts, pending = _typed_sources(store, name, sources, acc_tm, scratch, strict)  # reads a CSV
-                store.create(table, union_sources(parts), temp=True, view=not pending)
-                if not pending:
-                    stats[name] = source_stats(store, store.con.table(table, database="temp"), name)
+                store.create(table, union_sources(parts), temp=True, view=True)
+                bad[name] = bad_lines(store, pending)
+                # after the renumbering: the first future row's number must be its line's; reads every
+                # source column, so a file that cannot be decoded fails here, before any write
+                stats[name] = source_stats(store, store.con.table(table, database="temp"), name)
                 break
             except duckdb.Error as exc:
                 # a CSV the reader's state machine rejects as a whole: one lenient second read,
@@ -192,10 +194,7 @@ def _read_sources(store: Store, located, mapping: Mapping, scratch: Path):
                 if not strict:
                     files = ", ".join(str(f) for s in sources for f in s.inputs)
                     raise InputError(f"{files}: cannot read as {name}: {str(exc).strip().splitlines()[0]}") from None
-        bad[name] = bad_lines(store, pending, table)
         chk[name] = table
-        if pending:  # after the renumbering: the first future row's number must be its line's
-            stats[name] = source_stats(store, store.con.table(table, database="temp"), name)
     if derive is not None:
         src = v.row_checks(store.con.table(chk[derive], database="temp"), CONTRACT[derive], settings(mapping, derive))
         raw = derive_accounts(src, derive, acc_tm)
