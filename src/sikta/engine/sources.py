@@ -36,7 +36,7 @@ import duckdb
 
 from sikta.engine.contract import CONTRACT, TableContract
 from sikta.engine.mapping import Mapping, TableMapping
-from sikta.engine.store import Store
+from sikta.engine.store import Store, sql_text
 from sikta.engine.textfiles import TextDialect, inspect_text, normalized
 from sikta.errors import InputError
 
@@ -225,8 +225,7 @@ def redact_emails(text: str) -> str:
 # -- scanning ---------------------------------------------------------------------------------
 
 
-def _q(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+_q = sql_text
 
 
 def _excel_to_arrow(path: Path) -> tuple[pa.Table, list[str]]:

@@ -34,6 +34,8 @@ if TYPE_CHECKING:  # pandas and pyarrow load when a frame is asked for: a small 
     import pyarrow as pa
 
 DEFAULT_MEMORY_LIMIT = "4GB"
+#: the tables Ibis's list_tables lists: the current catalog or temp, the current schema
+_LISTED = "table_catalog IN (current_database(), 'temp') AND table_schema = current_schema()"
 STAGE_PREFIX = "_sikta_stage__"
 #: row documents kept beside a table for point reads (see :meth:`sikta.service.segments.RunReader.prepare`)
 DOC_PREFIX = "_sikta_doc_"
@@ -134,10 +136,7 @@ class Store:
     def execute(self, sql: str, params: list | None = None) -> None:
         """Run one parameterized write statement (an UPDATE or DELETE of a metadata table)."""
         self.writable()
-        if params:
-            self.raw.execute(sql, params)
-        else:  # binding no parameters still makes DuckDB load pandas
-            self.raw.execute(sql)
+        _run(self.raw, sql, params)
 
     def _discard_leftovers(self) -> None:
         """Tables staged by a process that died before swapping them in."""
@@ -168,7 +167,7 @@ class Store:
         [{'one': 1, 'two': 'x'}]
         """
         try:
-            cur = (con or self.raw).execute(sql, params) if params else (con or self.raw).execute(sql)
+            cur = _run(con or self.raw, sql, params)
         except duckdb.CatalogException:
             if missing_ok:
                 return []
@@ -206,10 +205,8 @@ class Store:
         # builds that query with sqlglot and looks up the catalog and schema first (4 ms against 2 ms), and a
         # command asks it a hundred times or more. The name is inlined, not bound: binding a parameter makes
         # DuckDB load pandas (0.4 s that a small ingest otherwise never pays).
-        quoted = "'" + name.replace("'", "''") + "'"
-        return self.con.con.execute(
-            f"SELECT 1 FROM information_schema.tables WHERE table_name = {quoted} "
-            "AND table_catalog IN (current_database(), 'temp') AND table_schema = current_schema() LIMIT 1",
+        return self.raw.execute(
+            f"SELECT 1 FROM information_schema.tables WHERE table_name = {sql_text(name)} AND {_LISTED} LIMIT 1"
         ).fetchone() is not None
 
     def tables(self) -> list[str]:
@@ -219,8 +216,7 @@ class Store:
     def _table_names(self) -> list[str]:
         # Ibis's list_tables, without its Arrow fetch (a small ingest would load Arrow for it alone)
         return [r[0] for r in self.raw.execute(
-            "SELECT DISTINCT table_name FROM information_schema.tables "
-            "WHERE table_catalog IN (current_database(), 'temp') AND table_schema = current_schema()").fetchall()]
+            f"SELECT DISTINCT table_name FROM information_schema.tables WHERE {_LISTED}").fetchall()]
 
     def table(self, name: str) -> ir.Table:
         if not self.has(name):
@@ -274,8 +270,7 @@ class Store:
         >>> st.records(f"SELECT sum(a) AS s FROM read_parquet('{f}')")
         [{'s': 3}]
         """
-        target = str(path).replace("'", "''")
-        self.raw.execute(f'COPY (SELECT * FROM "{name}") TO \'{target}\' (FORMAT parquet)')
+        self.raw.execute(f'COPY (SELECT * FROM "{name}") TO {sql_text(str(path))} (FORMAT parquet)')
 
     # -- writing ---------------------------------------------------------
     def create(
@@ -358,8 +353,7 @@ class Store:
             for r in rows:
                 f.write(json.dumps({c: r.get(c) for c in schema}, default=str) + "\n")
         try:
-            path = f.name.replace("'", "''")
-            self.raw.execute(f'INSERT INTO "{name}" ({cols}) SELECT {cols} FROM read_json(\'{path}\', '
+            self.raw.execute(f'INSERT INTO "{name}" ({cols}) SELECT {cols} FROM read_json({sql_text(f.name)}, '
                              f"format = 'newline_delimited', columns = {{{types}}})")
         finally:
             Path(f.name).unlink(missing_ok=True)
@@ -479,6 +473,22 @@ class Stage:
     def discard(self) -> None:
         for final in self.built:
             self.store.drop(self.name(final))
+
+
+def sql_text(text: str) -> str:
+    """``text`` as a SQL string literal (for the statements that must not bind parameters).
+
+    Examples
+    --------
+    >>> sql_text("it's")
+    "'it''s'"
+    """
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _run(con: duckdb.DuckDBPyConnection, sql: str, params: list | None) -> duckdb.DuckDBPyConnection:
+    # parameters bound only when there are some: binding, even an empty list, makes DuckDB load pandas
+    return con.execute(sql, params) if params else con.execute(sql)
 
 
 def _as_table(data: ir.Table | pd.DataFrame, schema: dict | None) -> ir.Table:
