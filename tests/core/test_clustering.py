@@ -143,3 +143,14 @@ def test_row_order_does_not_change_the_answer():
     pd.testing.assert_frame_equal(a.stability_, b.stability_)
 
 
+
+
+@pytest.mark.parametrize("algorithm", ["kmeans", "gaussian"])
+def test_equal_sized_clusters_are_numbered_by_their_centers(algorithm):
+    """Sizes tie: the cluster whose center comes first column by column is 0, whatever the model's order."""
+    X, _ = blobs([100, 100], [[6, 1], [0, 3]], sd=0.5, seed=4)
+    for data in (X, X[::-1], -X):
+        sc = StableClusterer(algorithm=algorithm, k_min=2, k_max=2).fit(data)
+        first = data[sc.labels_ == 0].mean(axis=0)
+        assert np.bincount(sc.labels_).tolist() == [100, 100]
+        assert first[0] == pytest.approx(min(data[sc.labels_ == c].mean(axis=0)[0] for c in (0, 1)))

@@ -30,7 +30,8 @@ The procedure follows Hennig's ``clusterboot`` (2007) and Lange et al.
    a split). 0.03 is a few times the noise of a mean over 20 resamples, yet
    well below the drop when k overshoots (on the synthetic data: k = 3 and
    4 at 0.9997 and 0.994, k = 5 at 0.951);
-6. fit the chosen k on all rows; clusters are numbered by size, largest first.
+6. fit the chosen k on all rows; clusters are numbered by size, largest first (equal sizes by
+   their centers).
 
 Rows are put in a canonical order (sorted by their values) before anything
 is drawn or fitted, so the answer does not depend on the order in which a
@@ -70,9 +71,9 @@ from scipy.special import logsumexp
 from sklearn.base import BaseEstimator
 from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score
-from sklearn.mixture import GaussianMixture
 from threadpoolctl import threadpool_limits
 
+from sikta.core.mixture import TiedGaussianMixture
 from sikta.errors import DataTooThinError, UsageError
 
 __all__ = ["StableClusterer", "choose_k", "ALGORITHMS", "STABLE", "WEAK"]
@@ -180,7 +181,8 @@ class StableClusterer(BaseEstimator):
     n_search_ : int
         Rows in the search sample.
     model_ : sklearn estimator
-        The final KMeans or GaussianMixture, fitted in z units.
+        The final KMeans or tied Gaussian mixture (:class:`~sikta.core.mixture.TiedGaussianMixture`),
+        fitted in z units.
     """
 
     def __init__(
@@ -236,7 +238,7 @@ class StableClusterer(BaseEstimator):
     def _model(self, k: int, n_init: int, seed: int):
         if self.algorithm == "kmeans":
             return KMeans(n_clusters=k, n_init=n_init, random_state=seed)
-        return GaussianMixture(n_components=k, covariance_type="tied", n_init=n_init, random_state=seed)
+        return TiedGaussianMixture(n_components=k, n_init=n_init, random_state=seed)
 
     def _n_init(self) -> int:
         return self.n_init if self.n_init is not None else _INIT[self.algorithm]
@@ -301,9 +303,12 @@ class StableClusterer(BaseEstimator):
         with threadpool_limits(limits=1 if n <= SMALL else None):
             self.model_ = self._model(k, self._n_init(), self.random_state).fit(Z)
             raw = self.model_.predict(Z)
-        # Number clusters by size, largest first (ties: the model's own order), so labels read the same every run.
+        # Number clusters by size, largest first, so labels read the same every run. Equal sizes go by their
+        # centers (z units, column by column), not by the model's order: with several starts, which of two
+        # equally good ones wins (and so the order of its components) can turn on rounding.
         counts = np.bincount(raw, minlength=k)
-        order = sorted(range(k), key=lambda c: (-counts[c], c))
+        centers = self.model_.cluster_centers_ if self.algorithm == "kmeans" else self.model_.means_
+        order = sorted(range(k), key=lambda c: (-counts[c], *np.round(centers[c], 6)))
         if self.k_min == self.k_max:
             table.loc[0, "min_cluster_share"] = counts.min() / n
         self._relabel = np.empty(k, dtype=int)
@@ -311,7 +316,6 @@ class StableClusterer(BaseEstimator):
         self.labels_ = np.empty(n, dtype=int)
         self.labels_[canon] = self._relabel[raw]
         self.n_clusters_ = k
-        centers = self.model_.cluster_centers_ if self.algorithm == "kmeans" else self.model_.means_
         self._centers_z = centers[order]
         self.cluster_centers_ = self._centers_z * self.scale_ + self.mean_
         self.stability_ = table.reset_index(drop=True)
