@@ -135,7 +135,7 @@ def test_large_segmentations_refit_on_resamples_of_the_stability_sample():
 
 
 def test_refits_on_threads_give_what_one_after_the_other_gives(monkeypatch):
-    from sikta.core import diagnostics as diag
+    from sikta.core import parallel
     from sikta.core.clustering import StableClusterer
 
     rng = np.random.default_rng(5)
@@ -149,7 +149,7 @@ def test_refits_on_threads_give_what_one_after_the_other_gives(monkeypatch):
 
     runs = {}
     for workers in (1, 2):
-        monkeypatch.setattr(diag, "_WORKERS", workers)
+        monkeypatch.setattr(parallel, "WORKERS", workers)
         threads.clear()
         d = diagnose(labels, frame=pd.DataFrame(X, columns=["x", "y", "z"]), variables=["x"], refit=refit,
                      n_bootstrap=8, stability_sample=500)

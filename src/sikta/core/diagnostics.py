@@ -59,9 +59,7 @@ Examples
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -69,10 +67,10 @@ import pandas as pd
 from scipy.optimize import linear_sum_assignment
 from scipy.stats.contingency import association
 from sklearn.metrics import adjusted_rand_score
-from threadpoolctl import threadpool_limits
 
 from sikta.core.behavioral import NO_DATA
 from sikta.core.needs import NO_ANSWERS, TOO_FEW
+from sikta.core.parallel import side_by_side
 from sikta.core.stats import split_kinds
 from sikta.errors import UsageError
 
@@ -85,8 +83,6 @@ __all__ = [
 USABLE, CAVEATS, NOT_USABLE = "usable", "usable with caveats", "not usable"
 #: units per stability resample (see :func:`diagnose`)
 STABILITY_SAMPLE = 20_000
-#: stability refits run side by side on this many threads at most
-_WORKERS = min(4, os.cpu_count() or 1)
 #: labels that mean "no segment", and how a reason says it
 UNPLACED: dict[str, str] = {
     NO_ANSWERS: "have no survey answers",
@@ -265,27 +261,6 @@ def _match(orig: np.ndarray, new: np.ndarray) -> np.ndarray:
     return mapped[o] == nw
 
 
-def _one_thread() -> None:
-    threadpool_limits(limits=1, user_api="openmp")  # OpenMP's limit is per thread: set it in each worker
-
-
-def _refits(refit: Callable, draws: list[np.ndarray]) -> list:
-    """``refit`` on every draw, in order; two or more at a time when there are cores for it.
-
-    Refits are independent and spend much of their time in NumPy and scikit-learn code that
-    releases the GIL, so threads run them side by side: on two cores the 20 refits of the M
-    benchmark's behavioral scheme (20,000 units each) are judged in 4.7 s instead of 6.1 s, and a
-    Gaussian mixture alone fits 1.6x as fast. Each thread and the BLAS run single-threaded, as a
-    sequential refit on a small sample does, so the labels are the same as one after the other.
-    """
-    workers = min(_WORKERS, len(draws))
-    if workers <= 1:
-        return [refit(idx) for idx in draws]
-    with threadpool_limits(limits=1, user_api="blas"), \
-            ThreadPoolExecutor(max_workers=workers, initializer=_one_thread) as pool:
-        return list(pool.map(refit, draws))
-
-
 def _stability(labels: pd.Series, placed: pd.Series, unplaced: set[str], refit: Callable, n_bootstrap: int,
                random_state: int, sample: int | None = None):
     rng = np.random.default_rng(random_state)
@@ -296,7 +271,9 @@ def _stability(labels: pd.Series, placed: pd.Series, unplaced: set[str], refit: 
     seen = np.zeros(n)
     aris = []
     draws = [np.unique(rng.integers(0, n, m)) for _ in range(n_bootstrap)]
-    for idx, new in zip(draws, _refits(refit, draws), strict=True):
+    # side by side on threads: refits spend most of their time in NumPy / scikit-learn code that releases
+    # the GIL (on two cores the M benchmark's 20 behavioral refits take 4.7 s instead of 6.1 s)
+    for idx, new in zip(draws, side_by_side(refit, draws), strict=True):
         new = np.asarray(new).astype(str)
         if len(new) != len(idx):
             raise UsageError(f"diagnostics: refit returned {len(new)} labels for {len(idx)} units")
