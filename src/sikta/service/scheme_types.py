@@ -115,9 +115,11 @@ def needs(spec, frame: pd.DataFrame) -> Computed:
     cols, k = seg.columns_, seg.clusterer_.n_clusters_
     units = seg.segments_.join(frame[cols])
 
+    answers = frame[cols]  # a refit copies its rows: only the columns the labels come from, not the wide frame
+
     def refit(idx: np.ndarray) -> np.ndarray:
         fixed = kw | {"k_min": k, "k_max": k}
-        again = NeedsSegmenter(columns=cols, min_answered=spec.min_answered, **fixed).fit(frame.iloc[idx])
+        again = NeedsSegmenter(columns=cols, min_answered=spec.min_answered, **fixed).fit(answers.iloc[idx])
         return again.segments_.segment.to_numpy()
 
     extra = {"k": k, "stability_by_k": _records(seg.clusterer_.stability_)}
@@ -133,9 +135,13 @@ def behavioral(spec, frame: pd.DataFrame) -> Computed:
     seg = BehaviorSegmenter(inputs=spec.inputs, log=spec.log, **kw).fit(frame)
     k, inputs = seg.clusterer_.n_clusters_, seg.inputs_
 
+    # the labels come from the inputs alone (support_rate from tickets and active_days); the descriptors
+    # only describe the segments: a refit copies the rows of these columns, not of the wide frame
+    basis = frame[[c for c in dict.fromkeys((*inputs, "tickets", "active_days")) if c in frame.columns]]
+
     def refit(idx: np.ndarray) -> np.ndarray:
         fixed = kw | {"k_min": k, "k_max": k}
-        return BehaviorSegmenter(inputs=inputs, log=spec.log, **fixed).fit(frame.iloc[idx]).segments_.segment.to_numpy()
+        return BehaviorSegmenter(inputs=inputs, log=spec.log, **fixed).fit(basis.iloc[idx]).segments_.segment.to_numpy()
 
     extra = {"k": k, "inputs": inputs, "dropped": seg.dropped_, "log": seg.transformed_,
              "stability_by_k": _records(seg.clusterer_.stability_)}
