@@ -129,6 +129,22 @@ def test_the_cli_starts_without_the_heavy_modules():
     assert out.strip() == "[]"
 
 
+def test_checking_a_model_file_loads_no_model_code():
+    """`sikta model check` is the loop of editing a model: it validates the YAML (CLV settings included)
+    without loading SciPy or scikit-learn."""
+    import subprocess
+    import sys
+    from importlib import resources
+
+    starter = resources.files("sikta.service") / "model_starter.yaml"
+    code = ("import atexit, json, sys\n"
+            "atexit.register(lambda: print(json.dumps(sorted(m for m in ('scipy', 'sklearn') if m in sys.modules)), "
+            "file=sys.stderr))\nfrom sikta.cli import main\nsys.argv = ['sikta'] + sys.argv[1:]\nmain()")
+    done = subprocess.run([sys.executable, "-c", code, "model", "check", str(starter)], capture_output=True, text=True)
+    assert done.returncode == 0 and ": ok" in done.stdout, done.stderr
+    assert json.loads(done.stderr.strip().splitlines()[-1]) == []
+
+
 # -- the workspace's engine setting --------------------------------------------------------------
 
 

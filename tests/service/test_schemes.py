@@ -279,6 +279,30 @@ def test_diagnose_command_per_scheme_and_for_the_matrix(run):
     assert r.exit_code == 4 and "no scheme 'nope'" in r.stderr
 
 
+def test_reading_a_stored_diagnosis_loads_no_model_code(run, tmp_path):
+    """`sikta diagnose` reads what the run stored: scikit-learn and SciPy's optimizers and statistics (0.6 s
+    of imports) stay unloaded, and the verdicts are the run's."""
+    import shutil
+    import subprocess
+    import sys
+
+    _, ws, summary, _, _ = run
+    ws.store.raw.execute("CHECKPOINT")  # the session's workspace stays open: read a copy of it
+    copy = tmp_path / "copy.duckdb"
+    shutil.copy(ws.path, copy)
+    code = ("import atexit, json, sys\n"
+            "atexit.register(lambda: print(json.dumps(sorted(m for m in ('sklearn', 'scipy.optimize', 'scipy.stats') "
+            "if m in sys.modules)), file=sys.stderr))\n"
+            "from sikta.cli import main\nsys.argv = ['sikta'] + sys.argv[1:]\nmain()")
+    done = subprocess.run([sys.executable, "-c", code, "diagnose", "--run", summary.run_id, "-w", str(copy), "--json"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stderr.strip().splitlines()[-1]) == []
+    doc = json.loads(done.stdout)
+    assert {k: v["verdict"] for k, v in doc["schemes"].items()} == {
+        k: v["verdict"] for k, v in summary.schemes.items()} and len(doc["schemes"]) >= 5
+
+
 # -- real data through the product ------------------------------------------------------------------------------
 
 from tests.conftest import SHARED_DATA  # noqa: E402

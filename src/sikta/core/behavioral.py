@@ -72,13 +72,13 @@ from scipy.stats import skew
 from sklearn.base import BaseEstimator
 
 from sikta.core.clustering import StableClusterer
+from sikta.core.labels import NO_DATA
 from sikta.core.profiles import DISTINCT, item_word, unique_labels, z_profile
 from sikta.errors import DataTooThinError, UsageError
 
 __all__ = ["BehaviorSegmenter", "STYLE_INPUTS", "NO_DATA", "TRAITS", "support_rate"]
 
 STYLE_INPUTS = ("discount_rate", "price_tier", "support_rate")
-NO_DATA = "no purchase data"
 #: words for a distinctively high / low value of the known inputs
 TRAITS = {
     "discount_rate": ("buys at deep discounts", "pays close to list price"),

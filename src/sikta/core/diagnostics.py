@@ -64,12 +64,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import linear_sum_assignment
-from scipy.stats.contingency import association
-from sklearn.metrics import adjusted_rand_score
 
-from sikta.core.behavioral import NO_DATA
-from sikta.core.needs import NO_ANSWERS, TOO_FEW
+from sikta.core.labels import NO_ANSWERS, NO_DATA, TOO_FEW
 from sikta.core.parallel import side_by_side
 from sikta.core.stats import split_kinds
 from sikta.errors import UsageError
@@ -241,6 +237,8 @@ def _distinct(frame: pd.DataFrame, labels: pd.Series, placed: pd.Series, variabl
         x = frame.loc[placed, v]
         ok = x.notna()
         table = pd.crosstab(labels[placed][ok], x[ok].astype(str)).to_numpy()
+        from scipy.stats.contingency import association  # SciPy loads when a diagnosis is computed, not read
+
         V = float(association(table, method="cramer")) if min(table.shape) > 1 else 0.0
         rows.append({"variable": v, "kind": "categorical", "effect": V, "measure": "cramers_v",
                      "max_abs_d": math.nan, "pair": None, "n": int(ok.sum())})
@@ -255,6 +253,8 @@ def _match(orig: np.ndarray, new: np.ndarray) -> np.ndarray:
     n_vals, nw = np.unique(new, return_inverse=True)
     overlap = np.zeros((len(o_vals), len(n_vals)))
     np.add.at(overlap, (o, nw), 1)
+    from scipy.optimize import linear_sum_assignment
+
     rows, cols = linear_sum_assignment(-overlap)
     mapped = np.full(len(o_vals), -1)
     mapped[rows] = cols
@@ -263,6 +263,8 @@ def _match(orig: np.ndarray, new: np.ndarray) -> np.ndarray:
 
 def _stability(labels: pd.Series, placed: pd.Series, unplaced: set[str], refit: Callable, n_bootstrap: int,
                random_state: int, sample: int | None = None):
+    from sklearn.metrics import adjusted_rand_score
+
     rng = np.random.default_rng(random_state)
     n = len(labels)
     m = n if sample is None else min(n, sample)  # m-out-of-n resamples: the same draws as before when m = n

@@ -47,13 +47,12 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 
 from sikta.core.clustering import StableClusterer
+from sikta.core.labels import NO_ANSWERS, TOO_FEW
 from sikta.core.profiles import DISTINCT, describe, item_word, unique_labels, z_profile
 from sikta.errors import DataTooThinError, UsageError
 
 __all__ = ["NeedsSegmenter", "NO_ANSWERS", "TOO_FEW", "PREFIXES"]
 
-NO_ANSWERS = "no answers"
-TOO_FEW = "too few answers"
 #: answer columns found by name when none are given
 PREFIXES = ("need_", "pain_")
 

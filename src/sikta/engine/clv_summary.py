@@ -57,7 +57,7 @@ import datetime as dt
 import ibis
 import ibis.expr.types as ir
 
-from sikta.core.clv import TIME_UNITS
+from sikta.core.clv.units import TIME_UNITS
 from sikta.engine.features import as_date
 from sikta.errors import UsageError
 

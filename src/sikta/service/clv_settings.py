@@ -42,7 +42,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from sikta.core.clv import TIME_UNITS
+from sikta.core.clv.units import TIME_UNITS
 from sikta.errors import UsageError
 
 __all__ = ["MODELS", "TIER_BASES", "Cac", "ClvSettings", "Contract", "Tiers"]

@@ -31,17 +31,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sikta.core.behavioral import DESCRIPTORS, BehaviorSegmenter
 from sikta.core.diagnostics import Thresholds
-from sikta.core.firmographic import UNKNOWN_SIZE, FirmographicSegmenter
 from sikta.core.layering import SEP, layer
-from sikta.core.needs import NeedsSegmenter
 from sikta.core.pareto import pareto
-from sikta.core.preference import PreferenceFit
-from sikta.core.propensity import PropensityModel
 from sikta.errors import DataTooThinError, UsageError
 
 __all__ = ["Computed", "NO_VALUE", "OUTCOMES", "compute", "value_tiers"]
+
+# The models (scikit-learn, SciPy: ~0.6 s to import) load inside the scheme type that fits one, so that
+# reading stored schemes and diagnoses (sikta diagnose, the report, the pages) does without them.
 
 NO_VALUE = "no revenue"
 #: what a segmentation should tell apart when its labels come from rules (variables that matter)
@@ -90,6 +88,8 @@ def firmographic(spec, frame: pd.DataFrame) -> Computed:
           if getattr(spec, k) is not None}
     th = Thresholds()
     min_size = spec.min_size if spec.min_size is not None else max(th.min_units, math.ceil(th.min_share * len(frame)))
+    from sikta.core.firmographic import UNKNOWN_SIZE, FirmographicSegmenter
+
     seg = FirmographicSegmenter(by=tuple(spec.by), min_size=min_size, **kw).fit(frame)
     units = seg.segments_.copy()
     unknown = {s: "have neither employees nor annual revenue" for s in units.segment.unique()
@@ -111,6 +111,8 @@ def _cluster_kw(spec) -> dict[str, Any]:
 def needs(spec, frame: pd.DataFrame) -> Computed:
     _not_in(frame, spec.columns, "needs: columns")
     kw = _cluster_kw(spec)
+    from sikta.core.needs import NeedsSegmenter  # the clustering models load when a scheme is computed
+
     seg = NeedsSegmenter(columns=spec.columns, min_answered=spec.min_answered, **kw).fit(frame)
     cols, k = seg.columns_, seg.clusterer_.n_clusters_
     units = seg.segments_.join(frame[cols])
@@ -132,6 +134,8 @@ def needs(spec, frame: pd.DataFrame) -> Computed:
 def behavioral(spec, frame: pd.DataFrame) -> Computed:
     _not_in(frame, spec.inputs, "behavioral: inputs")
     kw = _cluster_kw(spec)
+    from sikta.core.behavioral import DESCRIPTORS, BehaviorSegmenter
+
     seg = BehaviorSegmenter(inputs=spec.inputs, log=spec.log, **kw).fit(frame)
     k, inputs = seg.clusterer_.n_clusters_, seg.inputs_
 
@@ -216,6 +220,8 @@ def opportunity(spec, frame: pd.DataFrame, target: pd.Series, target_columns: li
     _not_in(frame, spec.features, "opportunity: features")
     _not_in(frame, [c for c in spec.exclude if "*" not in c], "opportunity: exclude")
     exclude = [c for c in (*NEVER_LEARN, *target_columns, *spec.exclude) if c in frame.columns]
+    from sikta.core.propensity import PropensityModel
+
     pm = PropensityModel(features=spec.features, exclude=exclude, model=spec.model, min_positives=spec.min_positives,
                          high_share=spec.high_share, medium_share=spec.medium_share,
                          random_state=spec.random_state)
@@ -241,6 +247,8 @@ def opportunity(spec, frame: pd.DataFrame, target: pd.Series, target_columns: li
 
 def preference(spec, frame: pd.DataFrame) -> Computed:
     gtm = spec.gtm.model_dump(exclude_none=True)
+    from sikta.core.preference import PreferenceFit
+
     pf = PreferenceFit(gtm, weights=spec.weights, must_match=tuple(spec.must_match), fit_at=spec.fit_at,
                        partial_at=spec.partial_at).fit(frame)
     inputs = [c for c, key in (("channel_preference", "channels"), ("tech_maturity", "digital_share"),

@@ -28,15 +28,43 @@ Examples
 ((8,), True)
 """
 
-from sikta.core.clv._base import TIME_UNITS
-from sikta.core.clv.bgnbd import BetaGeo
-from sikta.core.clv.gamma_gamma import CORRELATION_THRESHOLD, GammaGamma
-from sikta.core.clv.holdout import TOLERANCE, HoldoutCheck, holdout_check, tracking_curve
-from sikta.core.clv.paretonbd import ParetoNBD
-from sikta.core.clv.sbg import ShiftedBetaGeometric
-from sikta.core.clv.simulate import simulate_bgnbd, simulate_spend
-from sikta.core.clv.tiers import TIER_SCORE, TIERS, tier_summary, value_tiers
-from sikta.core.clv.value import clv_minus_cac, customer_lifetime_value
+from importlib import import_module
+
+#: where each public name lives; the package imports a model (and SciPy's optimizers) on first use,
+#: so a model file's CLV settings check against TIME_UNITS without loading them
+_HOME = {
+    "TIME_UNITS": "units",
+    "BetaGeo": "bgnbd",
+    "CORRELATION_THRESHOLD": "gamma_gamma",
+    "GammaGamma": "gamma_gamma",
+    "TOLERANCE": "holdout",
+    "HoldoutCheck": "holdout",
+    "holdout_check": "holdout",
+    "tracking_curve": "holdout",
+    "ParetoNBD": "paretonbd",
+    "ShiftedBetaGeometric": "sbg",
+    "simulate_bgnbd": "simulate",
+    "simulate_spend": "simulate",
+    "TIER_SCORE": "tiers",
+    "TIERS": "tiers",
+    "tier_summary": "tiers",
+    "value_tiers": "tiers",
+    "clv_minus_cac": "value",
+    "customer_lifetime_value": "value",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name not in _HOME:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f"{__name__}.{_HOME[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_HOME])
+
 
 __all__ = [
     "CORRELATION_THRESHOLD",

@@ -20,13 +20,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import minimize
 from threadpoolctl import threadpool_limits
 
 from sikta.errors import DataTooThinError, UsageError
 
-#: days per unit of time; ``week`` is days / 7 and ``month`` days / (365.25 / 12), both continuous
-TIME_UNITS: dict[str, float] = {"day": 1.0, "week": 7.0, "month": 365.25 / 12}
 
 # Log-parameters are kept inside these bounds: e^±25 is far beyond any
 # meaningful value, and the bound keeps exp() finite when the likelihood is flat.
@@ -164,6 +161,8 @@ def maximize(
     optimum with a parameter at the bounds (e^±25: the likelihood grows
     without limit as it runs off to 0 or infinity) is refused the same way.
     """
+    from scipy.optimize import minimize  # SciPy's optimizers load with the first fit, not with a stored result
+
     best: tuple[float, np.ndarray, float] | None = None
     for start in starts:
         theta0 = np.clip(np.asarray(start, dtype=float), -_LOG_BOUND, _LOG_BOUND)
