@@ -217,10 +217,18 @@ def clean_orders(orders: ir.Table, products: ir.Table | None, as_of: dt.date) ->
 def orders_part(
     orders: ir.Table, products: ir.Table | None, w: Windows, lines: tuple[str, ...]
 ) -> tuple[ir.Table, Rolls]:
-    """Account-level order aggregates; ``lines`` get per-line window and lifetime sums."""
+    """Account-level order aggregates; ``lines`` get per-line window and lifetime sums.
+
+    Three aggregates joined per account: the sums, minimums and maximums over the lines; the order
+    counts; the products bought in the window. The counts are the distinct orders with a line > 0
+    (in the window, ever, in each half of the window), counted from one row per order rather than by
+    ``COUNT(DISTINCT order_id)``: in one aggregate with the sums, DuckDB keeps a distinct set per
+    account for each of the four - at 100M lines that aggregate took 94 s, the three parts 29 s.
+    Each part filters the order table on its own (no shared subquery that an engine might hold in
+    memory), and only the sums need the catalogue's product lines.
+    """
     o = clean_orders(orders, products, w.as_of)
     d, a = o.order_date, o.amount
-    mid = w.w0 + (w.as_of - w.w0) / 2  # the window's middle day: its halves for frequency_trend
     in_w = d > _d(w.w0)
     in_p = (d > _d(w.p0)) & (d <= _d(w.w0))
     pos = a > 0
@@ -232,25 +240,61 @@ def orders_part(
         "o_credit12": (-a).sum(where=in_w & (a < 0)),
         "o_camt12": a.sum(where=in_w & has_cost),
         "o_cost12": o.cost.sum(where=in_w & has_cost),
-        # Distinct per account, summed per unit: an order belongs to one account,
-        # and the sum keeps the count additive across grains.
-        "o_freq12": o.order_id.nunique(where=in_w & pos),
-        "o_orders": o.order_id.nunique(where=pos),
         "o_pos_active": o.order_id.count(where=(d > _d(w.a0)) & pos),
         "o_pos_ever": o.order_id.count(where=pos),
         "o_first": d.min(where=pos),
         "o_last": d.max(where=pos),
-        # purchase signals: orders in each half of the window, and the assortment bought in it
-        "o_fh1": o.order_id.nunique(where=in_w & pos & (d <= _d(mid))),
-        "o_fh2": o.order_id.nunique(where=(d > _d(mid)) & pos),
-        "o_prod12": o.product_id.nunique(where=in_w & pos),
     }
     for i, line in enumerate(lines):
         is_line = o.product_line == line
         aggs[f"o_r12_{i}"] = a.sum(where=in_w & is_line)
         aggs[f"o_lf_{i}"] = a.sum(where=is_line)
-    rolls = {k: "sum" for k in aggs} | {"o_first": "min", "o_last": "max"}
-    return o.group_by("account_id").aggregate(**aggs), rolls
+    sums = o.group_by("account_id").aggregate(**aggs)
+    counts = _order_counts(orders, w)
+    j = sums.left_join(counts, sums.account_id == counts.account_id)
+    cols = {c: j[c] for c in aggs} | {c: ibis.coalesce(j[c], 0) for c in ORDER_COUNTS}
+    if "product_id" in orders.columns:
+        bought = _products_bought(orders, w)
+        j2 = j.left_join(bought, j.account_id == bought.account_id)
+        cols = {c: j2[c] for c in cols} | {"o_prod12": ibis.coalesce(j2.o_prod12, 0)}
+        j = j2
+    else:
+        cols["o_prod12"] = ibis.literal(0, type="int64")
+    acct = j.select(j.account_id, **cols)
+    # Distinct per account, summed per unit: an order belongs to one account, so the sums stay additive.
+    rolls = {k: "sum" for k in acct.columns if k != "account_id"} | {"o_first": "min", "o_last": "max"}
+    return acct, rolls
+
+
+#: the order counts of :func:`_order_counts`
+ORDER_COUNTS = ("o_freq12", "o_orders", "o_fh1", "o_fh2")
+
+
+def _order_counts(orders: ir.Table, w: Windows) -> ir.Table:
+    """Per account: orders with a line > 0 in the window, ever, and in each half of the window.
+
+    One row per (account, order) first, with whether the order has such a line in each period;
+    then the orders per account. Exactly ``COUNT(DISTINCT order_id) FILTER (...)`` of those lines.
+    """
+    mid = w.w0 + (w.as_of - w.w0) / 2  # the window's middle day: its halves for frequency_trend
+    b = orders.filter(orders.account_id.notnull(), orders.order_id.notnull(), orders.order_date <= _d(w.as_of))
+    d, pos = b.order_date, b.amount > 0
+    in_w = d > _d(w.w0)
+    per_order = b.group_by(["account_id", "order_id"]).aggregate(
+        _w=(in_w & pos).any(), _ever=pos.any(), _h1=(in_w & pos & (d <= _d(mid))).any(), _h2=((d > _d(mid)) & pos).any(),
+    )
+    p = per_order
+    return p.group_by("account_id").aggregate(
+        o_freq12=p.order_id.count(where=p._w), o_orders=p.order_id.count(where=p._ever),
+        o_fh1=p.order_id.count(where=p._h1), o_fh2=p.order_id.count(where=p._h2),
+    )
+
+
+def _products_bought(orders: ir.Table, w: Windows) -> ir.Table:
+    """Per account: distinct products on lines > 0 in the window (the assortment bought)."""
+    c = orders.filter(orders.account_id.notnull(), orders.product_id.notnull(), orders.order_date <= _d(w.as_of),
+                      orders.order_date > _d(w.w0), orders.amount > 0)
+    return c.group_by("account_id").aggregate(o_prod12=c.product_id.nunique())
 
 
 def _overlap_days(s: ir.Table, lo: dt.date | None, hi: dt.date) -> ir.IntegerValue:
