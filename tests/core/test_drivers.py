@@ -173,3 +173,16 @@ def test_the_tree_method_runs_without_scikit_learn():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "['sites'] []"
+
+
+def test_the_search_on_threads_scores_every_candidate_as_one_after_the_other(monkeypatch):
+    from sikta.core import parallel
+
+    X, y = make(3)
+    got = {}
+    for workers in (1, 2):
+        monkeypatch.setattr(parallel, "WORKERS", workers)
+        s = DriverSelector().fit(X, y)
+        got[workers] = (s.features_, s.cv_scores_, s.holdout_auc_)
+    assert got[1][0] == got[2][0] and got[1][2] == got[2][2] and len(got[1][1]) > len(X.columns) - 1
+    pd.testing.assert_frame_equal(got[1][1], got[2][1])
