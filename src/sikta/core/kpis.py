@@ -69,7 +69,7 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -78,7 +78,7 @@ import pandas as pd
 from sikta.core.frames import bad_row, day, number_column, require_columns, unique_ids
 from sikta.errors import ModelError
 
-__all__ = ["KPIS", "UNIT_COLUMNS", "ALL", "MISSING_SEGMENT", "kaplan_meier_median", "segment_kpis"]
+__all__ = ["KPIS", "UNIT_COLUMNS", "ALL", "MISSING_SEGMENT", "kaplan_meier_median", "segment_kpis", "segment_kpis_by"]
 
 UNIT_COLUMNS = ("unit_id", "revenue_start", "revenue_end", "customer_start", "customer_end", "start_date",
                 "milestone_date", "first_value_date")
@@ -244,17 +244,47 @@ def segment_kpis(
         ``by``, then ``judged_by``/``judged_value`` when asked, then the
         counts and KPIs named in the module docstring.
     """
-    require_columns(units, "units", ("unit_id", by, "revenue_start", "revenue_end"))
+    return segment_kpis_by(units, [by], as_of=as_of, since=since, onboarding_days=onboarding_days,
+                           judged_by=None if judged_by is None else {by: judged_by})[by]
+
+
+def segment_kpis_by(
+    units: pd.DataFrame,
+    columns: Sequence[str],
+    *,
+    as_of: Any = None,
+    since: Any = None,
+    onboarding_days: int = 90,
+    judged_by: Mapping[str, Mapping[str, str]] | None = None,
+) -> dict[str, pd.DataFrame]:
+    """:func:`segment_kpis` for several segment columns of the same units, by column.
+
+    The per-unit work (checks, revenue, customer flags, dates) and the
+    ``(all)`` row are done once; each column only groups. ``judged_by``
+    maps a column to its segment → KPI mapping.
+
+    Examples
+    --------
+    >>> units = pd.DataFrame({"unit_id": ["a", "b", "c"], "group": ["x", "x", "y"], "tier": ["A", "B", "B"],
+    ...                       "revenue_start": [100.0, 50.0, 0.0], "revenue_end": [120.0, 0.0, 30.0]})
+    >>> k = segment_kpis_by(units, ["group", "tier"])
+    >>> k["group"].set_index("group").loc[["x", "(all)"], "logo_churn"].tolist()
+    [0.5, 0.5]
+    >>> int(k["tier"].set_index("tier").loc["B", "new_logos"])
+    1
+    """
+    columns = list(columns)
+    require_columns(units, "units", ("unit_id", *columns, "revenue_start", "revenue_end"))
     unique_ids(units, "units", "unit_id")
     if not isinstance(onboarding_days, int) or onboarding_days <= 0:
         raise ModelError(f"onboarding_days must be a positive whole number, got {onboarding_days!r}")
-    for seg, kpi in (judged_by or {}).items():
-        if kpi not in KPIS:
-            raise ModelError(f"segment {seg!r} is judged by {kpi!r}, which is not a KPI ({', '.join(KPIS)})")
+    for judged in (judged_by or {}).values():
+        for seg, kpi in judged.items():
+            if kpi not in KPIS:
+                raise ModelError(f"segment {seg!r} is judged by {kpi!r}, which is not a KPI ({', '.join(KPIS)})")
     r0 = number_column(units, "units", "revenue_start", minimum=0, missing=0.0)
     r1 = number_column(units, "units", "revenue_end", minimum=0, missing=0.0)
-    seg = units[by].astype(object).where(units[by].notna(), MISSING_SEGMENT).astype(str)
-    g = pd.DataFrame({"seg": seg.to_numpy(), "r0": r0, "r1": r1,
+    g = pd.DataFrame({"r0": r0, "r1": r1,
                       "c0": _flags(units, "customer_start", r0 > 0), "c1": _flags(units, "customer_end", r1 > 0)})
     if "start_date" in units.columns:
         g["start"] = _dates(units, "start_date").to_numpy()
@@ -266,8 +296,17 @@ def segment_kpis(
         g["start"] = pd.NaT
     cut = day(as_of, "as_of") if as_of is not None else None
     first = day(since, "since") if since is not None else None
-    rows = [{by: name, **_one(part, onboarding_days, cut, first)} for name, part in g.groupby("seg", sort=True)]
-    rows.append({by: ALL, **_one(g, onboarding_days, cut, first)})
+    everyone = _one(g, onboarding_days, cut, first)
+    out = {}
+    for by in columns:
+        seg = units[by].astype(object).where(units[by].notna(), MISSING_SEGMENT).astype(str).to_numpy()
+        rows = [{by: name, **_one(part, onboarding_days, cut, first)} for name, part in g.groupby(seg, sort=True)]
+        rows.append({by: ALL, **everyone})
+        out[by] = _table(rows, by, (judged_by or {}).get(by))
+    return out
+
+
+def _table(rows: list[dict[str, Any]], by: str, judged_by: Mapping[str, str] | None) -> pd.DataFrame:
     out = pd.DataFrame(rows)
     for col in out.columns[1:]:  # undefined rates are NaN, never None, whatever the other rows hold
         out[col] = pd.to_numeric(out[col]).astype(float if out[col].dtype == object else out[col].dtype)

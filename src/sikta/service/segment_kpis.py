@@ -145,11 +145,11 @@ def segment_kpis(ws: Workspace, run: str | None = None, *, cohort: str | None = 
     judged = {g: k for g, k in judged.items() if k}
     by: dict[str, list[dict[str, Any]]] = {}
     for col in labels:
-        frame = units.copy()
-        frame[col] = frame[col].where(frame[col].notna(), OUT_OF_SCOPE)
-        k = core_kpis.segment_kpis(frame, by=col, as_of=ctx.as_of, since=start.date(), onboarding_days=onboarding_days,
-                                   judged_by=judged if col == "group" and judged else None)
-        k = k.rename(columns={col: "segment"})
+        units[col] = units[col].where(units[col].notna(), OUT_OF_SCOPE)
+    kpis = core_kpis.segment_kpis_by(units, labels, as_of=ctx.as_of, since=start.date(), onboarding_days=onboarding_days,
+                                     judged_by={"group": judged} if judged else None)
+    for col in labels:
+        k = kpis[col].rename(columns={col: "segment"})
         if col == "group":  # the matrix order, not the alphabet
             order = {g: i for i, g in enumerate([*runs_svc.GROUPS, OUT_OF_SCOPE, core_kpis.ALL])}
             k = k.sort_values("segment", key=lambda s: s.map(lambda v: order.get(v, len(order)))).reset_index(drop=True)
