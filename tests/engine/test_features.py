@@ -546,3 +546,38 @@ def test_purchase_signals_by_hand(feats, con):
     tables = {"accounts": _contract_table(con, "accounts", accounts), "orders": _contract_table(con, "orders", orders)}
     f = con.to_pandas(build_features(tables, _hierarchy(con, accounts), grain="account", as_of=AS_OF)).set_index("unit_id")
     assert f.products_12m.to_dict() == {"A": 2, "B": 1}  # x and y; z only returned, w before the window
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.sampled_from(["a1", "a2", "a3"]), st.sampled_from(["o1", "o2", "o3", "o4"]),
+                          st.integers(-20, 3), st.sampled_from([-15.0, 0.0, 10.0, 40.0]),
+                          st.sampled_from(["p1", "p2", "p3", None])), min_size=1, max_size=40))
+def test_order_counts_are_distinct_orders_by_pandas(con, lines):
+    """frequency_12m, orders_lifetime, products_12m and frequency_trend against pandas' nunique: one order's
+    lines on several days (across the window start and its halves), credit lines, and the same order id
+    at two accounts (each counts it)."""
+    accounts = [dict(account_id=a, status="customer") for a in ("a1", "a2", "a3")]
+    day = {k: minus_months(AS_OF, -k) if k <= 0 else AS_OF + dt.timedelta(days=k) for k in range(-20, 4)}
+    orders = [dict(order_id=o, account_id=a, order_date=day[k].isoformat(), amount=amt, product_id=p)
+              for a, o, k, amt, p in lines]
+    tables = {"accounts": _contract_table(con, "accounts", accounts), "orders": _contract_table(con, "orders", orders)}
+    got = con.to_pandas(build_features(tables, _hierarchy(con, accounts), grain="department", as_of=AS_OF)
+                        ).set_index("unit_id")
+    df = pd.DataFrame(orders)
+    df["order_date"] = pd.to_datetime(df.order_date).dt.date
+    w0 = minus_months(AS_OF, 12)
+    mid = w0 + (AS_OF - w0) / 2
+    seen = df[(df.order_date <= AS_OF) & (df.amount > 0)]
+    in_w = seen[seen.order_date > w0]
+    for a in ("a1", "a2", "a3"):
+        mine, window = seen[seen.account_id == a], in_w[in_w.account_id == a]
+        h1 = window[window.order_date <= mid].order_id.nunique()
+        h2 = window[window.order_date > mid].order_id.nunique()
+        row = got.loc[a]
+        assert row.frequency_12m == window.order_id.nunique()
+        assert row.orders_lifetime == mine.order_id.nunique()
+        assert row.products_12m == window.product_id.dropna().nunique()
+        if h1 + h2:
+            assert row.frequency_trend == pytest.approx((h2 - h1) / (h1 + h2))
+        else:
+            assert pd.isna(row.frequency_trend)
