@@ -79,6 +79,8 @@ from sikta.errors import DataTooThinError, UsageError
 __all__ = ["BehaviorSegmenter", "STYLE_INPUTS", "NO_DATA", "TRAITS", "support_rate"]
 
 STYLE_INPUTS = ("discount_rate", "price_tier", "support_rate")
+#: the columns ``support_rate`` is derived from when the frame does not hold it
+SUPPORT_SOURCES = ("tickets", "active_days")
 #: words for a distinctively high / low value of the known inputs
 TRAITS = {
     "discount_rate": ("buys at deep discounts", "pays close to list price"),
@@ -222,7 +224,7 @@ class BehaviorSegmenter(BaseEstimator):
         if self.log not in ("auto", True, False):
             raise UsageError(f"behavioral: log must be 'auto', True or False, not {self.log!r}")
         df = frame.copy()
-        if "support_rate" not in df.columns and {"tickets", "active_days"} <= set(df.columns):
+        if "support_rate" not in df.columns and set(SUPPORT_SOURCES) <= set(df.columns):
             df["support_rate"] = support_rate(df["tickets"], df["active_days"], self.prior_years)
         self._absent = {}
         if self.inputs is None:

@@ -233,12 +233,12 @@ def _distinct(frame: pd.DataFrame, labels: pd.Series, placed: pd.Series, variabl
         several = (n >= 2).sum() > 1
         rows.append({"variable": v, "kind": "numeric", "effect": _eta2(xs, n, m) if several else 0.0,
                      "measure": "eta2", "max_abs_d": best, "pair": pair, "n": int(ok.sum())})
+    from scipy.stats.contingency import association  # SciPy loads when a diagnosis is computed, not read
+
     for v in categorical:
         x = frame.loc[placed, v]
         ok = x.notna()
         table = pd.crosstab(labels[placed][ok], x[ok].astype(str)).to_numpy()
-        from scipy.stats.contingency import association  # SciPy loads when a diagnosis is computed, not read
-
         V = float(association(table, method="cramer")) if min(table.shape) > 1 else 0.0
         rows.append({"variable": v, "kind": "categorical", "effect": V, "measure": "cramers_v",
                      "max_abs_d": math.nan, "pair": None, "n": int(ok.sum())})

@@ -252,15 +252,12 @@ def orders_part(
     sums = o.group_by("account_id").aggregate(**aggs)
     counts = _order_counts(orders, w)
     j = sums.left_join(counts, sums.account_id == counts.account_id)
-    cols = {c: j[c] for c in aggs} | {c: ibis.coalesce(j[c], 0) for c in ORDER_COUNTS}
+    products = ibis.literal(0, type="int64")
     if "product_id" in orders.columns:
         bought = _products_bought(orders, w)
-        j2 = j.left_join(bought, j.account_id == bought.account_id)
-        cols = {c: j2[c] for c in cols} | {"o_prod12": ibis.coalesce(j2.o_prod12, 0)}
-        j = j2
-    else:
-        cols["o_prod12"] = ibis.literal(0, type="int64")
-    acct = j.select(j.account_id, **cols)
+        j = j.left_join(bought, j.account_id == bought.account_id)
+        products = ibis.coalesce(j.o_prod12, 0)
+    acct = j.select("account_id", *aggs, **{c: ibis.coalesce(j[c], 0) for c in ORDER_COUNTS}, o_prod12=products)
     # Distinct per account, summed per unit: an order belongs to one account, so the sums stay additive.
     rolls = {k: "sum" for k in acct.columns if k != "account_id"} | {"o_first": "min", "o_last": "max"}
     return acct, rolls
@@ -280,10 +277,9 @@ def _order_counts(orders: ir.Table, w: Windows) -> ir.Table:
     b = orders.filter(orders.account_id.notnull(), orders.order_id.notnull(), orders.order_date <= _d(w.as_of))
     d, pos = b.order_date, b.amount > 0
     in_w = d > _d(w.w0)
-    per_order = b.group_by(["account_id", "order_id"]).aggregate(
+    p = b.group_by(["account_id", "order_id"]).aggregate(
         _w=(in_w & pos).any(), _ever=pos.any(), _h1=(in_w & pos & (d <= _d(mid))).any(), _h2=((d > _d(mid)) & pos).any(),
     )
-    p = per_order
     return p.group_by("account_id").aggregate(
         o_freq12=p.order_id.count(where=p._w), o_orders=p.order_id.count(where=p._ever),
         o_fh1=p.order_id.count(where=p._h1), o_fh2=p.order_id.count(where=p._h2),

@@ -84,12 +84,12 @@ def _not_in(frame: pd.DataFrame, columns: list[str] | None, what: str) -> None:
 
 
 def firmographic(spec, frame: pd.DataFrame) -> Computed:
+    from sikta.core.firmographic import UNKNOWN_SIZE, FirmographicSegmenter
+
     kw = {k: getattr(spec, k) for k in ("employee_bands", "revenue_bands", "tier_names", "verticals")
           if getattr(spec, k) is not None}
     th = Thresholds()
     min_size = spec.min_size if spec.min_size is not None else max(th.min_units, math.ceil(th.min_share * len(frame)))
-    from sikta.core.firmographic import UNKNOWN_SIZE, FirmographicSegmenter
-
     seg = FirmographicSegmenter(by=tuple(spec.by), min_size=min_size, **kw).fit(frame)
     units = seg.segments_.copy()
     unknown = {s: "have neither employees nor annual revenue" for s in units.segment.unique()
@@ -109,15 +109,14 @@ def _cluster_kw(spec) -> dict[str, Any]:
 
 
 def needs(spec, frame: pd.DataFrame) -> Computed:
+    from sikta.core.needs import NeedsSegmenter
+
     _not_in(frame, spec.columns, "needs: columns")
     kw = _cluster_kw(spec)
-    from sikta.core.needs import NeedsSegmenter  # the clustering models load when a scheme is computed
-
     seg = NeedsSegmenter(columns=spec.columns, min_answered=spec.min_answered, **kw).fit(frame)
     cols, k = seg.columns_, seg.clusterer_.n_clusters_
-    units = seg.segments_.join(frame[cols])
-
     answers = frame[cols]  # a refit copies its rows: only the columns the labels come from, not the wide frame
+    units = seg.segments_.join(answers)
 
     def refit(idx: np.ndarray) -> np.ndarray:
         fixed = kw | {"k_min": k, "k_max": k}
@@ -132,16 +131,16 @@ def needs(spec, frame: pd.DataFrame) -> Computed:
 
 
 def behavioral(spec, frame: pd.DataFrame) -> Computed:
+    from sikta.core.behavioral import DESCRIPTORS, SUPPORT_SOURCES, BehaviorSegmenter
+
     _not_in(frame, spec.inputs, "behavioral: inputs")
     kw = _cluster_kw(spec)
-    from sikta.core.behavioral import DESCRIPTORS, BehaviorSegmenter
-
     seg = BehaviorSegmenter(inputs=spec.inputs, log=spec.log, **kw).fit(frame)
     k, inputs = seg.clusterer_.n_clusters_, seg.inputs_
 
-    # the labels come from the inputs alone (support_rate from tickets and active_days); the descriptors
-    # only describe the segments: a refit copies the rows of these columns, not of the wide frame
-    basis = frame[[c for c in dict.fromkeys((*inputs, "tickets", "active_days")) if c in frame.columns]]
+    # the labels come from the inputs alone (support_rate from its sources); the descriptors only describe the
+    # segments: a refit copies the rows of these columns, not of the wide frame
+    basis = frame[[c for c in dict.fromkeys((*inputs, *SUPPORT_SOURCES)) if c in frame.columns]]
 
     def refit(idx: np.ndarray) -> np.ndarray:
         fixed = kw | {"k_min": k, "k_max": k}
@@ -217,11 +216,11 @@ def value(spec, frame: pd.DataFrame) -> Computed:
 
 def opportunity(spec, frame: pd.DataFrame, target: pd.Series, target_columns: list[str]) -> Computed:
     """``target``: True for the units that bought the line / meet the condition (from the service)."""
+    from sikta.core.propensity import PropensityModel
+
     _not_in(frame, spec.features, "opportunity: features")
     _not_in(frame, [c for c in spec.exclude if "*" not in c], "opportunity: exclude")
     exclude = [c for c in (*NEVER_LEARN, *target_columns, *spec.exclude) if c in frame.columns]
-    from sikta.core.propensity import PropensityModel
-
     pm = PropensityModel(features=spec.features, exclude=exclude, model=spec.model, min_positives=spec.min_positives,
                          high_share=spec.high_share, medium_share=spec.medium_share,
                          random_state=spec.random_state)
@@ -246,9 +245,9 @@ def opportunity(spec, frame: pd.DataFrame, target: pd.Series, target_columns: li
 
 
 def preference(spec, frame: pd.DataFrame) -> Computed:
-    gtm = spec.gtm.model_dump(exclude_none=True)
     from sikta.core.preference import PreferenceFit
 
+    gtm = spec.gtm.model_dump(exclude_none=True)
     pf = PreferenceFit(gtm, weights=spec.weights, must_match=tuple(spec.must_match), fit_at=spec.fit_at,
                        partial_at=spec.partial_at).fit(frame)
     inputs = [c for c, key in (("channel_preference", "channels"), ("tech_maturity", "digital_share"),

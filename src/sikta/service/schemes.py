@@ -43,6 +43,7 @@ from sikta.service import scheme_types as st
 from sikta.service.scheme_spec import TYPES, SchemeSet, scheme_ref
 
 if TYPE_CHECKING:
+    import pyarrow as pa
     from sikta.service.model import Model
     from sikta.service.workspace import Workspace
 
@@ -148,14 +149,18 @@ class SchemeResult:
                 t[c] = t[c].map(lambda v: ";".join(map(str, v)) if isinstance(v, list | tuple | np.ndarray) else v)
         return t
 
-    def run_columns(self) -> pd.DataFrame:
-        """``unit_id``, ``scheme__<name>`` and ``scheme__<name>__<number>`` for the run table."""
-        t = pd.DataFrame({"unit_id": self.units.index.astype(str),
-                          f"scheme__{self.name}": self.units.segment.astype(object).to_numpy()})
+    def run_columns(self) -> pa.Table:
+        """``unit_id``, ``scheme__<name>`` and ``scheme__<name>__<number>`` for the run table (NaN as null)."""
+        import pyarrow as pa
+
+        cols = {"unit_id": pa.array(self.units.index.astype(str).to_numpy(), pa.string()),
+                f"scheme__{self.name}": pa.array(self.units.segment.astype(object).to_numpy(), pa.string(),
+                                                 from_pandas=True)}
         for c in RUN_NUMBERS.get(self.type, ()):
             if c in self.units.columns:
-                t[f"scheme__{self.name}__{c}"] = pd.to_numeric(self.units[c], errors="coerce").astype(float).to_numpy()
-        return t
+                cols[f"scheme__{self.name}__{c}"] = pa.array(
+                    pd.to_numeric(self.units[c], errors="coerce").astype(float).to_numpy(), pa.float64(), from_pandas=True)
+        return pa.table(cols)
 
     def write(self, folder: str | Path) -> list[Path]:
         """``NAME.parquet`` and ``NAME.csv`` (unit_id, segment, numbers) and ``NAME.json`` (profiles, verdict)."""
@@ -344,18 +349,12 @@ class RunSchemes:
 
     def attach(self, scored: ir.Table) -> ir.Table:
         """The run rows with ``scheme__<name>`` (and numbers) joined on (null outside a scheme's scope)."""
-        import pyarrow as pa
-
         failed = [n for n, r in self.results.items() if r.error]
         # one join per scheme in the engine: merging the schemes' frames in pandas first took seconds at 1M units
         for r in self.results.values():
-            if r.error:
-                continue
-            cols = r.run_columns()
-            arrow = pa.table({c: pa.array(cols[c].to_numpy(), type=pa.string() if c == "unit_id" or c.count("__") == 1
-                                          else pa.float64(), from_pandas=True) for c in cols.columns})  # NaN -> null
-            t = ibis.memtable(arrow)
-            scored = scored.left_join(t, "unit_id").drop("unit_id_right")
+            if not r.error:
+                t = ibis.memtable(r.run_columns())
+                scored = scored.left_join(t, "unit_id").drop("unit_id_right")
         if failed:
             scored = scored.mutate(**{f"scheme__{n}": ibis.null("string") for n in failed})
         return scored

@@ -66,23 +66,4 @@ def __dir__() -> list[str]:
     return sorted([*globals(), *_HOME])
 
 
-__all__ = [
-    "CORRELATION_THRESHOLD",
-    "TIERS",
-    "TIER_SCORE",
-    "TIME_UNITS",
-    "TOLERANCE",
-    "BetaGeo",
-    "GammaGamma",
-    "HoldoutCheck",
-    "ParetoNBD",
-    "ShiftedBetaGeometric",
-    "clv_minus_cac",
-    "customer_lifetime_value",
-    "holdout_check",
-    "simulate_bgnbd",
-    "simulate_spend",
-    "tier_summary",
-    "tracking_curve",
-    "value_tiers",
-]
+__all__ = sorted(_HOME)
