@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import ibis
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -165,3 +166,46 @@ def test_products_paid_the_same_price_share_a_tier(con):
     r = run(con, {"orders": orders}, h)
     # two products tied in line L: each (0 cheaper + 2 cheaper or equal) / 2 / 2
     assert r.loc["A", "price_tier"] == r.loc["B", "price_tier"] == pytest.approx(0.5)
+
+
+def test_buying_cycle_against_numpy_on_random_order_days(con):
+    # The gaps between consecutive distinct days with a line > 0, per unit: mean and population SD / mean,
+    # computed here from np.diff of the sorted days. Several lines on one day, credit lines on days of their
+    # own, units with one, two and many days, perfectly regular units (SD exactly 0) and a department rolled up.
+    rng = np.random.default_rng(7)
+    rows = []
+    for k in range(120):
+        n = int(rng.choice([1, 1, 2, 3, 5, 20, 60]))
+        if k % 10 == 0:
+            days = [dt.date(2020, 1, 1) + dt.timedelta(days=30 * i) for i in range(n + 3)]  # like clockwork
+        else:
+            days = [dt.date(2019, 1, 1) + dt.timedelta(days=int(x)) for x in rng.integers(0, 2000, n)]
+        for day in days:
+            for _ in range(int(rng.integers(1, 4))):
+                amount = 50.0 if k % 10 == 0 else float(rng.choice([50.0, 50.0, 50.0, -20.0, 0.0]))
+                rows.append((f"A{k}", day, amount))
+    frame = pd.DataFrame(rows, columns=["account_id", "order_date", "amount"])
+    frame["order_id"] = [f"o{i}" for i in range(len(frame))]
+    frame["product_id"], frame["product_line"], frame["quantity"] = "p", "L", 1.0
+    frame.loc[frame.account_id == "A1", "account_id"] = "A1-dept"  # a department of A2 at account grain
+    ids = sorted(frame.account_id.unique())
+    h = con.create_table("h_cycle", pd.DataFrame({
+        "account_id": ids, "ultimate_parent_id": ids,
+        "account_unit_id": ["A2" if a == "A1-dept" else a for a in ids]}))
+    got = run(con, {"orders": con.create_table("o_cycle", frame)}, h)
+    frame["unit"] = frame.account_id.replace({"A1-dept": "A2"})
+    checked = zero = 0
+    for unit, lines in frame[(frame.amount > 0) & (frame.order_date <= AS_OF)].groupby("unit"):
+        gaps = np.diff(np.array(sorted(set(lines.order_date)), dtype="datetime64[D]").astype("int64")).astype(float)
+        r = got.loc[unit]
+        if len(gaps) == 0:
+            assert pd.isna(r.order_interval_days) and pd.isna(r.order_regularity)
+            continue
+        assert r.order_interval_days == pytest.approx(gaps.mean(), rel=1e-12)
+        if len(gaps) < 2:
+            assert pd.isna(r.order_regularity)
+            continue
+        assert r.order_regularity == pytest.approx(gaps.std() / gaps.mean(), rel=1e-9, abs=1e-12)
+        zero += gaps.std() == 0 and r.order_regularity == 0.0
+        checked += 1
+    assert checked >= 50 and zero >= 5

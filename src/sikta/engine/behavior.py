@@ -132,6 +132,38 @@ def _reference_prices(o: ir.Table, products: ir.Table | None) -> ir.Table:
     return ref.mutate(tier=tier.cast("float64"))
 
 
+def _buying_cycle(bought: ir.Table) -> ir.Table:
+    """unit_id, order_interval_days, order_regularity: the gaps between consecutive distinct order days.
+
+    One sorted list of distinct days per unit instead of a ``LAG`` window over every (unit, day)
+    pair: the window sorted 40M pairs at 1M accounts (11 s; the list 6 s). The gaps' sum telescopes
+    to last − first; their squares are summed from the list in one expression (a derived list
+    referenced twice would be computed twice once the selects merge). The population variance
+    comes from integer sums, ``(n Σg² − (Σg)²) / n²``, so a perfectly regular unit has exactly 0.
+    """
+    lists = bought.group_by("unit_id").aggregate(_d=bought.order_date.collect().unique().sort())
+    d = lists._d
+
+    def square(i: ir.IntegerValue) -> ir.IntegerValue:
+        gap = d[i].delta(d[i - 1], unit="day").cast("int64")
+        return gap * gap
+
+    squares = ibis.range(1, d.length()).map(square)
+    sums = lists.select(
+        "unit_id",
+        _n=(d.length() - 1).cast("int64"),
+        _s=d[d.length() - 1].delta(d[0], unit="day").cast("int64"),  # not d[-1]: Ibis gives Spark index 0
+        _ss=squares.sums().cast("int64"),
+    )
+    mean = sums._s.cast("float64") / sums._n
+    var = (sums._n * sums._ss - sums._s * sums._s).cast("float64") / (sums._n * sums._n).cast("float64")
+    return sums.select(
+        "unit_id",
+        order_interval_days=ibis.ifelse(sums._n >= 1, mean, ibis.null("float64")),
+        order_regularity=ibis.ifelse((sums._n >= 2) & (sums._s > 0), var.sqrt() / mean, ibis.null("float64")),
+    )
+
+
 def behavior_inputs(
     tables: Mapping[str, ir.Table],
     hierarchy: ir.Table,
@@ -215,21 +247,7 @@ def behavior_inputs(
             discount_rate=ibis.ifelse(agg._list > 0, 1.0 - agg._paid / agg._list, ibis.null("float64")),
             credit_share=ibis.ifelse(agg._gross > 0, ibis.coalesce(agg._credit, 0.0) / agg._gross, ibis.null("float64")),
         ))
-        # buying cycle: gaps between consecutive distinct order dates
-        bought = base.filter(*kept, base.amount > 0).join(units, "account_id")
-        days = bought.select("unit_id", "order_date").distinct()
-        prev = days.order_date.lag().over(ibis.window(group_by=days.unit_id, order_by=days.order_date))
-        gaps = days.mutate(gap=days.order_date.delta(prev, unit="day").cast("float64"))
-        cyc = gaps.group_by("unit_id").aggregate(
-            order_interval_days=gaps.gap.mean(), _sd=gaps.gap.std(how="pop"), _n=gaps.gap.count()
-        )
-        cycles = cyc.select(
-            "unit_id",
-            "order_interval_days",
-            order_regularity=ibis.ifelse(
-                (cyc._n >= 2) & (cyc.order_interval_days > 0), cyc._sd / cyc.order_interval_days, ibis.null("float64")
-            ),
-        )
+        cycles = _buying_cycle(base.filter(*kept, base.amount > 0).join(units, "account_id"))
 
     if "subscriptions" in tables:
         s = ensure(tables["subscriptions"], SUB_COLS)
