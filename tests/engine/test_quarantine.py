@@ -357,3 +357,21 @@ def test_reingest_replaces_the_snapshot_and_records_fingerprints(ws, clean_expor
     sub = [f for f in files if f["table"] == "subscriptions"][0]
     assert sub["sha256"] == hashlib.sha256((d / "subscriptions.csv").read_bytes()).hexdigest()
     assert len(ws.store.table("_sikta_ingests").to_pyarrow()) == 2
+
+
+def test_odd_text_reaches_the_quarantine_unchanged(ws, tmp_path):
+    # A failed row's file, reason and record travel through the written table as one JSON verdict:
+    # quotes, backslashes, tabs, line breaks and emoji in the values, a quote and an umlaut in the path.
+    d = tmp_path / 'exp"ö'
+    d.mkdir()
+    write(d, "accounts.csv", 'account_id,name,employees\nA1,ok,1\nA2,"Bé ""q"" \\ b\tt",lots\nA3,"two\nlines",x😀\n')
+    write(d, "orders.csv", "order_id,account_id,order_date,amount\n1,A1,2024-01-01,10\n")
+    ws.ingest(d)
+    q = sorted(ws.quarantine("accounts").to_pyarrow().to_pylist(), key=lambda r: r["row"])
+    assert [(r["file"], r["row"], r["column"]) for r in q] == [(str(d / "accounts.csv"), 2, "employees"),
+                                                               (str(d / "accounts.csv"), 3, "employees")]
+    assert [r["reason"] for r in q] == ["employees is not a whole number: 'lots'",
+                                        "employees is not a whole number: 'x😀'"]
+    records = [json.loads(r["record"]) for r in q]
+    assert [(r["account_id"], r["name"], r["employees"]) for r in records] == [
+        ("A2", 'Bé "q" \\ b\tt', "lots"), ("A3", "two\nlines", "x😀")]

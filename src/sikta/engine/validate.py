@@ -38,6 +38,8 @@ from sikta.engine.contract import SURVEY_SCALES, Column, TableContract
 
 BAD = "_bad__"
 META = ("_file", "_row", "_column", "_reason")
+#: the one bookkeeping column of a written table (see :func:`finalize`)
+VERDICT = "_verdict"
 #: dates outside this range are quarantined as implausible
 PLAUSIBLE_DATES = (_dt.date(1900, 1, 1), _dt.date(2100, 12, 31))
 #: what an e-mail address looks like, for redaction (kept in step with sources.redact_emails)
@@ -367,19 +369,29 @@ def record_json(t: ir.Table, contract: TableContract) -> ir.StringValue:
 
 
 def finalize(t: ir.Table, contract: TableContract, extra: tuple[str, ...] = ()) -> ir.Table:
-    """Keep typed columns (and ``extra`` ones) and the verdict; values of failed rows only as quarantine JSON."""
-    record = ibis.ifelse(t._reason.notnull(), record_json(t, contract), ibis.null("string"))
-    return t.select(*contract.names, *extra, *META, _record=record)
+    """Keep typed columns (and ``extra`` ones) and one verdict column, :data:`VERDICT`.
+
+    The verdict is null while a row passes; a failed row's is a JSON object with its ``file``,
+    ``row``, ``column``, ``reason`` and ``record`` (its values, see :func:`record_json`), read back
+    by :func:`quarantined`. One column that is null on every loaded row costs the write almost
+    nothing, where five bookkeeping columns (file, row, column, reason, record) nearly doubled the
+    time DuckDB took to write a narrow table (usage at 7M rows: 0.84 s bare, 1.63 s with them).
+    """
+    verdict = ibis.struct({
+        "file": t._file, "row": t._row, "column": t._column, "reason": t._reason, "record": record_json(t, contract),
+    }).cast("json").cast("string")
+    return t.select(*contract.names, *extra, **{VERDICT: ibis.ifelse(t._reason.notnull(), verdict, ibis.null("string"))})
 
 
 def quarantined(t: ir.Table, table: str) -> ir.Table:
-    """Rows that failed, in the quarantine layout."""
-    q = t.filter(t._reason.notnull())
+    """Rows that failed (a :func:`finalize` output), in the quarantine layout."""
+    q = t.filter(t[VERDICT].notnull())
+    v = q[VERDICT].cast("json")
     return q.select(
         table=ibis.literal(table),
-        file=q._file,
-        row=q._row,
-        column=q._column,
-        reason=q._reason,
-        record=q._record,
+        file=v["file"].unwrap_as("string"),
+        row=v["row"].unwrap_as("int64"),
+        column=v["column"].unwrap_as("string"),
+        reason=v["reason"].unwrap_as("string"),
+        record=v["record"].unwrap_as("string"),
     )

@@ -428,7 +428,7 @@ def _write(stage, name: str, verdicts: ir.Table, ingest_id: str) -> None:
     written = stage.create(name, verdicts)
     stage.insert(QUARANTINE, v.quarantined(written, name).mutate(ingest_id=ibis.literal(ingest_id)).select(
         *QUARANTINE_SCHEMA))
-    stage.prune(name, failed="_reason", drop=(*v.META, "_record"))
+    stage.prune(name, failed=v.VERDICT, drop=(v.VERDICT,))
 
 
 def _table_report(store, stage, name, stats, n_bad, located, derive, attrs) -> TableReport:
