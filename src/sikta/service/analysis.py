@@ -326,10 +326,32 @@ class Analysis:
         return pareto(rev.set_index("unit_id")["revenue_12m"], a=a, b=b)
 
     def flow(self, period: str | None = None, tolerance: float = 0.02) -> FlowResult:
-        """New, retained, churned and reactivated units per period, as a revenue bridge."""
+        """New, retained, churned and reactivated units per period, as a revenue bridge.
+
+        Kept beside the workspace once computed (:mod:`sikta.service.analysis_results`): the report
+        and the analysis page show what ``analyze`` computed instead of reading every order line again.
+        """
+        from sikta.service import analysis_results as stored
+
         period = period or self.period
         if period not in PERIODS:
             raise UsageError(f"period {period!r} is not one of {', '.join(PERIODS)}")
+        settings = {"grain": self.grain, "as_of": self.date, "window_months": self.window_months, "period": period,
+                    "tolerance": tolerance}
+        found = stored.load(self.ws, "flow", settings)
+        if found is not None:
+            meta, frames = found
+            return FlowResult(period, frames["periods"], frames.get("subscriptions"), meta["nrr"], meta["grr"],
+                              meta["start_arr"])
+        result = self._flow(period, tolerance)
+        frames = {"periods": result.periods}
+        if result.subscriptions is not None:
+            frames["subscriptions"] = result.subscriptions
+        stored.save(self.ws, "flow", settings, {"nrr": result.nrr, "grr": result.grr, "start_arr": result.start_arr},
+                    frames)
+        return result
+
+    def _flow(self, period: str, tolerance: float) -> FlowResult:
         end = self.date
         start = _period_start(minus_months(end, self.window_months), period)
         data_end = self.data_end()
