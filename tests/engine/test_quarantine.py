@@ -233,6 +233,19 @@ def test_mixed_currencies_without_rates_is_a_clear_error(ws, tmp_path):
     assert not ws.store.has("orders")
 
 
+def test_one_currency_written_differently_is_one_currency_and_a_mix_across_tables_is_not(ws, tmp_path):
+    d = tmp_path / "cur2"
+    d.mkdir()
+    write(d, "accounts.csv", "account_id\nA\n")
+    write(d, "orders.csv", "order_id,account_id,order_date,amount,currency\n1,A,2025-01-01,10,EUR\n"
+                           "2,A,2025-01-02,10, eur \n3,A,2025-01-03,10,\n")
+    assert ws.ingest(d).tables["orders"].loaded == 3
+    write(d, "subscriptions.csv", "subscription_id,account_id,product_line,start_date,mrr,currency\n"
+                                  "S1,A,P,2025-01-01,5,usd\n")
+    with pytest.raises(ContractError, match=r"mixed currencies \(orders: EUR, subscriptions: USD\)"):
+        ws.ingest(d)
+
+
 def test_currency_rates_convert_and_quarantine_unknown_currencies(ws, tmp_path):
     d = tmp_path / "cur"
     d.mkdir()

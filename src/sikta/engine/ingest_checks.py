@@ -126,16 +126,28 @@ def accounts_forest(store, t: ir.Table) -> tuple[ir.Table, pd.DataFrame | ir.Tab
     return v.flag_rows(t, memo), forest.frame
 
 
-def source_stats(store, t: ir.Table, name: str) -> dict:
-    """Rows read, exact duplicate lines and rows dated in the future, in one pass over a source (``_chk_<table>``)."""
+def source_stats(store, t: ir.Table, name: str, *, currencies: bool = False) -> dict:
+    """Rows read, exact duplicate lines and rows dated in the future, in one pass over a source (``_chk_<table>``).
+
+    ``currencies``: also the smallest and largest currency value as written, under
+    ``"currencies"``: one value (or none) unless the table may mix currencies. Read in the same
+    pass (a query of its own read ten million lines again for a handful of codes), and raw: trimming
+    and upper-casing every value cost as much as that second read. Different values may still be
+    one code ('eur ' and 'EUR'): the caller then looks closer.
+    """
     today = ibis.literal(date.today(), type="date")
     cols = [c for c in DATE_COLUMNS.get(name, ()) if c in t.columns]
     future = ibis.or_(*((t[c].cast("date") > today) for c in cols)).fill_null(False) if cols else None
     aggs = {"n": t.count(), "hashes": t._line_hash.nunique()}
     if future is not None:
         aggs |= {"future": future.sum(), "first_future": t._row.min(where=future)}
+    if currencies:
+        aggs |= {"cur_min": t.currency.min(), "cur_max": t.currency.max()}
     row = store.rows(t.aggregate(**aggs))[0]
-    return {k: (None if row.get(k) is None else int(row[k])) for k in ("n", "hashes", "future", "first_future")}
+    out: dict = {k: (None if row.get(k) is None else int(row[k])) for k in ("n", "hashes", "future", "first_future")}
+    if currencies:
+        out["currencies"] = {row["cur_min"], row["cur_max"]} - {None}
+    return out
 
 
 def attribute_types(store, t: ir.Table, names: list[str], declared: dict[str, str]) -> dict[str, str]:

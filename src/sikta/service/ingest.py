@@ -139,16 +139,25 @@ def _check_sources(located: dict, mapping: Mapping) -> None:
         raise InputError("no orders or subscriptions file found: Sikta needs at least one revenue table")
 
 
-def _check_currencies(store: Store, checked: dict[str, ir.Table], mapping: Mapping) -> None:
-    """Mixed currencies cannot be added up without conversion rates."""
-    found: dict[str, set[str]] = {}
-    for name in REVENUE_TABLES:
-        if name not in checked or mapping.for_table(name).currency_rates:
-            continue
+def _needs_currencies(name: str, mapping: Mapping) -> bool:
+    """Whether the currencies of ``name`` must be one: a revenue table without conversion rates."""
+    return name in REVENUE_TABLES and not mapping.for_table(name).currency_rates
+
+
+def _check_currencies(store: Store, checked: dict[str, ir.Table], stats: dict[str, dict], mapping: Mapping) -> None:
+    """Mixed currencies cannot be added up without conversion rates.
+
+    ``stats`` (:func:`source_stats` per table) holds each table's smallest and largest value as
+    written: one value everywhere settles it; otherwise the codes are read, trimmed and upper-cased.
+    """
+    found = {name: s["currencies"] for name, s in stats.items() if _needs_currencies(name, mapping)}
+    if len(set().union(*found.values()) if found else set()) <= 1:
+        return
+    for name in found:
         t = checked[name]
         cur = t.filter(t.currency.notnull()).select(c=t.currency.strip().upper()).distinct().limit(20)
         found[name] = {r["c"] for r in store.rows(cur)}
-    every = set().union(*found.values()) if found else set()
+    every = set().union(*found.values())
     if len(every) > 1:
         where = ", ".join(f"{n}: {', '.join(sorted(c))}" for n, c in found.items() if c)
         example = ", ".join(f"{c}: 1.0" for c in sorted(every))
@@ -186,7 +195,8 @@ def _read_sources(store: Store, located, mapping: Mapping, scratch: Path):
                 bad[name] = bad_lines(store, pending)
                 # after the renumbering: the first future row's number must be its line's; reads every
                 # source column, so a file that cannot be decoded fails here, before any write
-                stats[name] = source_stats(store, store.con.table(table, database="temp"), name)
+                stats[name] = source_stats(store, store.con.table(table, database="temp"), name,
+                                           currencies=_needs_currencies(name, mapping))
                 break
             except duckdb.Error as exc:
                 # a CSV the reader's state machine rejects as a whole: one lenient second read,
@@ -356,7 +366,7 @@ def _ingest(store, located, mapping, mapping_path, derive, scratch, allow_shrink
     try:
         chk, bad, read_stats = _read_sources(store, located, mapping, scratch)
         checked = {n: store.con.table(t, database="temp") for n, t in chk.items()}
-        _check_currencies(store, checked, mapping)
+        _check_currencies(store, checked, read_stats, mapping)
         hashed = hashing.result()
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
