@@ -209,3 +209,38 @@ def test_buying_cycle_against_numpy_on_random_order_days(con):
         zero += gaps.std() == 0 and r.order_regularity == 0.0
         checked += 1
     assert checked >= 50 and zero >= 5
+
+
+def test_orders_are_counted_per_account_and_summed_per_unit(con):
+    # Against pandas: orders with a line > 0 up to as-of, distinct per account, summed per unit. Order numbers
+    # repeat across the accounts of one unit (two orders), orders hold credit lines only (not counted), lines
+    # have no order number (not counted), and lines after as-of are ignored.
+    rng = np.random.default_rng(3)
+    n = 3000
+    frame = pd.DataFrame({
+        "account_id": rng.choice([f"A{i}" for i in range(40)], n),
+        "order_id": pd.Series(rng.choice([f"o{i}" for i in range(300)], n)).where(rng.random(n) > 0.03),
+        "order_date": [dt.date(2023, 1, 1) + dt.timedelta(days=int(x)) for x in rng.integers(0, 800, n)],
+        "amount": rng.choice([100.0, 40.0, -30.0, 0.0], n),
+    })
+    frame["product_id"], frame["product_line"], frame["quantity"] = "p", "L", 1.0
+    ids = sorted(frame.account_id.unique())
+    h = con.create_table("h_orders", pd.DataFrame({
+        "account_id": ids, "ultimate_parent_id": ids, "account_unit_id": [f"U{int(a[1:]) % 7}" for a in ids]}))
+    got = run(con, {"orders": con.create_table("o_orders", frame)}, h)
+    lines = frame[(frame.amount > 0) & (frame.order_date <= AS_OF) & frame.order_id.notna()]
+    per_account = lines.groupby("account_id").order_id.nunique()
+    expected = per_account.groupby(lambda a: f"U{int(a[1:]) % 7}").sum()
+    assert got.orders.to_dict() == {u: int(expected.get(u, 0)) for u in got.index}
+    assert (expected > lines.assign(u=lines.account_id.map(lambda a: f"U{int(a[1:]) % 7}"))
+            .groupby("u").order_id.nunique()).all()  # the data does repeat order numbers within a unit
+
+
+def test_given_order_counts_replace_the_count(con, world):
+    tables, h = world
+    counts = con.create_table("counts", pd.DataFrame({"unit_id": ["C", "S"], "orders": [41, 42]}))
+    r = run(con, tables, h, order_counts=counts)
+    assert r.orders.to_dict() == {"C": 41, "P": 0, "S": 42}  # P has no orders: 0, as when counted
+    assert r.drop(columns="orders").equals(run(con, tables, h).drop(columns="orders"))
+    with pytest.raises(UsageError, match="all history"):
+        run(con, tables, h, order_counts=counts, lookback_months=6)

@@ -16,7 +16,9 @@ Columns (one row per unit that has any order, subscription or ticket):
 ``order_lines``
     order lines with amount > 0.
 ``orders``
-    distinct orders with a line > 0.
+    orders with a line > 0, counted per account and summed per unit (an order
+    number belongs to one account: the same number at two accounts is two
+    orders), as the feature table's ``orders_lifetime`` counts them.
 ``discount_rate``
     ``1 - Σ amount / Σ (quantity × list_price)`` over lines > 0 whose
     product has a list price > 0 and whose quantity is > 0; null without
@@ -132,6 +134,12 @@ def _reference_prices(o: ir.Table, products: ir.Table | None) -> ir.Table:
     return ref.mutate(tier=tier.cast("float64"))
 
 
+def _order_counts(bought: ir.Table) -> ir.Table:
+    """unit_id, orders: the orders of lines > 0 per account, summed per unit (see ``orders``)."""
+    per = bought.filter(bought.order_id.notnull()).select("unit_id", "account_id", "order_id").distinct()
+    return per.group_by("unit_id").aggregate(orders=per.count())
+
+
 def _buying_cycle(bought: ir.Table) -> ir.Table:
     """unit_id, order_interval_days, order_regularity: the gaps between consecutive distinct order days.
 
@@ -171,6 +179,7 @@ def behavior_inputs(
     grain: str,
     as_of: dt.date | str,
     lookback_months: int | None = None,
+    order_counts: ir.Table | None = None,
 ) -> ir.Table:
     """Purchase-behavior inputs per unit at ``grain``, from events up to ``as_of`` (lazy).
 
@@ -189,6 +198,12 @@ def behavior_inputs(
         Nothing dated after it is read.
     lookback_months
         Only events in the last this many months (default: all history).
+    order_counts
+        ``unit_id``, ``orders``: the order counts to report instead of counting
+        the lines here, for all history only (the feature table of the same
+        grain and ``as_of`` has them as ``orders_lifetime``). Counting the
+        orders of every line is the costliest part of this query: 11 of 26 s
+        at 1M accounts.
 
     Returns
     -------
@@ -202,6 +217,8 @@ def behavior_inputs(
         raise UsageError(f"lookback_months must be a positive integer, not {lookback_months!r}")
     if "orders" not in tables and "subscriptions" not in tables:
         raise InputError("behavior inputs need an orders or a subscriptions table")
+    if order_counts is not None and lookback_months is not None:
+        raise UsageError("order_counts are counts over all history: give them without lookback_months")
     as_of = as_date(as_of)
     start = minus_months(as_of, lookback_months) if lookback_months else None
     units = unit_map(hierarchy, grain)
@@ -228,7 +245,6 @@ def behavior_inputs(
         priced = pos & (j.quantity > 0) & j.list_price.notnull()
         agg = j.group_by("unit_id").aggregate(
             order_lines=j.amount.count(where=pos),
-            orders=j.order_id.nunique(where=pos),
             _paid=j.amount.sum(where=priced),
             _list=(j.quantity * j.list_price).sum(where=priced),
             price_tier=j.tier.mean(where=pos),
@@ -242,12 +258,14 @@ def behavior_inputs(
             "o_first",
             "o_last",
             "order_lines",
-            "orders",
             "price_tier",
             discount_rate=ibis.ifelse(agg._list > 0, 1.0 - agg._paid / agg._list, ibis.null("float64")),
             credit_share=ibis.ifelse(agg._gross > 0, ibis.coalesce(agg._credit, 0.0) / agg._gross, ibis.null("float64")),
         ))
-        cycles = _buying_cycle(base.filter(*kept, base.amount > 0).join(units, "account_id"))
+        bought = base.filter(*kept, base.amount > 0).join(units, "account_id")
+        cycles = _buying_cycle(bought)
+        if order_counts is None:
+            order_counts = _order_counts(bought)
 
     if "subscriptions" in tables:
         s = ensure(tables["subscriptions"], SUB_COLS)
@@ -278,6 +296,9 @@ def behavior_inputs(
     out = out.filter(first.notnull()).mutate(active_days=last.delta(first, unit="day") + 1)
     if cycles is not None:
         out = out.left_join(cycles, out.unit_id == cycles.unit_id).drop("unit_id_right")
+    if order_counts is not None and "orders" in tables:
+        counts = order_counts.select("unit_id", orders=order_counts.orders.cast("int64"))
+        out = out.left_join(counts, out.unit_id == counts.unit_id).drop("unit_id_right")
     cols = {c: (out[c] if c in out.columns else ibis.null("float64")) for c in BEHAVIOR_COLUMNS}
     for c in ("order_lines", "orders", "tickets"):
         if c in out.columns:

@@ -233,7 +233,12 @@ class SchemeContext:
                       if n in inputs.tables}
             if "orders" not in tables and "subscriptions" not in tables:
                 raise DataTooThinError("behavioral: no orders or subscriptions: no purchase behavior to segment")
-            b = behavior_inputs(tables, inputs.hierarchy, grain=self.grain, as_of=self.as_of, lookback_months=lookback)
+            counts = None
+            if lookback is None and inputs.engine == "duckdb" and "orders_lifetime" in self.f.columns:
+                # the feature table counted the orders of all history already, the same way
+                counts = self.f.select("unit_id", orders=self.f.orders_lifetime)
+            b = behavior_inputs(tables, inputs.hierarchy, grain=self.grain, as_of=self.as_of, lookback_months=lookback,
+                                order_counts=counts)
             frame = inputs.frame(b).set_index("unit_id")
             frame.index = frame.index.astype(str)
             self._behavior[lookback] = frame
