@@ -268,7 +268,7 @@ def _stability(labels: pd.Series, placed: pd.Series, unplaced: set[str], refit: 
     rng = np.random.default_rng(random_state)
     n = len(labels)
     m = n if sample is None else min(n, sample)  # m-out-of-n resamples: the same draws as before when m = n
-    lab = labels.to_numpy().astype(str)
+    codes = pd.factorize(labels.to_numpy().astype(str), sort=True)[0]
     kept = np.zeros(n)
     seen = np.zeros(n)
     aris = []
@@ -282,7 +282,9 @@ def _stability(labels: pd.Series, placed: pd.Series, unplaced: set[str], refit: 
         both = placed.to_numpy()[idx] & ~np.isin(new, list(unplaced))
         if both.sum() < 2:
             continue
-        o, w = lab[idx][both], new[both]
+        # integer codes in the labels' sorted order: the same matching and ARI as the strings give,
+        # without sorting strings again in every comparison (0.3 -> 0.1 s per scheme)
+        o, w = codes[idx][both], pd.factorize(new[both], sort=True)[0]
         keep = _match(o, w)
         kept[idx[both]] += keep
         seen[idx[both]] += 1
