@@ -37,7 +37,6 @@ import ibis.expr.types as ir
 from sikta.engine.contract import SURVEY_SCALES, Column, TableContract
 
 BAD = "_bad__"
-META = ("_file", "_row", "_column", "_reason")
 #: the one bookkeeping column of a written table (see :func:`finalize`)
 VERDICT = "_verdict"
 #: dates outside this range are quarantined as implausible
