@@ -272,7 +272,10 @@ def _stability(labels: pd.Series, placed: pd.Series, unplaced: set[str], refit: 
     kept = np.zeros(n)
     seen = np.zeros(n)
     aris = []
-    draws = [np.unique(rng.integers(0, n, m)) for _ in range(n_bootstrap)]
+    # the units are drawn in the order of their ids, not of the rows: a feature table built again holds its
+    # units in another row order (DuckDB writes in parallel), and the same data then gave another stability
+    by_id = np.argsort(labels.index.to_numpy().astype(str), kind="stable")
+    draws = [np.sort(by_id[np.unique(rng.integers(0, n, m))]) for _ in range(n_bootstrap)]
     # side by side on threads: refits spend most of their time in NumPy / scikit-learn code that releases
     # the GIL (on two cores the M benchmark's 20 behavioral refits take 4.7 s instead of 6.1 s)
     for idx, new in zip(draws, side_by_side(refit, draws), strict=True):
