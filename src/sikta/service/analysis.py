@@ -338,18 +338,15 @@ class Analysis:
             raise UsageError(f"period {period!r} is not one of {', '.join(PERIODS)}")
         settings = {"grain": self.grain, "as_of": self.date, "window_months": self.window_months, "period": period,
                     "tolerance": tolerance}
-        found = stored.load(self.ws, "flow", settings)
-        if found is not None:
-            meta, frames = found
-            return FlowResult(period, frames["periods"], frames.get("subscriptions"), meta["nrr"], meta["grr"],
-                              meta["start_arr"])
-        result = self._flow(period, tolerance)
-        frames = {"periods": result.periods}
-        if result.subscriptions is not None:
-            frames["subscriptions"] = result.subscriptions
-        stored.save(self.ws, "flow", settings, {"nrr": result.nrr, "grr": result.grr, "start_arr": result.start_arr},
-                    frames)
-        return result
+
+        def compute() -> tuple[dict, dict]:
+            r = self._flow(period, tolerance)
+            frames = {"periods": r.periods} | ({} if r.subscriptions is None else {"subscriptions": r.subscriptions})
+            return {"nrr": r.nrr, "grr": r.grr, "start_arr": r.start_arr}, frames
+
+        meta, frames = stored.remember(self.ws, "flow", settings, compute)
+        return FlowResult(period, frames["periods"], frames.get("subscriptions"), meta["nrr"], meta["grr"],
+                          meta["start_arr"])
 
     def _flow(self, period: str, tolerance: float) -> FlowResult:
         end = self.date

@@ -34,6 +34,7 @@ import json
 import os
 import secrets
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -41,7 +42,7 @@ import pandas as pd
 
 from sikta import __version__
 
-__all__ = ["load", "save", "folder"]
+__all__ = ["load", "save", "remember", "folder"]
 
 
 class _Workspace(Protocol):
@@ -76,7 +77,7 @@ def _write(path: Path, frame: pd.DataFrame) -> None:
 def _read(path: Path) -> pd.DataFrame:
     import pyarrow as pa
 
-    with pa.memory_map(str(path)) as source:
+    with pa.OSFile(str(path), "rb") as source:  # read in, not mapped: a later save may remove the entry
         return pa.ipc.open_file(source).read_all().to_pandas()
 
 
@@ -87,15 +88,7 @@ def load(ws: _Workspace, part: str, settings: dict[str, Any]) -> tuple[dict[str,
     caller computes the result again.
     """
     found = _entry(ws, part, settings)
-    if found is None or not found[0].is_dir():
-        return None
-    path = found[0]
-    try:
-        meta = json.loads((path / "meta.json").read_text(encoding="utf-8"))
-        frames = {name: _read(path / f"{name}.arrow") for name in meta.pop("_frames")}
-    except (OSError, ValueError, KeyError):
-        return None
-    return meta, frames
+    return None if found is None else _load(found[0])
 
 
 def save(ws: _Workspace, part: str, settings: dict[str, Any], meta: dict[str, Any],
@@ -106,9 +99,35 @@ def save(ws: _Workspace, part: str, settings: dict[str, Any], meta: dict[str, An
     and the result is computed again next time.
     """
     found = _entry(ws, part, settings)
-    if found is None:
-        return
-    path, ingest = found
+    if found is not None:
+        _save(*found, meta, frames)
+
+
+def remember(ws: _Workspace, part: str, settings: dict[str, Any],
+             compute: Callable[[], tuple[dict[str, Any], dict[str, pd.DataFrame]]],
+             ) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:
+    """The stored result of ``part`` under ``settings``, else ``compute()``'s, stored (see :func:`save`)."""
+    found = _entry(ws, part, settings)
+    if found is not None and (hit := _load(found[0])) is not None:
+        return hit
+    meta, frames = compute()
+    if found is not None:
+        _save(*found, meta, frames)
+    return meta, frames
+
+
+def _load(path: Path) -> tuple[dict[str, Any], dict[str, pd.DataFrame]] | None:
+    if not path.is_dir():
+        return None
+    try:
+        meta = json.loads((path / "meta.json").read_text(encoding="utf-8"))
+        frames = {name: _read(path / f"{name}.arrow") for name in meta.pop("_frames")}
+    except (OSError, ValueError, KeyError):
+        return None
+    return meta, frames
+
+
+def _save(path: Path, ingest: str, meta: dict[str, Any], frames: dict[str, pd.DataFrame]) -> None:
     tmp = path.parent / f".tmp-{secrets.token_hex(6)}"
     try:
         tmp.mkdir(parents=True)
