@@ -56,7 +56,8 @@ def _outcome(d):
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(rows=st.lists(order_row, min_size=0, max_size=25))
+@given(rows=st.lists(order_row, min_size=0, max_size=25).flatmap(
+    lambda r: st.lists(st.sampled_from(r), max_size=8).map(lambda extra: r + extra) if r else st.just(r)))
 def test_parquet_and_csv_give_the_same_verdicts(tmp_path_factory, rows):
     base = tmp_path_factory.mktemp("same")
     outcomes = {}
@@ -66,6 +67,8 @@ def test_parquet_and_csv_give_the_same_verdicts(tmp_path_factory, rows):
     (rep_c, loaded_c, q_c, _, _, _), (rep_p, loaded_p, q_p, columns, leftovers, stage) = outcomes.values()
     assert rep_p.rows_in == len(rows) == rep_p.loaded + rep_p.quarantined == rep_c.rows_in
     assert (loaded_p, q_p) == (loaded_c, q_c)
+    # exact duplicate lines: every line identical to an earlier one (the count sorts the lines' hashes)
+    assert rep_p.duplicates == rep_c.duplicates == len(rows) - len(set(rows))
     assert len(q_p) == rep_p.quarantined and [r for r, _, _ in q_p] == sorted({r for r, _, _ in q_p})
     assert tuple(columns) == CONTRACT["orders"].names  # no bookkeeping column survives
     assert leftovers == [] and stage == []

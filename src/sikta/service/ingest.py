@@ -451,7 +451,7 @@ def _table_report(store, stage, name, stats, n_bad, located, derive, attrs) -> T
         raise RuntimeError(f"{name}: {rows_in} rows in but {loaded} loaded + {quarantined} quarantined")
     files = [str(p) for p in located.inputs(name)]
     return TableReport(rows_in, loaded, quarantined, files, derive if name == "accounts" and derive else None,
-                       duplicates=stats["n"] - (stats["hashes"] or 0) if name != "accounts" or not derive else 0,
+                       duplicates=stats["duplicates"] if name != "accounts" or not derive else 0,
                        future=stats["future"] or 0, attributes=attrs)
 
 
