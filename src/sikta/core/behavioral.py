@@ -76,7 +76,7 @@ from sikta.core.labels import NO_DATA
 from sikta.core.profiles import DISTINCT, item_word, unique_labels, z_profile
 from sikta.errors import DataTooThinError, UsageError
 
-__all__ = ["BehaviorSegmenter", "STYLE_INPUTS", "NO_DATA", "TRAITS", "support_rate"]
+__all__ = ["BehaviorSegmenter", "STYLE_INPUTS", "NO_DATA", "TRAITS", "columns_read", "support_rate"]
 
 STYLE_INPUTS = ("discount_rate", "price_tier", "support_rate")
 #: the columns ``support_rate`` is derived from when the frame does not hold it
@@ -120,6 +120,22 @@ DESCRIPTORS = ("credit_share", "order_interval_days", "order_regularity", "order
 SKEWED = 1.0
 #: the log offset as a share of the median positive value
 LOG_OFFSET = 0.1
+
+
+def columns_read(inputs: Sequence[str] | None = None) -> tuple[str, ...]:
+    """The unit frame's columns a :class:`BehaviorSegmenter` with these ``inputs`` reads.
+
+    The inputs (the style inputs when none are named), the columns ``support_rate`` is derived
+    from, the descriptors and ``lifecycle_stage``: a caller holding a wide unit frame passes
+    only these, as the segmenter copies what it is given.
+
+    Examples
+    --------
+    >>> columns_read(["price_tier"])[:3]
+    ('price_tier', 'tickets', 'active_days')
+    """
+    return tuple(dict.fromkeys((*(STYLE_INPUTS if inputs is None else inputs), *SUPPORT_SOURCES, *DESCRIPTORS,
+                                "lifecycle_stage")))
 
 
 def support_rate(tickets: pd.Series, active_days: pd.Series, prior_years: float = 1.0) -> pd.Series:

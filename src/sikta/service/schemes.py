@@ -194,7 +194,8 @@ class SchemeContext:
         if behavior_first:
             self._prefetch_behavior()
         scoped = self.f.filter(self.f.status.isin(list(model.customer.statuses)))
-        self.frame = ws.store.frame(scoped).set_index("unit_id")
+        self.frame = ws.store.frame(scoped)
+        self.frame.set_index("unit_id", inplace=True)  # in place: a copy of the wide frame costs seconds at 1M units
         self.frame.index = self.frame.index.astype(str)
         self.results: dict[str, SchemeResult] = {}
 
@@ -303,8 +304,14 @@ def compute_one(ctx: SchemeContext, name: str, spec, *, stability: bool = True) 
     if frame.empty:
         raise DataTooThinError(f"{name}: no {unit_word(ctx.grain)} in scope ({scope})")
     if spec.type == "behavioral":
+        from sikta.core.behavioral import columns_read
+
         b = ctx.behavior(spec.lookback_months)
-        frame = frame.join(b[[c for c in b.columns if c not in frame.columns]], how="left")
+        # only the columns the scheme reads: the segmenter copies its frame, and a copy of the wide
+        # unit frame (a hundred columns) took seconds at 1M units
+        read = set(columns_read(spec.inputs))
+        frame = frame[[c for c in frame.columns if c in read]].join(
+            b[[c for c in b.columns if c not in frame.columns]], how="left")
         c = st.behavioral(spec, frame)
     elif spec.type == "opportunity":
         y, restated = ctx.target(spec, frame)
