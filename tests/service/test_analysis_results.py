@@ -95,3 +95,25 @@ def test_the_report_shows_the_bridge_that_analyze_stored(data, tmp_path, monkeyp
     r = runner.invoke(app, ["report", "-w", str(ws_path), "--out", str(out)])
     assert r.exit_code == 0, r.output
     assert 'id="chart-bridge"' in out.read_text(encoding="utf-8")
+
+
+def test_the_whitespace_is_stored_too_and_read_back_exactly(data, monkeypatch):
+    with Workspace(data / "ws.duckdb") as ws:
+        ws.ingest(data / "data")
+        direct = ws.analyze(as_of=AS_OF)._whitespace()  # the computation, bypassing the store
+        first = ws.analyze(as_of=AS_OF).whitespace()
+        assert len(first) > 0 and {"unit_id", "product_line", "expected_value"} <= set(first.columns)
+        key = ["unit_id", "product_line"]
+        pd.testing.assert_frame_equal(first.sort_values(key).reset_index(drop=True),
+                                      direct.sort_values(key).reset_index(drop=True), check_exact=False, rtol=1e-12)
+
+    def fail(self):
+        raise AssertionError("the whitespace was computed again")
+
+    monkeypatch.setattr(Analysis, "_whitespace", fail)
+    with Workspace(data / "ws.duckdb", read_only=True) as ws:
+        pd.testing.assert_frame_equal(ws.analyze(as_of=AS_OF).whitespace(), first, check_exact=True)
+        with pytest.raises(AssertionError, match="computed again"):
+            ws.analyze(as_of="2025-06-30").whitespace()  # another date: another result
+        with pytest.raises(AssertionError, match="computed again"):
+            ws.analyze(as_of=AS_OF, window_months=6).whitespace()

@@ -1,14 +1,15 @@
 """Analysis results kept beside the workspace, so that a report or a page reuses what ``analyze`` computed.
 
-The revenue bridge reads every order line (8 s at 1M accounts); ``sikta analyze``
-computes it, and ``sikta report`` and the analysis page show it again. A result is
-stored under a digest of everything it depends on: the part, its settings (grain,
+The revenue bridge reads every order line (8 s at 1M accounts), the whitespace compares
+every unit with its peers (3 s); ``sikta analyze`` computes them, and ``sikta report``
+and the analysis page show them again. A result is stored under a digest of everything it depends on: the part, its settings (grain,
 as-of date, window, period, tolerance), the ingest it was computed from and the Sikta
 version. It lives in ``<workspace>.results/``, a folder beside the workspace file, so
 that a command holding the workspace read-only (many may at once) can store what it
 computed. A new ingest makes every stored result stale; the next store removes the
-stale ones. Only aggregates are kept (one row per period): no account ids, no personal
-data. Frames are Arrow IPC files (every dtype comes back as it was, seconds-resolution
+stale ones. The bridge keeps aggregates only (one row per period); the cross-sell whitespace
+keeps one row per unit and missing line (unit ids and numbers): no names, no contacts, no
+personal data. Frames are Arrow IPC files (every dtype comes back as it was, seconds-resolution
 timestamps included, which Parquet would widen to milliseconds), scalars JSON: nothing is
 unpickled.
 
@@ -70,7 +71,9 @@ def _write(path: Path, frame: pd.DataFrame) -> None:
     import pyarrow as pa
 
     table = pa.Table.from_pandas(frame, preserve_index=None)
-    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+    # zstd: the whitespace at 1M accounts is 25 MB instead of 209, and reads and writes faster so
+    options = pa.ipc.IpcWriteOptions(compression="zstd")
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema, options=options) as writer:
         writer.write_table(table)
 
 
