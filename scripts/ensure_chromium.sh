@@ -9,18 +9,9 @@ if [ -x "$CHROMIUM" ]; then
     exit 0
 fi
 
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-    if command -v sudo >/dev/null 2>&1; then
-        SUDO="sudo"
-    else
-        echo "error: $CHROMIUM is missing and this user cannot install it (not root, no sudo):" >&2
-        echo "       install Debian's 'chromium' package, then run the tests again" >&2
-        exit 1
-    fi
-fi
+# shellcheck source=apt.sh
+source "$(dirname "$0")/apt.sh"
+apt_sudo "$CHROMIUM is missing" chromium
 
-echo "installing Debian's chromium for the browser tests (apt-get)..."
-$SUDO apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null
+apt_install chromium "for the browser tests"
 "$CHROMIUM" --version

@@ -13,18 +13,9 @@ if [ "$(java_major)" -ge 17 ] 2>/dev/null; then
     exit 0
 fi
 
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-    if command -v sudo >/dev/null 2>&1; then
-        SUDO="sudo"
-    else
-        echo "error: Java 17+ is missing and this user cannot install it (not root, no sudo):" >&2
-        echo "       install Debian's 'openjdk-17-jre-headless' package, then run the tests again" >&2
-        exit 1
-    fi
-fi
+# shellcheck source=apt.sh
+source "$(dirname "$0")/apt.sh"
+apt_sudo "Java 17+ is missing" openjdk-17-jre-headless
 
-echo "installing Debian's openjdk-17-jre-headless for the Spark engine (apt-get)..."
-$SUDO apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends openjdk-17-jre-headless >/dev/null
+apt_install openjdk-17-jre-headless "for the Spark engine"
 java -version 2>&1 | head -1

@@ -8,19 +8,10 @@ if compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; then
     exit 0
 fi
 
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-    if command -v sudo >/dev/null 2>&1; then
-        SUDO="sudo"
-    else
-        echo "error: PostgreSQL's server binaries are missing and this user cannot install them (not root, no sudo):" >&2
-        echo "       install Debian's 'postgresql' package, then run the tests again" >&2
-        exit 1
-    fi
-fi
+# shellcheck source=apt.sh
+source "$(dirname "$0")/apt.sh"
+apt_sudo "PostgreSQL's server binaries are missing" postgresql
 
-echo "installing Debian's postgresql for the write-back tests (apt-get)..."
-$SUDO apt-get update -qq
 # policy-rc.d 101: the package must not start its own cluster service (the tests start their own server)
 POLICY=/usr/sbin/policy-rc.d
 CREATED=""
@@ -29,7 +20,7 @@ if [ ! -e "$POLICY" ]; then
     $SUDO chmod +x "$POLICY"
     CREATED=1
 fi
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends postgresql >/dev/null
+apt_install postgresql "for the write-back tests"
 if [ -n "$CREATED" ]; then
     $SUDO rm -f "$POLICY"
 fi
