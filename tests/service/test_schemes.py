@@ -13,7 +13,7 @@ from sklearn.metrics import adjusted_rand_score, roc_auc_score
 from typer.testing import CliRunner
 
 from sikta.cli import app
-from sikta.errors import DataTooThinError, ModelError
+from sikta.errors import DataTooThinError, ModelError, UsageError
 from sikta.service.model import model_from_text
 from sikta.service.workspace import Workspace
 from tests.core import _synthetic as syn
@@ -208,6 +208,15 @@ def test_too_few_buyers_are_refused_with_a_clear_message(synthetic_3000):
     # in a run the scheme is recorded as not usable and the run goes on
     run = ws.run(m, as_of=AS_OF)
     assert run.schemes["rare"]["verdict"] == "not usable" and "only 0 units" in run.schemes["rare"]["reasons"][0]
+
+
+def test_a_misspelt_behavioral_input_suggests_from_every_feature_column(synthetic_3000):
+    # the scheme reads a few columns of the unit frame; the suggestion still comes from all of them
+    _, ws = synthetic_3000
+    m = model_from_text("name: b\npotential: [{name: growth}]\npain: [{name: ticket_load}]\n"
+                        "schemes: {style: {type: behavioral, inputs: [price_tier, employes]}}\n")
+    with pytest.raises(UsageError, match=r"behavioral: inputs: no feature column 'employes' \(did you mean 'employees'\?\)"):
+        ws.schemes("style", model=m, as_of=AS_OF)
 
 
 # -- verdicts -------------------------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ Examples
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,12 +72,25 @@ def _present(frame: pd.DataFrame, columns) -> list[str]:
     return [c for c in columns if c in frame.columns and frame[c].notna().any()]
 
 
-def _not_in(frame: pd.DataFrame, columns: list[str] | None, what: str) -> None:
-    missing = [c for c in columns or () if c not in frame.columns]
+def check_columns(known: Sequence[str], columns: Sequence[str] | None, what: str) -> None:
+    """Raise :class:`UsageError` naming the first of ``columns`` not ``known`` (and the closest known name).
+
+    Examples
+    --------
+    >>> check_columns(["revenue_12m", "employees"], ["revenue_12n"], "value: measure")
+    Traceback (most recent call last):
+    ...
+    sikta.errors.UsageError: value: measure: no feature column 'revenue_12n' (did you mean 'revenue_12m'?)
+    """
+    missing = [c for c in columns or () if c not in known]
     if missing:
         from sikta.service.model import _closest
 
-        raise UsageError(f"{what}: no feature column '{missing[0]}'{_closest(missing[0], frame.columns)}")
+        raise UsageError(f"{what}: no feature column '{missing[0]}'{_closest(missing[0], list(known))}")
+
+
+def _not_in(frame: pd.DataFrame, columns: list[str] | None, what: str) -> None:
+    check_columns(frame.columns, columns, what)
 
 
 # -- firmographic ---------------------------------------------------------------------------------

@@ -307,6 +307,7 @@ def compute_one(ctx: SchemeContext, name: str, spec, *, stability: bool = True) 
         from sikta.core.behavioral import columns_read
 
         b = ctx.behavior(spec.lookback_months)
+        st.check_columns([*frame.columns, *b.columns], spec.inputs, "behavioral: inputs")  # suggest from them all
         # only the columns the scheme reads: the segmenter copies its frame, and a copy of the wide
         # unit frame (a hundred columns) took seconds at 1M units
         read = set(columns_read(spec.inputs))
