@@ -24,5 +24,6 @@ apt_install() {
     local package=$1 purpose=$2
     echo "installing Debian's $package $purpose (apt-get)..."
     $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "$package" >/dev/null
+    # through env: sudo resets the environment, so a variable set in front of it would not reach apt-get
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$package" >/dev/null
 }

@@ -14,14 +14,11 @@ apt_sudo "PostgreSQL's server binaries are missing" postgresql
 
 # policy-rc.d 101: the package must not start its own cluster service (the tests start their own server)
 POLICY=/usr/sbin/policy-rc.d
-CREATED=""
 if [ ! -e "$POLICY" ]; then
+    # removed however the install ends: left behind, it would stop every later package's service from starting
+    trap '$SUDO rm -f "$POLICY"' EXIT
     printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$POLICY" >/dev/null
     $SUDO chmod +x "$POLICY"
-    CREATED=1
 fi
 apt_install postgresql "for the write-back tests"
-if [ -n "$CREATED" ]; then
-    $SUDO rm -f "$POLICY"
-fi
 ls /usr/lib/postgresql/*/bin/initdb
