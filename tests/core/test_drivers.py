@@ -92,6 +92,23 @@ def test_reports_the_search(fits):
     assert f"vs {round(100 * sel.base_rate_)} % at random (AUC {sel.holdout_auc_:.2f})" in text
 
 
+@pytest.mark.parametrize("method", ["tree", "l1"])
+def test_the_search_runs_on_a_stratified_sample_and_the_rest_on_all_training_rows(method):
+    X, y = make(5, n=6000)
+    sel = DriverSelector(method=method, search_size=1500).fit(X, y)
+    assert (sel.n_train_, sel.n_holdout_, sel.n_search_) == (4200, 1800, 1500)
+    assert set(sel.features_) == DRIVERS  # found on the sample as on all rows
+    assert sel.holdout_auc_ > 0.8
+    # the final model is fitted on every training row: its root holds them all
+    if method == "tree":
+        assert sel.model_.n_node_[0] == 4200
+    whole = DriverSelector(method=method, search_size=None).fit(X, y)
+    assert whole.n_search_ == whole.n_train_ == 4200
+    assert set(whole.features_) == set(sel.features_)
+    # fewer rows than search_size: the search uses all of them (the default leaves small data as it was)
+    assert DriverSelector(method=method, search_size=5000).fit(X, y).n_search_ == 4200
+
+
 def test_max_features_caps_the_answer():
     X, y = make(4)
     sel = DriverSelector(max_features=1).fit(X, y)
@@ -100,7 +117,8 @@ def test_max_features_caps_the_answer():
 
 
 @pytest.mark.parametrize(
-    "kwargs", [{"max_features": 4}, {"max_features": 0}, {"method": "forest"}, {"cv": 1}, {"test_size": 1.0}]
+    "kwargs", [{"max_features": 4}, {"max_features": 0}, {"method": "forest"}, {"cv": 1}, {"test_size": 1.0},
+               {"search_size": 50}, {"search_size": 2.5e3}]
 )
 def test_rejects_bad_parameters(kwargs):
     X, y = make(0, n=300)

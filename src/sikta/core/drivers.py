@@ -26,6 +26,13 @@ hold up on customers the search never saw. :class:`DriverSelector` therefore
 3. refits on the whole training part with the chosen columns and scores the
    holdout: **AUC** and **capture**.
 
+The search of step 2 runs on a stratified sample of at most ``search_size``
+training rows (default 100,000; all rows when there are fewer): it fits a
+tree per candidate column, fold and step (a few hundred), and choosing
+among a few dozen columns needs no more rows than that - at 1M accounts
+(280,000 training rows) the search took 8 s. The encodings, the final
+model, the rules and the holdout figures use the whole training part.
+
 Why depth 2 by default: a third level mostly splits noise, and then *any*
 added column can look useful by taking over those splits. On synthetic data
 with 2 planted watersheds among 8 noise columns, depth 3 kept a spurious
@@ -367,6 +374,9 @@ class DriverSelector:
         (and by two standard errors of its per-fold gains).
     max_depth : int, default 2
         Depth of the trees of ``method="tree"`` (see the module notes).
+    search_size : int or None, default 100_000
+        The feature search cross-validates on a stratified sample of at most
+        this many training rows (None: all of them); see the module notes.
 
     Attributes
     ----------
@@ -398,6 +408,8 @@ class DriverSelector:
     C_ : float or None
         The CV-chosen C of ``"l1"``.
     n_train_, n_holdout_ : int
+    n_search_ : int
+        Training rows the feature search used (``n_train_`` unless sampled).
 
     Raises
     ------
@@ -429,6 +441,7 @@ class DriverSelector:
         test_size: float = 0.3,
         min_gain: float = 0.01,
         max_depth: int = 2,
+        search_size: int | None = 100_000,
     ) -> None:
         self.max_features = max_features
         self.method = method
@@ -437,6 +450,7 @@ class DriverSelector:
         self.test_size = test_size
         self.min_gain = min_gain
         self.max_depth = max_depth
+        self.search_size = search_size
 
     def __repr__(self) -> str:
         return (
@@ -458,6 +472,8 @@ class DriverSelector:
             raise UsageError(f"test_size must be between 0 and 1, not {self.test_size!r}")
         if not isinstance(self.max_depth, int) or self.max_depth < 1:
             raise UsageError(f"max_depth must be a positive integer, not {self.max_depth!r}")
+        if self.search_size is not None and (not isinstance(self.search_size, int) or self.search_size < 100):
+            raise UsageError(f"search_size must be an integer of at least 100 or None, not {self.search_size!r}")
 
     @staticmethod
     def _target(X: pd.DataFrame, y: pd.Series | Sequence[bool]) -> np.ndarray:
@@ -539,27 +555,36 @@ class DriverSelector:
         tr, ho = stratified_holdout(yv, self.test_size, self.random_state)
         ytr, yho = yv[tr], yv[ho]
         self.n_train_, self.n_holdout_ = len(tr), len(ho)
-        self._leaf = max(5, int(LEAF_SHARE * len(tr)))
         linear = self.method == "l1"
-        folds = stratified_folds(ytr, self.cv, self.random_state)
+        # the search on a stratified sample of the training part (see the module notes)
+        st = tr
+        if self.search_size is not None and len(tr) > self.search_size:
+            # leave out n - search_size rows: the half row keeps ceil() off a float rounding (exactly search_size kept)
+            keep, _ = stratified_holdout(ytr, (len(tr) - self.search_size - 0.5) / len(tr), self.random_state)
+            st = tr[keep]
+        yst = yv[st]
+        self.n_search_ = len(st)
+        self._leaf = max(5, int(LEAF_SHARE * len(st)))
+        folds = stratified_folds(yst, self.cv, self.random_state)
         # Each column is encoded once per fold (on that fold's training rows only) and reused by every subset.
         blocks = []
         for ftr, fte in folds:
             fold = {}
             for name, x in data.items():
-                code = _Code(kinds[name], linear).fit(x[tr][ftr], ytr[ftr])
-                a = code.transform(x[tr][ftr])
+                code = _Code(kinds[name], linear).fit(x[st][ftr], yst[ftr])
+                a = code.transform(x[st][ftr])
                 order = np.argsort(a[:, 0], kind="stable") if not linear else None
-                fold[name] = (a, code.transform(x[tr][fte]), order)
+                fold[name] = (a, code.transform(x[st][fte]), order)
             blocks.append(fold)
 
         names = list(data)
         rows: list[dict] = []
         self.C_ = None
         if self.method == "tree":
-            chosen, current = self._forward(names, blocks, folds, ytr, rows)
+            chosen, current = self._forward(names, blocks, folds, yst, rows)
         else:
-            chosen, current = self._l1(names, data, kinds, tr, ytr, blocks, folds, rows)
+            chosen, current = self._l1(names, data, kinds, st, yst, blocks, folds, rows)
+        self._leaf = max(5, int(LEAF_SHARE * len(tr)))  # the final model: on the whole training part
         self.features_ = chosen
         self.cv_auc_ = current
         self.cv_scores_ = pd.DataFrame(rows, columns=["step", "feature", "cv_auc", "cv_std", "chosen"])
