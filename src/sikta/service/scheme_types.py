@@ -89,10 +89,6 @@ def check_columns(known: Sequence[str], columns: Sequence[str] | None, what: str
         raise UsageError(f"{what}: no feature column '{missing[0]}'{_closest(missing[0], list(known))}")
 
 
-def _not_in(frame: pd.DataFrame, columns: list[str] | None, what: str) -> None:
-    check_columns(frame.columns, columns, what)
-
-
 # -- firmographic ---------------------------------------------------------------------------------
 
 
@@ -124,7 +120,7 @@ def _cluster_kw(spec) -> dict[str, Any]:
 def needs(spec, frame: pd.DataFrame) -> Computed:
     from sikta.core.needs import NeedsSegmenter
 
-    _not_in(frame, spec.columns, "needs: columns")
+    check_columns(frame.columns, spec.columns, "needs: columns")
     kw = _cluster_kw(spec)
     seg = NeedsSegmenter(columns=spec.columns, min_answered=spec.min_answered, **kw).fit(frame)
     cols, k = seg.columns_, seg.clusterer_.n_clusters_
@@ -146,7 +142,7 @@ def needs(spec, frame: pd.DataFrame) -> Computed:
 def behavioral(spec, frame: pd.DataFrame) -> Computed:
     from sikta.core.behavioral import DESCRIPTORS, SUPPORT_SOURCES, BehaviorSegmenter
 
-    _not_in(frame, spec.inputs, "behavioral: inputs")
+    # the inputs were checked against every feature column before the frame was narrowed (schemes.compute_one)
     kw = _cluster_kw(spec)
     seg = BehaviorSegmenter(inputs=spec.inputs, log=spec.log, **kw).fit(frame)
     k, inputs = seg.clusterer_.n_clusters_, seg.inputs_
@@ -196,7 +192,7 @@ def _measure(spec, frame: pd.DataFrame) -> tuple[pd.Series, str]:
         if "gross_margin_12m" not in frame.columns or frame["gross_margin_12m"].isna().all():
             raise DataTooThinError("value: measure margin needs gross_margin_12m (order lines with a cost)")
         return frame["revenue_12m"] * frame["gross_margin_12m"], MEASURES["margin"]
-    _not_in(frame, [m], "value: measure")
+    check_columns(frame.columns, [m], "value: measure")
     x = pd.to_numeric(frame[m], errors="coerce")
     if x.isna().all():
         raise DataTooThinError(f"value: measure {m} has no numeric value")
@@ -231,8 +227,8 @@ def opportunity(spec, frame: pd.DataFrame, target: pd.Series, target_columns: li
     """``target``: True for the units that bought the line / meet the condition (from the service)."""
     from sikta.core.propensity import PropensityModel
 
-    _not_in(frame, spec.features, "opportunity: features")
-    _not_in(frame, [c for c in spec.exclude if "*" not in c], "opportunity: exclude")
+    check_columns(frame.columns, spec.features, "opportunity: features")
+    check_columns(frame.columns, [c for c in spec.exclude if "*" not in c], "opportunity: exclude")
     exclude = [c for c in (*NEVER_LEARN, *target_columns, *spec.exclude) if c in frame.columns]
     pm = PropensityModel(features=spec.features, exclude=exclude, model=spec.model, min_positives=spec.min_positives,
                          high_share=spec.high_share, medium_share=spec.medium_share,
