@@ -10,6 +10,8 @@ its peak RSS (the process and its children, polled every 20 ms). The generated
 data is cached in ``bench/data/<size>`` (git-ignored). Baselines run in the same
 invocation, so ratios compare like with like on the machine as it is:
 
+* ``copy`` - DuckDB alone copying the same Parquet exports into a database file, no
+  checks (bench/baselines/bare_copy.py): the floor under the ingest; ratio ingest / copy;
 * ``hand_sql`` - hand-written DuckDB SQL for the heavy part of the feature build
   (bench/bench_foundation.py); ratio features / hand_sql (target ≤ 1.3);
 * ``notebook`` - what an analyst would write instead: pandas RFM + ``lifetimes``
@@ -37,11 +39,12 @@ from pathlib import Path
 import psutil
 
 HERE = Path(__file__).resolve().parent
+COPY = HERE / "baselines" / "bare_copy.py"
 REPO = HERE.parent
 SIZES = {"XS": 1_000, "S": 10_000, "M": 100_000, "L": 1_000_000}
 PY = sys.executable
 SIKTA = str(Path(PY).parent / "sikta")
-STAGES = ("generate", "ingest", "features", "hand_sql", "analysis", "clv", "run", "schemes", "report", "notebook")
+STAGES = ("generate", "ingest", "copy", "features", "hand_sql", "analysis", "clv", "run", "schemes", "report", "notebook")
 SIKTA_STAGES = ("ingest", "features", "analysis", "clv", "run", "schemes", "report")
 #: asked for by name only: the exports as CSV (what most CRMs give), ingested and copied by DuckDB alone
 CSV_STAGES = ("ingest_csv", "csv_copy")
@@ -146,6 +149,10 @@ def main() -> None:
         for p in (ws, Path(f"{ws}.wal")):
             p.unlink(missing_ok=True)
         stage("ingest", [SIKTA, "ingest", str(data), "-w", str(ws), "--json"])
+    if "copy" in stages:
+        # the floor under the ingest: DuckDB alone copying the same Parquet files into a database file
+        stage("copy", [PY, str(COPY), str(data), str(base / "copy.duckdb")])
+        (base / "copy.duckdb").unlink(missing_ok=True)
     features_cmd = [SIKTA, "features", "--grain", "account", "-w", str(ws), "--json"]
     if a.as_of:
         features_cmd += ["--as-of", a.as_of]
@@ -193,7 +200,7 @@ def main() -> None:
             stage("ingest_csv", [SIKTA, "ingest", str(csv_dir), "-w", str(csv_ws), "--json"])
             csv_ws.unlink(missing_ok=True)
         if "csv_copy" in stages:
-            stage("csv_copy", [PY, str(HERE / "baselines" / "csv_copy.py"), str(csv_dir), str(base / "csv_copy.duckdb")])
+            stage("csv_copy", [PY, str(COPY), str(csv_dir), str(base / "csv_copy.duckdb")])
             (base / "csv_copy.duckdb").unlink(missing_ok=True)
     if "notebook" in stages:
         st["notebook"] = measure([PY, str(HERE / "baselines" / "notebook.py"), str(data)])
@@ -228,6 +235,8 @@ def _ratios(res: dict) -> None:
         mine = st["features"].get("output", {}).get("seconds")
         if inner and mine:
             r["features_over_hand_sql"] = round(mine / inner, 2)
+    if "ingest" in st and "copy" in st:
+        r["ingest_over_copy"] = round(st["ingest"]["seconds"] / st["copy"]["seconds"], 2)
     if "ingest_csv" in st and "csv_copy" in st:
         r["ingest_csv_over_csv_copy"] = round(st["ingest_csv"]["seconds"] / st["csv_copy"]["seconds"], 2)
     sikta_total = sum(st[s]["seconds"] for s in SIKTA_STAGES if s in st)

@@ -12,20 +12,25 @@ from tests.conftest import REPO
 
 
 def test_the_suite_measures_every_stage_and_its_ratios(tmp_path):
-    stages = "ingest,features,hand_sql,analysis,run"
+    stages = "ingest,copy,features,hand_sql,analysis,run"
     r = subprocess.run([sys.executable, str(REPO / "bench" / "run.py"), "--size", "XS", "--stages", stages,
                         "--data", str(tmp_path / "data"), "--results", str(tmp_path / "results")],
                        capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stderr[-2000:]
     doc = json.loads((tmp_path / "results" / "XS.json").read_text())
     assert doc["accounts"] == 1_000
-    for name in ("generate", "ingest", "features", "hand_sql", "analysis", "run"):
+    for name in ("generate", "ingest", "copy", "features", "hand_sql", "analysis", "run"):
         assert doc["stages"][name]["seconds"] > 0 and doc["stages"][name]["peak_mb"] > 0, name
     # the hand-written SQL computed the same features (the harness stops when a unit disagrees)
     assert doc["stages"]["hand_sql"]["output"]["units_disagreeing"] == 0
+    # the floor under the ingest copied the same exports: every row DuckDB alone reads, Sikta read
+    copied = doc["stages"]["copy"]["output"]["rows"]
+    assert {t: n["rows_in"] for t, n in doc["stages"]["ingest"]["output"]["tables"].items()} == copied
+    assert "truth" not in copied and copied["orders"] > 1000
     ratios = doc["ratios"]
     assert ratios["features_over_hand_sql"] > 0 and ratios["sikta_peak_mb"] > 0
-    total = sum(doc["stages"][s]["seconds"] for s in ("ingest", "features", "analysis", "run"))
+    assert ratios["ingest_over_copy"] == round(doc["stages"]["ingest"]["seconds"] / doc["stages"]["copy"]["seconds"], 2)
+    total = sum(doc["stages"][s]["seconds"] for s in ("ingest", "features", "analysis", "run"))  # not the copy
     assert abs(ratios["sikta_end_to_end_s"] - total) < 0.11
     md = (tmp_path / "results" / "XS.md").read_text()
     assert "| features_over_hand_sql |" in md and "| ingest |" in md
