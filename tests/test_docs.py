@@ -26,6 +26,28 @@ def test_every_command_is_documented_in_the_readme(command):
     assert re.search(rf"`sikta {command}\b", README), f"README has no row for 'sikta {command}'"
 
 
+def _leaves(group, prefix=""):
+    for name, cmd in sorted(group.commands.items()):
+        if hasattr(cmd, "commands"):
+            yield from _leaves(cmd, f"{prefix}{name} ")
+        else:
+            yield f"{prefix}{name}", cmd
+
+
+def test_the_readme_says_which_commands_take_workspace_and_json():
+    import typer.main
+
+    # what the README promises ("Every command that reads or writes a workspace takes --workspace ...")
+    writes_files = {"generate", "model init"}
+    assert "`generate` and `model init` write files and need no workspace" in README
+    for name, cmd in _leaves(typer.main.get_command(app)):
+        options = {o for p in cmd.params for o in getattr(p, "opts", [])}
+        if name not in writes_files:
+            assert "--workspace" in options, f"sikta {name} has no --workspace"
+        if name not in {"model init", "serve"}:
+            assert "--json" in options, f"sikta {name} has no --json"
+
+
 def test_readme_shows_the_two_commands():
     assert "make demo" in README and "make test" in README
 

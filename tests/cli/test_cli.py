@@ -215,3 +215,18 @@ def test_a_served_workspace_set_to_spark_does_not_run_on_the_server(clean_export
     model.write_text(starter_model_text(), encoding="utf-8")
     monkeypatch.setattr(serving, "running_server", lambda path: {"pid": os.getppid(), "url": "http://127.0.0.1:9"})
     assert_one_line_error(run("run", "--model", model, "-w", wsfile, ok=False), 2, "set to run on spark")
+
+
+def test_a_scheme_that_could_not_be_computed_shows_no_unit_count():
+    # CDNOW: "behavioral (behavioral, accounts with orders: 0)" read as if no account had orders (8,332 had)
+    from sikta.cli.app import out
+    from sikta.cli.schemes_cmd import render_scheme
+
+    failed = {"scheme": "behavioral", "type": "behavioral", "scope": "buyers", "grain": "account", "units": 0,
+              "verdict": "not usable", "reasons": ["behavioral: no usable input"]}
+    with out.capture() as cap:
+        render_scheme(failed)
+    assert cap.get().splitlines()[0] == "behavioral (behavioral, accounts with orders): not usable"
+    with out.capture() as cap:
+        render_scheme(failed | {"units": 8332, "verdict": "usable", "reasons": []})
+    assert cap.get().splitlines()[0] == "behavioral (behavioral, accounts with orders: 8,332): usable"

@@ -36,6 +36,8 @@ def test_coverage_json_and_table(ws):
     assert doc["gap"] == 0 and doc["headcount"] == 4 and doc["units"] == 5
     human = run("coverage", "--team", d / "team.csv", "-w", path).stdout
     assert "headcount needed: 4; gap against" in human and "high touch 3 accounts" in human
+    # the team's own capacity beside the need: dedicated 1 + 1 accounts; pooled 10 accounts, 50 workload
+    assert "team capacity" in human and "2 acc" in human and "10 acc / 50 wl" in human
 
 
 def test_missing_team_file_is_one_line(ws):

@@ -129,6 +129,14 @@ def _outflow_units() -> list[dict]:
     ]
 
 
+def test_outflow_words_say_one_day_not_one_days():
+    # 31 orders on 30 consecutive days: a usual gap of 1 day; 45 days of silence > 30 (the minimum)
+    got = run(outflow(table([{"unit_id": "L", "status": "customer", "revenue_12m": 300.0, "order_revenue_12m": 300.0,
+                              "orders_lifetime": 31, "first_order_date": "2025-06-01",
+                              "last_order_date": "2025-07-01", "recency_days": 45}])))
+    assert got.set_index("unit_id").loc["L", "signals"] == "no order for 45 days (usual gap 1 day)"
+
+
 def test_outflow_fires_the_right_signals_and_ranks_by_revenue_at_risk():
     units = _outflow_units()
     for u in units:

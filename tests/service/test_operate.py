@@ -28,6 +28,7 @@ import pytest
 
 from sikta.errors import InputError, ModelError, NotFoundError
 from sikta.service import alerts as alerts_svc
+from sikta.service import runs as runs_svc
 from sikta.service.model import model_from_text
 from sikta.service.operate import read_team
 from sikta.service.segment_kpis import segment_kpis
@@ -140,6 +141,24 @@ def test_coverage_headcount_gap_and_mix_by_hand(hand):
     assert math.isclose(mix["tech"]["share_revenue"], 5 / 205)
 
 
+def test_coverage_says_units_with_net_credit_notes_count_as_zero(hand, tmp_path):
+    _, ws, first = hand
+    assert ws.operate.coverage(first.run_id)["notes"] == []  # every unit bought more than it returned
+    data = tmp_path / "data"
+    data.mkdir()
+    write(data, "accounts.csv", ACCOUNTS)
+    write(data, "orders.csv", ORDERS + "12,A4,2025-04-01,-35\n")  # A4: 10 bought, 35 returned in the window
+    with Workspace(tmp_path / "ws.duckdb") as w2:
+        w2.ingest(data)
+        run = w2.run(model_from_text(MODEL, source="hand.yaml"))
+        doc = w2.operate.coverage(run.run_id)
+        revenue = w2.store.frame(w2.store.table(runs_svc.run_table(run.run_id))).set_index("unit_id").revenue_12m
+    assert revenue["A4"] == -25.0
+    assert doc["notes"] == ["1 unit with more credit notes than purchases in the window counts as revenue 0 here "
+                            "(a book's revenue is what its accounts bring); the run's group totals net them"]
+    assert math.isclose(sum(m["revenue"] for m in doc["models"]), revenue.clip(lower=0).sum())
+
+
 def test_team_file_errors_name_the_file_row_and_column(hand, tmp_path):
     _, ws, _ = hand
     with pytest.raises(InputError, match=r"team file .*team\.csv: no column 'capacity_accounts'"):
@@ -218,8 +237,9 @@ def test_kpis_by_group_by_hand(hand):
     assert math.isclose(every["grr"], (225 - 25 - 20) / 225) and math.isclose(every["nrr"], 200 / 225)
     assert [r["segment"] for r in doc["by"]["group"]][:2] == ["invest", "qualify"]
     assert doc["period"] == {"start": "2024-06-30", "end": "2025-06-30"} and doc["notes"]
-    # the year before the period start is partial: 2024-03-01 .. 2024-06-30 is 121 days, and the note says so
-    assert any("orders begin 2024-03-01" in n and "only 121 days" in n for n in doc["notes"])
+    # the year before the period start is partial: 2024-03-01 .. 2024-06-30, both days included, is
+    # 31 + 30 + 31 + 30 = 122 days, and the note says so
+    assert any("orders begin 2024-03-01" in n and "only 122 days" in n for n in doc["notes"])
 
 
 def test_alerts_merged_gone_and_history_after_a_new_ingest(hand, tmp_path):
@@ -291,7 +311,6 @@ def test_what_if_preview_matches_the_run_it_would_store(hand):
 @pytest.fixture
 def schemed(tmp_path):
     """Two runs whose tables carry scheme columns as the schemes capability writes them."""
-    from sikta.service import runs as runs_svc
 
     data = tmp_path / "data"
     data.mkdir()

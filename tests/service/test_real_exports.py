@@ -116,6 +116,18 @@ def test_extra_columns_are_kept_typed_and_usable_in_models(ws, tmp_path):
     assert rows["A2"]["pain__big__value"] == 1.0
 
 
+def test_an_order_line_attribute_stays_in_the_orders_table(ws, tmp_path):
+    # as docs/mapping.md says: only accounts attributes reach the feature row (a line has no per-unit value)
+    (tmp_path / "accounts.csv").write_text("account_id\nA0\n")
+    (tmp_path / "orders.csv").write_text("order_id,account_id,order_date,amount,SalesChannel\n"
+                                         "O1,A0,2025-01-05,10,web\nO2,A0,2025-01-06,5,shop\n")
+    (tmp_path / "m.yaml").write_text("orders:\n  attributes: {channel: SalesChannel}\n")
+    report = ws.ingest(tmp_path, mapping=tmp_path / "m.yaml")
+    assert report.tables["orders"].attributes == {"attr_channel": "string"}
+    assert sorted(ws.table("orders").attr_channel.to_pyarrow().to_pylist()) == ["shop", "web"]
+    assert "attr_channel" not in ws.features("account").columns
+
+
 def test_constants_and_a_missing_order_id(ws, tmp_path):
     (tmp_path / "accounts.csv").write_text("account_id\nA0\nA1\n")
     (tmp_path / "orders.csv").write_text(
@@ -157,6 +169,24 @@ def test_exact_duplicate_lines_are_counted_and_dedupe_drops_them(ws, tmp_path):
     q = ws.quarantine("orders").to_pyarrow().to_pylist()
     assert [(x["row"], x["reason"]) for x in q] == [
         (2, "exact duplicate of row 1 (dedupe: true)"), (4, "exact duplicate of row 1 (dedupe: true)")]
+
+
+def test_dedupe_counts_only_the_repeats_it_quarantined(ws, tmp_path):
+    # Online Retail: 5,268 repeats, 43 of them without a customer id - quarantined for that before the
+    # dedupe check; the note said all 5,268 were quarantined as repeats where the quarantine held 5,225
+    (tmp_path / "accounts.csv").write_text("account_id\nA0\n")
+    (tmp_path / "orders.csv").write_text(
+        "order_id,account_id,order_date,amount\n"
+        "O1,A0,2025-01-05,10\nO1,A0,2025-01-05,10\nO1,A0,2025-01-05,10\nO2,,2025-01-06,5\nO2,,2025-01-06,5\n")
+    (tmp_path / "m.yaml").write_text("orders:\n  dedupe: true\n")
+    report = ws.ingest(tmp_path, mapping=tmp_path / "m.yaml")
+    r = report.tables["orders"]
+    assert (r.rows_in, r.loaded, r.quarantined, r.duplicates, r.deduped) == (5, 1, 4, 3, 2)
+    reasons = sorted(x["reason"] for x in ws.quarantine("orders").to_pyarrow().to_pylist())
+    assert sum(x.endswith("(dedupe: true)") for x in reasons) == 2 and sum("account_id" in x for x in reasons) == 2
+    note = next(n for n in report.notes if n.startswith("orders:"))
+    assert "3 exact duplicate lines" in note and "2 quarantined as repeats (dedupe: true)" in note
+    assert "the other 1 failed another check first" in note
 
 
 def _cdnow_file() -> Path:

@@ -4,6 +4,7 @@ potential parameters, the file it writes loads and runs, and the CLI prints the 
 from __future__ import annotations
 
 import json
+import re
 
 import pandas as pd
 import pytest
@@ -44,6 +45,10 @@ def test_the_suggested_model_runs_and_fills_the_matrix(synthetic_3000, tmp_path)
     r = CliRunner().invoke(app, ["suggest", "--out", str(out), "-w", str(wsfile), "--as-of", "2025-12-31"])
     assert r.exit_code == 0, (r.stdout, r.stderr)
     assert "Potential" in r.stdout and "evidence" in r.stdout and "holdout" in r.stdout
+    # the written model's matrix diagnosis is printed, warnings or not (README, docs/schemes.md)
+    line = next(x for x in r.stdout.splitlines() if x.startswith("matrix of the written model (as of 2025-12-31): "))
+    placed = dict(re.findall(r"(invest|qualify|streamline|maintain|deprioritized) ([\d,]+)", line))
+    assert set(placed) == {"invest", "qualify", "streamline", "maintain", "deprioritized"}
     text = out.read_text()  # survey answers and firmographics: all four schemes the data can carry
     assert all(f"{k}: {{type: {k}}}" in text for k in ("value", "behavioral", "needs", "firmographic"))
     again = CliRunner().invoke(app, ["suggest", "--out", str(out), "-w", str(wsfile)])
@@ -53,6 +58,8 @@ def test_the_suggested_model_runs_and_fills_the_matrix(synthetic_3000, tmp_path)
     groups = json.loads(r.stdout)["groups"]
     assert set(groups) == set(runs.GROUPS)
     assert all(groups[g]["accounts"] > 0 for g in ("invest", "qualify", "streamline", "maintain"))
+    # what suggest printed is what the run stores
+    assert {g: int(n.replace(",", "")) for g, n in placed.items()} == {g: groups[g]["accounts"] for g in placed}
 
 
 def test_thinly_covered_parameters_are_never_proposed(synthetic_3000, monkeypatch):

@@ -284,5 +284,10 @@ def suggest(
         out.print(t)
     for note in s.notes:
         out.print(f"note: {note}")
+    if s.matrix:
+        from sikta.cli.schemes_cmd import verdict_text
+
+        groups = ", ".join(f"{g['group']} {g['units']:,}" for g in s.matrix.get("groups", []))
+        out.print(f"matrix of the written model (as of {s.as_of}): {verdict_text(s.matrix['verdict'])} - {groups}")
     _matrix_warnings(s.matrix)
     out.print(f"wrote {out_file}: review it, then 'sikta run --model {out_file}'")

@@ -26,7 +26,7 @@ def _num(x: Any, digits: int = 0) -> str:
 
 
 def _pct(x: Any) -> str:
-    return "–" if missing(x) else f"{100 * x:.1f} %"
+    return "–" if missing(x) else f"{round(100 * x, 1) or 0.0:.1f} %"  # no "-0.0 %"
 
 
 def _read_team(path: Path) -> pd.DataFrame:
@@ -66,7 +66,7 @@ def coverage(
     t = Table(title_justify="left")
     cols = ["engagement", "touch", "accounts", "revenue", "workload", "per owner", "FTE", "headcount", "binding"]
     if doc["gap"] is not None:
-        cols += ["team", "gap"]
+        cols += ["team", "team capacity", "gap"]
     for c in cols:
         t.add_column(c, justify="left" if c in ("engagement", "touch", "binding") else "right")
     for m in doc["models"]:
@@ -77,7 +77,11 @@ def coverage(
                _num(fte, 2), str(m["headcount"]), m["binding"] or "–"]
         if doc["gap"] is not None:
             gap = m["gap"]
-            row += [str(m["team_headcount"]), f"[red]+{gap} to hire[/]" if gap > 0 else
+            # what the team's owners say they can carry, beside what the model's norms need
+            cap = "–" if m.get("team_capacity_accounts") is None or m["touch"] == "tech" else (
+                f"{m['team_capacity_accounts']:,.0f} acc" + (f" / {m['team_capacity_workload']:,.0f} wl"
+                                                              if m.get("team_capacity_workload") else ""))
+            row += [str(m["team_headcount"]), cap, f"[red]+{gap} to hire[/]" if gap > 0 else
                     (f"[yellow]{gap} spare[/]" if gap < 0 else "0")]
         t.add_row(*row)
     out.print(t)
@@ -90,6 +94,8 @@ def coverage(
     out.print(line)
     for role, n in doc["unmatched_roles"].items():
         out.print(f"[yellow]note[/] {n} owner(s) with role {role!r} serve no engagement model")
+    for note in doc.get("notes", []):
+        out.print(f"note: {escape(note)}")
 
 
 @app.command()

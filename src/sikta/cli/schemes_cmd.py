@@ -43,8 +43,10 @@ def render_scheme(doc: dict, *, detail: bool = False) -> None:
     unit = unit_word(doc.get("grain", ""))
     reasons = doc.get("reasons", [])
     scope = {"all": f"all {unit} in scope", "customers": f"customer {unit}", "buyers": f"{unit} with orders"}
-    out.print(f"[bold]{doc['scheme']}[/] ({doc['type']}, {scope.get(doc['scope'], doc['scope'])}: "
-              f"{doc.get('units', 0):,}): {verdict_text(doc['verdict'])}")
+    # a scheme that could not be computed placed no unit: "accounts with orders: 0" read as a count of the data
+    count = f": {doc['units']:,}" if doc.get("units") else ""
+    out.print(f"[bold]{doc['scheme']}[/] ({doc['type']}, {scope.get(doc['scope'], doc['scope'])}{count}): "
+              f"{verdict_text(doc['verdict'])}")
     for r in reasons:
         out.print(f"  - {escape(r)}")
     if doc.get("profiles"):

@@ -145,7 +145,7 @@ class Diagnosis:
 
 
 def _pct(x: float) -> str:
-    return f"{100 * x:.0f} %"
+    return f"{round(100 * x) or 0:.0f} %"  # no "-0 %" for a share just below zero
 
 
 def _align(values: object, index: pd.Index, what: str) -> pd.Series:

@@ -100,6 +100,12 @@ def _int_text(value: ir.NumericValue) -> ir.StringValue:
     return value.round(0).cast("int64").cast("string")
 
 
+def _days_text(value: ir.NumericValue) -> ir.StringValue:
+    """``'1 day'``, ``'12 days'``: whole days in words."""
+    n = value.round(0).cast("int64")
+    return n.cast("string") + ibis.ifelse(n == 1, " day", " days")
+
+
 def outflow(
     f: ir.Table,
     *,
@@ -185,13 +191,13 @@ def outflow(
     at_risk = ibis.greatest(
         0.0, *(ibis.ifelse(c[s], ibis.coalesce(amount.cast("float64"), 0.0), 0.0) for s, amount in amounts.items())
     )
-    gap_text = ibis.coalesce(" (usual gap " + _int_text(c.typical_gap_days) + " days)", "")
+    gap_text = ibis.coalesce(" (usual gap " + _days_text(c.typical_gap_days) + ")", "")
     words = {
         "revenue_decline": "revenue −" + _int_text(-100 * c.revenue_growth) + f" % vs previous {window_months} months",
-        "orders_stopped": "no order for " + _int_text(c.recency_days) + " days" + gap_text,
+        "orders_stopped": "no order for " + _days_text(c.recency_days) + gap_text,
         "usage_decline": "usage −" + _int_text(-100 * c.usage_trend) + " % (90 days)",
         "mrr_contraction": "MRR −" + _int_text(-c.mrr_change_12m) + f" vs {window_months} months ago",
-        "interactions_stopped": "no interaction for " + _int_text(c.days_since_last_interaction) + " days",
+        "interactions_stopped": "no interaction for " + _days_text(c.days_since_last_interaction),
     }
     # concat_ws skips nulls, so signals that did not fire leave no empty slot
     signals = ibis.literal("; ").join([ibis.ifelse(c[s], words[s], ibis.null("string")) for s in OUTFLOW_SIGNALS])

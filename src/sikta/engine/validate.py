@@ -296,6 +296,10 @@ def flag_duplicates(t: ir.Table, key: tuple[str, ...]) -> ir.Table:
     return t.drop("_dup_n", "_dup_first", "_dup_file")
 
 
+#: the end of a repeat's quarantine reason (the ingest counts them by it)
+DEDUPE_MARK = "(dedupe: true)"
+
+
 def flag_exact_duplicates(t: ir.Table, columns: tuple[str, ...]) -> ir.Table:
     """Quarantine every repeat of an identical source line (``dedupe: true``), keeping the first.
 
@@ -305,7 +309,7 @@ def flag_exact_duplicates(t: ir.Table, columns: tuple[str, ...]) -> ir.Table:
     w = ibis.window(group_by=[t._line_hash, *(t[c] for c in columns)], order_by=[t._file, t._row])
     t = t.mutate(_x_n=ibis.row_number().over(w), _x_first=t._row.first().over(w), _x_file=t._file.first().over(w))
     where = ibis.ifelse(t._x_file == t._file, ibis.literal(""), " of " + t._x_file)
-    t = add_reason(t, t._x_n > 0, "(line)", "exact duplicate of row " + t._x_first.cast("string") + where + " (dedupe: true)")
+    t = add_reason(t, t._x_n > 0, "(line)", "exact duplicate of row " + t._x_first.cast("string") + where + f" {DEDUPE_MARK}")
     return t.drop("_x_n", "_x_first", "_x_file")
 
 

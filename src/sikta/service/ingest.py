@@ -90,7 +90,9 @@ class TableReport:
     """Counts for one table: rows_in == loaded + quarantined, always.
 
     ``duplicates`` counts exact duplicate lines (identical in every source
-    column; loaded unless the mapping says ``dedupe: true``), ``future``
+    column; loaded unless the mapping says ``dedupe: true``), ``deduped`` the
+    ones of them quarantined as repeats (with ``dedupe: true``; a repeat that
+    fails another check first is quarantined for that reason), ``future``
     rows dated after the day of the ingest.
     """
 
@@ -100,6 +102,7 @@ class TableReport:
     files: list[str] = field(default_factory=list)
     derived_from: str | None = None
     duplicates: int = 0
+    deduped: int = 0
     future: int = 0
     attributes: dict[str, str] = field(default_factory=dict)
 
@@ -450,18 +453,23 @@ def _table_report(store, stage, name, stats, n_bad, located, derive, attrs) -> T
     if loaded + quarantined != rows_in:  # pragma: no cover - a bug, never a user error
         raise RuntimeError(f"{name}: {rows_in} rows in but {loaded} loaded + {quarantined} quarantined")
     files = [str(p) for p in located.inputs(name)]
+    duplicates = stats["duplicates"] if name != "accounts" or not derive else 0
+    deduped = store.count(q.filter((q.table == name) & q.reason.endswith(v.DEDUPE_MARK))) if duplicates else 0
     return TableReport(rows_in, loaded, quarantined, files, derive if name == "accounts" and derive else None,
-                       duplicates=stats["duplicates"] if name != "accounts" or not derive else 0,
-                       future=stats["future"] or 0, attributes=attrs)
+                       duplicates=duplicates, deduped=deduped, future=stats["future"] or 0, attributes=attrs)
 
 
 def _notes(reports: dict[str, TableReport], mapping: Mapping) -> list[str]:
     notes = []
     for name, r in reports.items():
-        if r.duplicates:
-            verb = "quarantined (dedupe: true)" if any(tm.dedupe for tm in mapping.sources(name)) else \
-                "loaded; set 'dedupe: true' under this table in the mapping to drop the repeats"
-            notes.append(f"{name}: {r.duplicates:,} exact duplicate lines (identical in every column), {verb}")
+        if r.duplicates and any(tm.dedupe for tm in mapping.sources(name)):
+            other = r.duplicates - r.deduped
+            notes.append(f"{name}: {r.duplicates:,} exact duplicate lines (identical in every column), "
+                         f"{r.deduped:,} quarantined as repeats (dedupe: true)"
+                         + (f"; the other {other:,} failed another check first and are quarantined for that" if other else ""))
+        elif r.duplicates:
+            notes.append(f"{name}: {r.duplicates:,} exact duplicate lines (identical in every column), loaded; "
+                         "set 'dedupe: true' under this table in the mapping to drop the repeats")
         if r.future:
             notes.append(f"{name}: {r.future:,} rows are dated after today; the default as-of date stays at today")
     return notes

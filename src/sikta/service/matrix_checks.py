@@ -64,7 +64,7 @@ def matrix_columns(model: Model, columns) -> list[str]:
 
 
 def _pct(x: float) -> str:
-    return f"{100 * x:.0f} %"
+    return f"{round(100 * x) or 0:.0f} %"  # no "-0 %" for a share just below zero
 
 
 def _axis(model: Model, axis: str, rows: pd.DataFrame, unit: str) -> dict[str, Any]:

@@ -136,6 +136,11 @@ class Operate:
         doc = result.to_dict()
         doc.update(run_id=ctx.run_id, as_of=str(ctx.as_of), grain=ctx.grain, units=len(frame),
                    rules="model" if own else "default", team=team_name if team is not None else None)
+        net_negative = int((pd.to_numeric(frame["revenue_12m"], errors="coerce") < 0).sum())
+        one = net_negative == 1
+        doc["notes"] = [f"{net_negative:,} unit{'' if one else 's'} with more credit notes than purchases in the "
+                        f"window count{'s' if one else ''} as revenue 0 here (a book's revenue is what its accounts "
+                        "bring); the run's group totals net them"] if net_negative else []
         return doc
 
     # -- balancing -----------------------------------------------------------

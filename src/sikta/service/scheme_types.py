@@ -215,7 +215,7 @@ def value(spec, frame: pd.DataFrame) -> Computed:
             rows.append({"segment": label, "n_units": int(m.sum()), "share": m.sum() / n, "value_share": share,
                          "description": text})
     notes = [] if spec.measure != "revenue" else [
-        "value tiers by revenue in the window (the CLV tiers replace them when CLV is computed)"]
+        "value tiers by revenue in the window; 'sikta clv' gives tiers by lifetime value (its tier column)"]
     return Computed(units, pd.DataFrame(rows), notes, _present(frame, OUTCOMES), [], {NO_VALUE: "have no positive "
                     f"{what}"}, number="value", extra={"measure": what, "a": spec.a, "b": spec.b})
 

@@ -129,12 +129,12 @@ def segment_kpis(ws: Workspace, run: str | None = None, *, cohort: str | None = 
     units = ws.store.frame(t.order_by("unit_id"))
     if "usage" not in tables:
         notes.append("no usage table: the onboarding milestone and first value are the second order")
-    if "orders" in tables:  # revenue_start is the window before the period: partial when the data begin later
+    if "orders" in tables:  # revenue_start is the window (start - window, start]: partial when the data begin later
         first = ws.store.scalar(tables["orders"].order_date.min())
         needed = start - pd.DateOffset(months=window)
         if first is not None and pd.Timestamp(first) > needed:
             notes.append(f"the orders begin {pd.Timestamp(first).date()}, after {needed.date()}: the revenue at the "
-                         f"period start covers only {(start - pd.Timestamp(first)).days} days instead of {window} "
+                         f"period start covers only {(start - pd.Timestamp(first)).days + 1} days instead of {window} "
                          "months, so NRR, GRR, expansion and dollar churn compare against a partial year")
     model = ctx.model
     judged = {g: kpi_name(getattr(getattr(model.groups, g), "kpi", None)) for g in runs_svc.GROUPS}

@@ -314,16 +314,41 @@ def _coverage(ws: Workspace, grain: str, as_of: date, cols: list[str]) -> dict[s
     return {c: (int(row[f"n{i}"]) / units, min(int(row[f"d{i}"]), 2)) for i, c in enumerate(cols)}
 
 
-def _schemes_block(columns: list[str], coverage: dict[str, tuple[float, int]] | None) -> list[str]:
-    """The schemes the data can carry: value and behavioral always, needs with survey answers, firmographic with
-    industries or head counts (``sikta diagnose`` judges each after the run)."""
+def _buying_traces(ws: Workspace) -> list[str]:
+    """What in the data shows *how* customers buy - the behavioral scheme's inputs - from two cheap counts.
+
+    Product ids give the price tier (and, with catalogue prices, the discount), credit notes the
+    returns, tickets the support needs; a purchase log of dates and amounts alone (CDNOW) has none.
+    """
+    store, found = ws.store, []
+    if store.has("orders"):
+        o = store.table("orders")
+        aggs = {"credits": (o.amount < 0).sum()}
+        if "product_id" in o.columns:
+            aggs["products"] = o.product_id.count()
+        row = store.rows(o.aggregate(**aggs))[0]
+        found += [what for key, what in (("products", "product ids"), ("credits", "credit notes")) if row.get(key)]
+    if store.has("tickets") and store.count(store.table("tickets")):
+        found.append("tickets")
+    return found
+
+
+def _schemes_block(columns: list[str], coverage: dict[str, tuple[float, int]] | None,
+                   buying: list[str] | None = None) -> list[str]:
+    """The schemes the data can carry: value always, behavioral with product ids, credit notes or tickets
+    (``buying``; None: not checked), needs with survey answers, firmographic with industries or head counts
+    (``sikta diagnose`` judges each after the run)."""
     def has(name: str) -> bool:
         return coverage is None or coverage.get(name, (0.0, 0))[0] > 0
 
     lines = ["schemes:                         # other cuts of the same customers, computed into every run "
              "(docs/schemes.md)",
-             "  value: {type: value}           # A/B/C: the customers carrying 80 % / 95 % of revenue",
-             "  behavioral: {type: behavioral} # how they buy: price-, quality-, support-driven or routine"]
+             "  value: {type: value}           # A/B/C: the customers carrying 80 % / 95 % of revenue"]
+    if buying is None or buying:
+        lines.append("  behavioral: {type: behavioral} # how they buy: price-, quality-, support-driven or routine")
+    else:
+        lines.append("  # behavioral: {type: behavioral}   # not proposed: the orders have no product ids and no credit "
+                     "notes, and there are no tickets - nothing shows how customers buy")
     if any(c.startswith("need_") and has(c) for c in columns):
         lines.append("  needs: {type: needs}           # clusters of survey answers; no answers = 'no answers'")
     if coverage is None or _usable(coverage, "industry") or _usable(coverage, "employees"):
@@ -360,7 +385,7 @@ def render(grain: str, as_of: date, potential: list[Parameter], pain: list[Param
     if {"clv", "p_alive"} & {p.name for p in [*potential[:3], *pain[:3]]}:
         lines += ["clv:                             # settings of the clv / p_alive built-ins (docs/clv.md)",
                   "  horizon: 36                    # months of future purchases; model, discount, cac, tiers, ..."]
-    lines += _schemes_block(f.columns, coverage)
+    lines += _schemes_block(f.columns, coverage, _buying_traces(ws))
     rules = []
     if {"status", "months_since_last_order"} <= set(f.columns):
         rules.append(("long gone", "status == 'former' and months_since_last_order > 36"))

@@ -77,7 +77,7 @@ def score(v: Any) -> str:
 
 def pct(v: Any) -> str:
     """A share as a percentage."""
-    return "–" if _missing(v) else f"{float(v) * 100:.1f} %"
+    return "–" if _missing(v) else f"{round(float(v) * 100, 1) or 0.0:.1f} %"  # no "-0.0 %"
 
 
 def value(v: Any, name: str = "") -> str:
