@@ -204,3 +204,52 @@ def test_the_search_on_threads_scores_every_candidate_as_one_after_the_other(mon
         got[workers] = (s.features_, s.cv_scores_, s.holdout_auc_)
     assert got[1][0] == got[2][0] and got[1][2] == got[2][2] and len(got[1][1]) > len(X.columns) - 1
     pd.testing.assert_frame_equal(got[1][1], got[2][1])
+
+
+def test_text_that_reads_as_numbers_is_a_category():
+    # region codes: '2' (the middle code) holds the best customers; as numbers no threshold isolates it
+    rng = np.random.default_rng(11)
+    n = 900
+    X = pd.DataFrame({"region": rng.choice(["1", "2", "3"], n), "noise": rng.normal(size=n)})
+    X["sites"] = pd.Series(rng.integers(1, 9, n), dtype=object)  # numbers held as objects stay numbers
+    y = pd.Series((X.region == "2") & (rng.random(n) < 0.6))
+    sel = DriverSelector().fit(X, y)
+    assert sel.kinds_["region"] == "categorical" and sel.kinds_["sites"] == "numeric"
+    assert sel.features_[0] == "region" and sel.rules_[0] == "region in {2}"
+    assert sel.beats_chance_
+
+
+def test_holds_text():
+    from decimal import Decimal
+
+    from sikta.core.drivers import holds_text
+
+    assert holds_text(pd.Series(["1", "2", None])) and holds_text(pd.Series(["a", 1]))
+    assert not holds_text(pd.Series([Decimal("1.5"), None]))
+    assert not holds_text(pd.Series([1, None], dtype=object)) and not holds_text(pd.Series([1.0, 2.0]))
+
+
+def _chance_bar(sel) -> float:
+    """0.5 plus 1.645 standard errors of the AUC of a random score (Mann-Whitney, no ties), by hand."""
+    pos = sel.n_holdout_best_
+    neg = sel.n_holdout_ - pos
+    return 0.5 + 1.645 * ((pos + neg + 1) / (12 * pos * neg)) ** 0.5
+
+
+@pytest.mark.parametrize(("method", "seed"), [("tree", 0), ("tree", 1), ("l1", 0)])
+def test_planted_drivers_beat_chance(fits, method, seed):
+    sel = fits(method, seed)
+    assert sel.n_holdout_best_ == 90  # 20 % of the 450 held out
+    assert sel.holdout_auc_ > _chance_bar(sel) and sel.beats_chance_
+    assert sel.explain().startswith("These 2 factors")
+
+
+@pytest.mark.parametrize(("method", "seed"), [("tree", 0), ("tree", 1), ("l1", 0), ("l1", 1)])
+def test_pure_noise_is_said_to_be_no_better_than_chance(fits, method, seed):
+    sel = fits(method, seed, signal=False)
+    assert sel.holdout_auc_ <= _chance_bar(sel)  # the premise
+    assert not sel.beats_chance_
+    text = sel.explain()
+    assert text.startswith("No factor separates the best customers from the rest better than chance on the holdout.")
+    assert f"(AUC {sel.holdout_auc_:.2f} on 90 best and 360 other customers)" in text
+    assert "Watersheds" not in text

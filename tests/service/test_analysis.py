@@ -101,6 +101,8 @@ def test_online_retail_pareto_matches_pandas(tmp_path):
         analysis = ws.analyze(as_of="2011-12-09")
         p = analysis.pareto()
         flow = analysis.flow()
+        # after the data: the range shown starts in June 2011, with half a year of history before it
+        later = ws.analyze(as_of="2012-06-30").flow().periods
 
     # Independent reference: net revenue per customer in (2010-12-09, 2011-12-09], positive only.
     raw = pd.read_parquet(RETAIL, dtype_backend="numpy_nullable")
@@ -136,3 +138,18 @@ def test_online_retail_pareto_matches_pandas(tmp_path):
     retained = months.grown_accounts + months.flat_accounts + months.declined_accounts
     assert (retained + months.new_accounts + months.reactivated_accounts == months.active_end).all()
     assert (retained + months.churned_accounts == months.active_start).all()
+
+    # new = active in its first month ever, reactivated = active before but not in the previous month,
+    # over the whole history - whichever months the range shows
+    act = by_month[by_month > 0].reset_index()
+    buyers = {m: set(g["CustomerID"]) for m, g in act.groupby("InvoiceDate")}
+    seen, prev, want = set(), set(), {}
+    for m in sorted(buyers):
+        now = buyers[m]
+        want[str(m)] = (len(now - seen), len((now - prev) & seen))
+        seen, prev = seen | now, now
+    for frame in (months, later):
+        got = {str(m)[:7]: (n, r) for m, n, r in
+               zip(frame.period_start, frame.new_accounts, frame.reactivated_accounts, strict=True)}
+        assert got == {m: want[m] for m in got}
+    assert [str(m)[:7] for m in later.period_start] == [f"2011-{m:02d}" for m in range(7, 12)]

@@ -155,6 +155,15 @@ def test_full_cdnow_equals_lifetimes_on_the_same_summaries(tmp_path):
     gg = GammaGammaFitter().fit(repeat.frequency_cal, repeat.monetary_value_cal)
     np.testing.assert_allclose([res.gamma_gamma[k] for k in GG], gg.params_[GG].to_numpy(), rtol=1e-4)
     assert res.summary["gamma_gamma_check"]["customers"] == len(repeat)
+    # the repeat customers left out of the spend fit, counted by lifetimes' summary, in plain words
+    left_out = int(((ref.frequency_cal > 0) & (ref.monetary_value_cal <= 0)).sum())
+    said = [n for n in res.notes if "left out of the Gamma-Gamma fit" in n]
+    if left_out == 1:
+        assert said == ["1 repeat customer with an average spend <= 0 is left out of the Gamma-Gamma fit "
+                        "(it gets the population's mean spend)"]
+    else:
+        assert said == [f"{left_out:,} repeat customers with an average spend <= 0 are left out of the "
+                        "Gamma-Gamma fit (they get the population's mean spend)"] if left_out else not said
     assert res.holdout["actual"] == ref.frequency_holdout.sum() == 19_684
     bgf = BetaGeoFitter()
     bgf.params_ = pd.Series(res.params)[BG]
@@ -190,6 +199,9 @@ def test_suggest_proposes_clv_and_p_alive_on_transaction_only_data(sample):
     assert "2,357 customers" in potential["clv"].evidence and "P(alive) < 0.5" in pain["p_alive"].evidence
     model = model_from_text(s.text, source="suggested.yaml")
     assert model.clv is not None
+    # a purchase log of dates and amounts shows nothing of how customers buy: no behavioral scheme, and why
+    assert "behavioral" not in model.schemes.names() and "# behavioral: {type: behavioral}" in s.text
+    assert "no product ids and no credit notes, and there are no tickets" in s.text
     run = runs.create_run(ws, model, as_of=OBS)
     rows = ws.run_rows(run.run_id).to_pandas()
     assert rows["clv__p_alive"].notna().all()  # every in-scope unit bought (CDNOW has no prospects)

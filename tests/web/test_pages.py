@@ -503,3 +503,18 @@ def test_a_degenerate_matrix_gets_a_visible_notice(site, tmp_path_factory, web_b
             html = unescape(c.get(page).text)
             assert 'id="matrix-notice"' in html and "The matrix is not usable" in html
             assert "pain axis is constant: every unit scores 0.00" in html
+
+
+def test_a_share_just_below_zero_reads_as_zero_not_minus_zero():
+    # a segment whose units net slightly negative revenue (returns) showed "-0.0 %" in pages and the report
+    from sikta.cli.analyze_cmd import _pct as cli_pct
+    from sikta.cli.operate_cmd import _pct as operate_pct
+    from sikta.core.diagnostics import _pct as diag_pct
+    from sikta.web.common import pct
+    from sikta.web.report import _fmt
+
+    assert pct(-0.0004) == cli_pct(-0.0004) == operate_pct(-0.0004) == "0.0 %"
+    assert _fmt(-0.0004, "pct") == ("0.0 %", -0.0004) and _fmt(-0.004, "rate") == ("+0 %", -0.004)
+    assert diag_pct(-0.004) == "0 %"
+    # a share that is negative when rounded keeps its sign
+    assert pct(-0.0016) == "-0.2 %" and _fmt(-0.02, "rate")[0] == "-2 %" and diag_pct(-0.006) == "-1 %"

@@ -137,8 +137,9 @@ class AccountDetail(_Out):
     features: dict[str, Value] | None = Field(description="the unit's row of the current feature table")
     features_as_of: date | None
     history: list[HistoryItem] = Field(description="the unit's group in each run of the same grain, newest first")
-    clv: dict[str, Value] | None = Field(None, description="the unit's values in the newest stored CLV result of "
-                                         "the grain (CLV, CLV − CAC, P(alive), value tier, ...; docs/clv.md)")
+    clv: dict[str, Value] | None = Field(None, description="the unit's values in the CLV fit the run scored with, "
+                                         "else one as of the run's date (CLV, CLV − CAC, P(alive), value tier, ...; "
+                                         "docs/clv.md)")
 
 
 class Contact(_Out):

@@ -31,7 +31,7 @@ def _money(x: float | None) -> str:
 
 
 def _pct(x: float | None) -> str:
-    return "–" if x is None or _isna(x) else f"{100 * x:.1f} %"
+    return "–" if x is None or _isna(x) else f"{round(100 * x, 1) or 0.0:.1f} %"  # no "-0.0 %"
 
 
 def _table(title: str, frame: pd.DataFrame, columns: dict[str, str], limit: int) -> Table:
@@ -51,8 +51,17 @@ def _table(title: str, frame: pd.DataFrame, columns: dict[str, str], limit: int)
     return t
 
 
+#: the headings of the list parts, also when a list is empty and only says why
+LIST_TITLES = {"outflow": "Unwanted outflow", "whitespace": "Cross-sell whitespace", "upsell": "Up-sell",
+               "reactivation": "Inactive with potential"}
+
+
 def _render_flow(flow: FlowResult) -> None:
-    t = Table(title=f"Revenue bridge per {flow.period}", title_justify="left")
+    p = flow.period
+    # the first row has no earlier row to compare with: say what "new" is measured against
+    t = Table(title=f"Revenue bridge per {p}", title_justify="left", caption_justify="left",
+              caption=f"new: active in its first {p} ever (all history up to the as-of date, not only the {p}s shown); "
+                      f"reactivated: active before, but not in the previous {p}. Definitions: docs/analysis.md")
     for c in ("period", "start", "+ new", "+ growth", "− decline", "− churned", "+ reactivated", "end",
               "new/grown/flat/declined/churned/react. (logos)"):
         t.add_column(c, justify="right" if c != "period" else "left")
@@ -71,22 +80,33 @@ def _render_best(best: BestResult, limit: int) -> None:
 
     how = f"customers meeting {best.by}" if is_rule(best.by) else f"top by {best.by}"
     out.print(f"[bold]Best customers[/] ({how}): {best.best:,} best vs {best.rest:,} other customers")
-    out.print(best.explanation)
-    if best.rules:
-        out.print("rules: " + "; ".join(best.rules))
-    cols = {"feature": "feature", "kind": "kind", "effect": "effect size"}
-    extra = [c for c in ("best_mean", "rest_mean") if c in best.effects.columns]
-    t = Table(title="How they differ (largest effect sizes: Cohen's d / Cramér's V)", title_justify="left")
-    for label in [*cols.values(), *extra]:
+    if best.beats_chance:
+        out.print(best.explanation)
+        if best.rules:
+            out.print("rules: " + "; ".join(best.rules))
+    else:
+        out.print(f"[yellow]{best.explanation}[/]", highlight=False)
+    t = Table(title="How they differ (largest effect sizes: Cohen's d / Cramér's V)", title_justify="left",
+              caption="best / rest: the mean, or for a category the share of its most over-represented value",
+              caption_justify="left")
+    for label in ("feature", "kind", "effect size", "best", "rest"):
         t.add_column(label)
+
+    def side(r: dict, mean: str, share: str) -> str:
+        if r["kind"] == "categorical" and not _isna(r.get(share)):
+            return f"{r.get('top_category')}: {_pct(r[share])}"
+        return "" if _isna(r.get(mean)) else f"{r[mean]:,.2f}"
+
     for r in best.effects.head(min(limit, 10)).to_dict("records"):
         t.add_row(str(r["feature"]), str(r["kind"]), f"{r['effect']:+.2f}",
-                  *[("" if _isna(r.get(c)) else f"{r[c]:,.2f}") if isinstance(r.get(c), float) else str(r.get(c, "")) for c in extra])
+                  side(r, "best_mean", "best_share"), side(r, "rest_mean", "rest_share"))
     out.print(t)
 
 
 def render(report: AnalysisReport, limit: int) -> None:
     out.print(f"[bold]Customer analysis[/] at {report.grain} grain, {report.window_months} months to {report.as_of}")
+    for note in report.notes:
+        out.print(f"[yellow]note[/]: {note}", highlight=False)
     r = report.results
     if "pareto" in r:
         p = r["pareto"]
@@ -124,6 +144,8 @@ def render(report: AnalysisReport, limit: int) -> None:
         out.print(f"\n[bold]Inactive with potential[/]: {len(a):,} former or lapsed customers")
         out.print(_table("Top by score", a, {"unit_id": "unit", "name": "name", "status": "status",
                                               "revenue_lifetime": "lifetime revenue", "potential": "potential"}, limit))
+    for part, why in report.nothing_found.items():
+        out.print(f"\n[bold]{LIST_TITLES[part]}[/]: {why}", highlight=False)
     if "best" in r:
         out.print()
         _render_best(r["best"], limit)

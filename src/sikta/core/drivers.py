@@ -49,7 +49,9 @@ on rows they are scored on):
   (robust to heavy-tailed counts such as employees) with NaN at the training
   median, plus a 0/1 "was missing" column when the training part has
   missing values; then everything is standardized. ±inf counts as missing;
-* categorical columns (text; missing is its own category ``(missing)``):
+* categorical columns (text - also text that reads as numbers, such as region
+  codes ``'1'``, ``'2'``, ``'3'``: a code names a category, its order means
+  nothing; missing is its own category ``(missing)``):
   for trees each category is replaced by its smoothed best-customer rate in
   the training rows, ``(best_c + m·p) / (n_c + m)`` with ``m = 10`` and
   ``p`` the overall rate (unseen categories get ``p``). Ordering categories
@@ -75,6 +77,14 @@ read as the side with the higher best-customer rate - ``sites ≥ 3``,
 is shorter. ``rule_table_`` shows how many holdout best customers and others
 meet each rule.
 
+**Better than chance?** ``beats_chance_`` says whether the holdout AUC lies
+significantly above 0.5 (one-sided test at 5 %,
+:func:`sikta.core.diagnostics.auc_beats_chance`, the test ``sikta suggest``
+applies). The search always returns its best try, even on pure noise; when it
+does not beat chance, :meth:`DriverSelector.explain` says that no factor
+separates the best customers and gives the try and its figures as evidence
+only.
+
 Examples
 --------
 >>> import numpy as np, pandas as pd
@@ -98,10 +108,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from sikta.core.cart import ShallowTree, roc_auc, stratified_folds, stratified_holdout
+from sikta.core.diagnostics import auc_beats_chance
 from sikta.core.parallel import side_by_side
 from sikta.errors import DataTooThinError, UsageError
 
-__all__ = ["DriverSelector", "MIN_PER_CLASS", "capture_rate"]
+__all__ = ["DriverSelector", "MIN_PER_CLASS", "capture_rate", "holds_text"]
 
 #: fewer best customers (or others) than this and no driver is reported
 MIN_PER_CLASS = 30
@@ -153,6 +164,26 @@ def capture_rate(y_true: Sequence[bool] | np.ndarray, score: Sequence[float] | n
 
 # -- columns --------------------------------------------------------------------
 
+#: what :func:`pandas.api.types.infer_dtype` calls a column of numbers held as Python objects
+_NUMBER_OBJECTS = frozenset({"integer", "floating", "mixed-integer-float", "decimal", "boolean", "empty"})
+
+
+def holds_text(s: pd.Series) -> bool:
+    """Whether a column holds text (then it is categorical, even when every value reads as a number).
+
+    Numbers that arrive as Python objects (nullable integers, decimals) are not text.
+
+    Examples
+    --------
+    >>> holds_text(pd.Series(["1", "2", None])), holds_text(pd.Series([1, None, 3], dtype=object))
+    (True, False)
+    >>> holds_text(pd.Series([1.5, 2.0]))
+    False
+    """
+    if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
+        return False
+    return pd.api.types.infer_dtype(s, skipna=True) not in _NUMBER_OBJECTS
+
 
 def _prepare(X: pd.DataFrame) -> tuple[dict[str, np.ndarray], dict[str, str], dict[str, str]]:
     """Columns as float arrays (numeric) or object arrays of str (categorical), kinds, and skipped columns."""
@@ -173,13 +204,14 @@ def _prepare(X: pd.DataFrame) -> tuple[dict[str, np.ndarray], dict[str, str], di
         elif pd.api.types.is_numeric_dtype(s):
             values, kind = s.to_numpy(dtype=float, na_value=np.nan), "numeric"
         else:
-            coerced = pd.to_numeric(s, errors="coerce")
-            # Nullable integers arrive as objects; real text has values that do not parse.
-            if isinstance(s.dtype, pd.CategoricalDtype) or coerced.notna().sum() < len(present):
+            # Nullable integers and decimals arrive as objects and are numbers; text stays text even when
+            # it reads as numbers: region '1', '2', '3' are codes, and "region ≤ 1" would be no watershed.
+            if isinstance(s.dtype, pd.CategoricalDtype) or holds_text(s):
                 values = np.array([MISSING if pd.isna(v) else str(v) for v in s], dtype=object)
                 kind = "categorical"
             else:
-                values, kind = coerced.to_numpy(dtype=float, na_value=np.nan), "numeric"
+                values = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+                kind = "numeric"
         if kind == "numeric":
             values = np.where(np.isfinite(values), values, np.nan)
             distinct = pd.unique(values[~np.isnan(values)])  # hashing: a sort of 400k values took seconds
@@ -395,6 +427,10 @@ class DriverSelector:
         AUC and capture (see the module notes) on the holdout.
     base_rate_ : float
         Share of best customers in ``y``; the capture of a random pick.
+    beats_chance_ : bool
+        Whether the holdout AUC beats chance (see the module notes). When it
+        does not, the chosen features and rules are the search's best try,
+        not a finding.
     cv_auc_ : float
         Mean CV AUC of the chosen features on the training part (optimistic:
         it was maximised; the holdout numbers are the honest ones).
@@ -408,6 +444,8 @@ class DriverSelector:
     C_ : float or None
         The CV-chosen C of ``"l1"``.
     n_train_, n_holdout_ : int
+    n_holdout_best_ : int
+        Best customers in the holdout.
     n_search_ : int
         Training rows the feature search used (``n_train_`` unless sampled).
 
@@ -599,6 +637,9 @@ class DriverSelector:
         score = self.model_.predict_proba(np.hstack([self._codes[f].transform(data[f][ho]) for f in chosen]))[:, 1]
         self.holdout_auc_ = roc_auc(yho, score)
         self.holdout_capture_ = capture_rate(yho, score, int(round(self.base_rate_ * len(ho))))
+        self.n_holdout_best_ = int(yho.sum())
+        self.beats_chance_ = auc_beats_chance(self.holdout_auc_, self.n_holdout_best_,
+                                              self.n_holdout_ - self.n_holdout_best_)
         self.importances_ = self._importances(chosen)
 
         rules, table, objects = [], [], []
@@ -709,18 +750,39 @@ class DriverSelector:
     def explain(self) -> str:
         """One plain sentence on the chosen factors and how well they did on the holdout.
 
+        When the holdout AUC does not beat chance (``beats_chance_``) it says so first, and the
+        chosen factors and their rules are reported as the best try, not as watersheds.
+
         Examples
         --------
         >>> sel = DriverSelector()
         >>> sel.features_, sel.rules_ = ["industry", "tech_maturity"], ["industry in {fintech, software}", "tech_maturity ≥ 4"]
-        >>> sel.holdout_capture_, sel.base_rate_, sel.holdout_auc_ = 0.71, 0.2, 0.84
+        >>> sel.holdout_capture_, sel.base_rate_, sel.holdout_auc_, sel.beats_chance_ = 0.71, 0.2, 0.84, True
         >>> print(sel.explain())  # doctest: +NORMALIZE_WHITESPACE
         These 2 factors (industry, tech_maturity) find 71 % of best customers in the holdout,
         vs 20 % at random (AUC 0.84). Watersheds: industry in {fintech, software}; tech_maturity ≥ 4.
+        >>> sel.features_, sel.rules_, sel.holdout_capture_, sel.holdout_auc_ = ["region"], ["region in {1}"], 0.07, 0.48
+        >>> sel.beats_chance_, sel.n_holdout_, sel.n_holdout_best_ = False, 132, 13
+        >>> print(sel.explain())  # doctest: +NORMALIZE_WHITESPACE
+        No factor separates the best customers from the rest better than chance on the holdout.
+        The best try (region) finds 7 % of best customers in the holdout, vs 20 % at random
+        (AUC 0.48 on 13 best and 119 other customers); its rule (region in {1}) is not a finding.
         """
         self._check_fitted()
         k = len(self.features_)
         names = ", ".join(self.features_)
+        if not self.beats_chance_:
+            rules = getattr(self, "rules_", None)
+            text = (
+                "No factor separates the best customers from the rest better than chance on the holdout. "
+                f"The best try ({names}) finds {round(100 * self.holdout_capture_)} % of best customers in the "
+                f"holdout, vs {round(100 * self.base_rate_)} % at random (AUC {self.holdout_auc_:.2f} on "
+                f"{self.n_holdout_best_:,} best and {self.n_holdout_ - self.n_holdout_best_:,} other customers)"
+            )
+            if rules:
+                text += f"; {'its rule' if len(rules) == 1 else 'its rules'} ({'; '.join(rules)}) "
+                text += "is not a finding" if len(rules) == 1 else "are not a finding"
+            return text + "."
         head = f"These {k} factors ({names}) find" if k > 1 else f"This factor ({names}) finds"
         text = (
             f"{head} {round(100 * self.holdout_capture_)} % of best customers in the holdout, "

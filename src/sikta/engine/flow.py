@@ -26,18 +26,21 @@ A unit is **active** in a period when its net revenue there is > 0 (a period
 with only credit notes counts as inactive). Each period is compared with the
 previous one:
 
-* **new** - active now, never active in any earlier period of the range;
+* **new** - active now, never active in any earlier period - of the range,
+  nor before it (``history``);
 * **reactivated** - active now, not active in the previous period, active in
-  some earlier period;
+  some earlier one (of the range, or before it);
 * **churned** - active in the previous period, not now;
 * **retained** - active in both, split by the relative change
   ``Δ = (now − prev) / prev`` into **grown** (Δ > tolerance), **flat**
   (|Δ| ≤ tolerance) and **declined** (Δ < −tolerance).
 
 The first period of the range only provides the "previous" state of the
-second, so rows start with the second period. History before the first
-period is not considered: "new" means new *within the range*, and a customer
-returning after a pause that began before the range counts as new.
+second, so rows start with the second period. What happened before the first
+period comes from ``history`` (:func:`active_before`: the units active in some
+calendar period before the range). With it, "new" means first active ever,
+whatever range is shown; without it (``history=None``) only the range counts
+and a customer returning after a pause that began before the range is new.
 
 Logo view: ``<category>_accounts`` counts units (``retained_accounts`` =
 grown + flat + declined), ``active_start`` / ``active_end`` = units active in
@@ -113,6 +116,7 @@ from sikta.errors import InputError, UsageError
 
 __all__ = [
     "CATEGORIES",
+    "active_before",
     "PERIODS",
     "customer_flow",
     "period_revenue",
@@ -324,11 +328,74 @@ def _pair_with_previous(t: ir.Table, key: str, value: str) -> ir.Table:
     return ibis.union(present, gone.select(*present.columns), distinct=False)
 
 
+def active_before(
+    orders: ir.Table | None,
+    subscriptions: ir.Table | None,
+    units: ir.Table,
+    *,
+    period: str,
+    before: dt.date | str,
+) -> ir.Table:
+    """Units active in some calendar period before ``before`` (lazy): ``unit_id``, one row each.
+
+    The history :func:`customer_flow` needs so that a unit returning after a pause that began
+    before the range shown is reactivated, not new. ``before`` is the first day of the range's
+    first period.
+
+    * Orders: net order amounts per unit and calendar ``period`` (as :func:`period_revenue`
+      sums them) > 0 in some period before ``before``;
+    * subscriptions: a subscription with ``mrr > 0`` covering at least one day before
+      ``before``. Recognising every subscription's revenue in every past period would multiply
+      the rows by the subscriptions' lengths in periods (years of months); a subscription
+      that earned revenue is a purchase, and only credit notes outweighing all of a period's
+      subscription revenue could make that period inactive.
+
+    Examples
+    --------
+    >>> import ibis, pandas as pd
+    >>> orders = ibis.memtable(pd.DataFrame({"account_id": ["a", "b", "b", "c"],
+    ...     "order_date": pd.to_datetime(["2023-11-05", "2023-12-01", "2023-12-20", "2024-01-02"]).date,
+    ...     "amount": [10.0, 40.0, -40.0, 5.0]}))
+    >>> units = ibis.memtable(pd.DataFrame({"account_id": ["a", "b", "c"], "unit_id": ["A", "B", "C"]}))
+    >>> t = active_before(orders, None, units, period="month", before=dt.date(2024, 1, 1))
+    >>> sorted(ibis.duckdb.connect().to_pandas(t).unit_id)  # B's purchase was credited in full; C is in range
+    ['A']
+    """
+    if orders is None and subscriptions is None:
+        raise InputError("the history of the flow needs an orders or a subscriptions table")
+    _check_period(period)
+    cut = _d(as_date(before, "before"))
+    parts = []
+    if orders is not None:
+        o = orders.filter(orders.account_id.notnull(), orders.amount.notnull(), orders.order_date < cut)
+        o = o.select("account_id", period_start=o.order_date.cast("date").truncate(_TRUNC[period]), amount=o.amount)
+        acct = o.group_by(["account_id", "period_start"]).aggregate(revenue=o.amount.sum().cast("float64"))
+        per = _to_units(acct, units, ["period_start"], "revenue")
+        # rounded like period_revenue, so a purchase credited in full is inactive here too
+        per = per.filter(per.revenue.round(MONEY_DECIMALS) > 0)
+        parts.append(per.select("unit_id"))
+    if subscriptions is not None:
+        s = subscriptions
+        s = s.filter(s.account_id.notnull(), s.mrr > 0, s.start_date < cut,
+                     s.end_date.isnull() | (s.end_date > s.start_date))
+        umap = units.select(_acct=units.account_id, unit_id=units.unit_id)
+        j = s.join(umap, s.account_id == umap._acct)
+        parts.append(j.select("unit_id"))
+    both = parts[0] if len(parts) == 1 else ibis.union(*parts, distinct=False)
+    return both.distinct()
+
+
+#: where :func:`customer_flow` puts the units active before the range: two steps before the first period,
+#: so that the marker is never the "previous period" of a period shown but precedes every one of them
+_BEFORE_RANGE = -2
+
+
 def customer_flow(
     period_revenue: ir.Table,
     *,
     tolerance: float = 0.02,
     periods: Sequence[dt.date] | None = None,
+    history: ir.Table | None = None,
 ) -> ir.Table:
     """New, retained (grown/flat/declined), churned and reactivated units per period, with the revenue bridge.
 
@@ -344,6 +411,10 @@ def customer_flow(
         them when a whole period may have no revenue at all: otherwise the
         periods are those present in the data, and an empty one would be
         skipped (its neighbours compared with each other).
+    history
+        ``unit_id`` of the units active before the first period
+        (:func:`active_before`): they are never new in the range. None: the
+        range is the whole history.
 
     Returns
     -------
@@ -374,6 +445,13 @@ def customer_flow(
     ps = _index_periods(period_revenue, periods)
     pr = period_revenue.join(ps, period_revenue.period_start == ps.period_start)
     r = pr.select("unit_id", "k", rev=pr.revenue)
+    if history is not None:
+        # One marker row per unit with earlier activity, inside the same per-unit window that finds each
+        # unit's first active period: cheaper than joining every (unit, period) row with the history.
+        h = history.select("unit_id").distinct()
+        marker = h.select("unit_id", k=ibis.literal(_BEFORE_RANGE, type="int64"),
+                          rev=ibis.literal(1.0, type="float64"))
+        r = ibis.union(r.cast({"k": "int64", "rev": "float64"}), marker, distinct=False)
     g = _pair_with_previous(r, "k", "rev")
     g = g.filter(g.k >= 1)
 

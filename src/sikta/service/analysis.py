@@ -21,6 +21,7 @@ Examples
 
 from __future__ import annotations
 
+import inspect
 import json
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -46,6 +47,11 @@ if TYPE_CHECKING:
 
 #: with more product lines than fit in columns, whitespace and up-sell keep each unit's best lines only
 PER_UNIT = 10
+# the engine's defaults, read off its signatures so that the reasons given for an empty list cannot drift
+_OUTFLOW = {k: v.default for k, v in inspect.signature(opp.outflow).parameters.items()}
+MIN_PEERS = inspect.signature(opp.reactivation).parameters["min_peers"].default
+#: the parts that are lists of units: empty, they say why (:meth:`Analysis.nothing_found`)
+LISTS = ("outflow", "whitespace", "upsell", "reactivation")
 #: how the outflow list is ordered (``alive_value`` = P(alive) × CLV, see docs/clv.md)
 OUTFLOW_RANKS = ("revenue_at_risk", "alive_value")
 
@@ -74,6 +80,11 @@ def window_named(frame: pd.DataFrame, window_months: int) -> pd.DataFrame:
     return frame.rename(columns={c: c.replace("_12m", f"_{window_months}m") for c in frame.columns if "_12m" in c})
 
 
+def _count(n: int, noun: str) -> str:
+    """``1 customer``, ``2 customers``."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 def _records(frame: pd.DataFrame, limit: int | None = None) -> list[dict]:
     rows = frame if limit is None else frame.head(limit)
     return json.loads(rows.to_json(orient="records", date_format="iso", double_precision=10))
@@ -100,7 +111,14 @@ class FlowResult:
 
 @dataclass
 class BestResult:
-    """Who the best customers are and what sets them apart."""
+    """Who the best customers are and what sets them apart.
+
+    ``drivers`` and ``rules`` are what the search chose; they are a finding only when
+    ``beats_chance`` (the holdout AUC beats chance, :attr:`sikta.core.drivers.DriverSelector.beats_chance_`).
+    Otherwise they are the best try, kept with the holdout figures as evidence: the explanation
+    says that no factor separates the best customers, and ``to_dict`` lists them under
+    ``best_try`` instead of ``drivers`` / ``rules``.
+    """
 
     by: str
     best: int
@@ -117,11 +135,17 @@ class BestResult:
     rule_objects: list = field(default_factory=list)  # sikta.core.drivers.Rule, one per driver with a rule
     rule_table: pd.DataFrame | None = None  # holdout shares of best and other customers meeting each rule
     n_holdout: int = 0  # customers in the holdout (best and others) the AUC and rules were checked on
+    n_holdout_best: int = 0  # of those, best customers
+    beats_chance: bool = True  # whether the holdout AUC beats chance: only then are drivers and rules a finding
 
     def to_dict(self, limit: int = 20) -> dict:
-        return {
-            "by": self.by, "best": self.best, "rest": self.rest, "drivers": self.drivers, "rules": self.rules,
+        found = {"drivers": self.drivers, "rules": self.rules}
+        doc: dict[str, Any] = {"by": self.by, "best": self.best, "rest": self.rest, "beats_chance": self.beats_chance}
+        # a consumer reading "rules" acts on them: a try no better than chance is evidence, under its own key
+        doc |= found if self.beats_chance else {"drivers": [], "rules": [], "best_try": found}
+        return doc | {
             "holdout_auc": self.holdout_auc, "holdout_capture": self.holdout_capture, "base_rate": self.base_rate,
+            "holdout_best": self.n_holdout_best, "holdout_others": self.n_holdout - self.n_holdout_best,
             "explanation": self.explanation, "effects": _records(self.effects, limit),
             "product_mix": _records(self.product_mix), "history": _records(self.history),
         }
@@ -129,7 +153,8 @@ class BestResult:
 
 @dataclass
 class AnalysisReport:
-    """Everything ``sikta analyze`` produced; parts that could not run say why."""
+    """Everything ``sikta analyze`` produced; parts that could not run say why (``skipped``), and so do
+    lists that ran and found nothing (``nothing_found``: an empty list is an answer, but says nothing by itself)."""
 
     grain: str
     as_of: date
@@ -137,6 +162,7 @@ class AnalysisReport:
     results: dict[str, Any] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    nothing_found: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self, limit: int = 20) -> dict:
         doc: dict[str, Any] = {"grain": self.grain, "as_of": str(self.as_of), "window_months": self.window_months,
@@ -144,6 +170,8 @@ class AnalysisReport:
         for name, value in self.results.items():
             if isinstance(value, pd.DataFrame):
                 doc[name] = {"rows": len(value), "top": _records(window_named(value, self.window_months), limit)}
+                if name in self.nothing_found:
+                    doc[name]["nothing_found"] = self.nothing_found[name]
             elif isinstance(value, BestResult):
                 doc[name] = value.to_dict(limit)
             else:
@@ -302,6 +330,19 @@ class Analysis:
         days = [pd.Timestamp(d).date() for d in days if d is not None and not pd.isna(d)]
         return max(days) if days else None
 
+    def data_start(self) -> date | None:
+        """The first revenue date in the data (order date or subscription start), if any."""
+        return self._remember(("data_start",), self._data_start)
+
+    def _data_start(self) -> date | None:
+        days = []
+        for name, col in (("orders", "order_date"), ("subscriptions", "start_date")):
+            t = self._table(name)
+            if t is not None:
+                days.append(self.ws.store.scalar(t[col].min()))
+        days = [pd.Timestamp(d).date() for d in days if d is not None and not pd.isna(d)]
+        return min(days) if days else None
+
     def notes(self) -> list[str]:
         """What a reader must know about the dates: an as-of after the last data."""
         end = self.data_end()
@@ -336,8 +377,10 @@ class Analysis:
         period = period or self.period
         if period not in PERIODS:
             raise UsageError(f"period {period!r} is not one of {', '.join(PERIODS)}")
+        # "history" names the definition of new: a bridge stored when new meant new within the range
+        # (same settings, same ingest) must not be shown as the answer of the whole-history definition
         settings = {"grain": self.grain, "as_of": self.date, "window_months": self.window_months, "period": period,
-                    "tolerance": tolerance}
+                    "tolerance": tolerance, "history": "all"}
 
         def compute() -> tuple[dict, dict]:
             r = self._flow(period, tolerance)
@@ -354,10 +397,19 @@ class Analysis:
         data_end = self.data_end()
         if data_end is not None:
             end = min(end, data_end)  # a period after the last data is unknown, not churned
+        try:
+            grid = flow_q.period_starts(period, start, end)  # an empty period must show as churn, not vanish
+        except UsageError as exc:  # e.g. an as-of years after the data: the other parts still have something to say
+            raise DataTooThinError(f"no complete {period} with data between {start} and {self.date}"
+                                   f"{'' if data_end is None else f' (the data end on {data_end})'}: no flow to show "
+                                   "(choose another --as-of)") from exc
         orders, subs, units, run = self._transactions()
         per = flow_q.period_revenue(orders, subs, units, period=period, start=start, end=end)
-        grid = flow_q.period_starts(period, start, end)  # an empty period must show as churn, not vanish
-        periods = run(flow_q.customer_flow(per, tolerance=tolerance, periods=grid).order_by("period_start"))
+        # without what came before the range, a customer returning after a pause would count as new, and
+        # the same month would split new/reactivated differently for another as-of
+        before = flow_q.active_before(orders, subs, units, period=period, before=grid[0])
+        periods = run(flow_q.customer_flow(per, tolerance=tolerance, periods=grid, history=before)
+                      .order_by("period_start"))
         if periods.empty or float(periods["end_revenue"].abs().sum() + periods["start_revenue"].abs().sum()) == 0:
             raise DataTooThinError(
                 f"no revenue in complete {period}s between {start} and {end}: no flow to show (choose another --as-of)"
@@ -416,7 +468,7 @@ class Analysis:
         self, by: str = "revenue", top_share: float | None = 0.1, top_n: int | None = None, method: str = "tree"
     ) -> BestResult:
         """Pick the best customers, profile them against the rest, and find 1–3 separating factors."""
-        from sikta.core.drivers import DriverSelector
+        from sikta.core.drivers import DriverSelector, holds_text
         from sikta.core.stats import effect_sizes, split_kinds
 
         if top_n is not None:
@@ -441,6 +493,10 @@ class Analysis:
         # a feature known for fewer than half the customers cannot describe "what they have in common"
         usable = [c for c in candidates if customers[c].notna().mean() > 0.5]
         numeric, categorical = split_kinds(customers, usable)
+        # split_kinds takes text that reads as numbers for numbers; codes such as region '1', '2', '3' name
+        # categories (a mean region is meaningless), as the driver search treats them
+        text = [c for c in numeric if holds_text(customers[c])]
+        numeric, categorical = [c for c in numeric if c not in text], categorical + text
         effects = effect_sizes(customers, y, numeric, categorical)
         selector = DriverSelector(method=method).fit(customers[usable], y)
         lines = self._lines(f)
@@ -457,7 +513,59 @@ class Analysis:
             holdout_capture=float(selector.holdout_capture_), base_rate=float(selector.base_rate_),
             explanation=selector.explain(), rule_objects=list(selector.rule_objects_),
             rule_table=selector.rule_table_, n_holdout=int(selector.n_holdout_),
+            n_holdout_best=int(selector.n_holdout_best_), beats_chance=bool(selector.beats_chance_),
         )
+
+    def nothing_found(self, part: str) -> str:
+        """Why a list part (outflow, whitespace, upsell, reactivation) came out empty, in one sentence.
+
+        Counted on the feature table in the engine (one row comes back), by the definitions of
+        docs/analysis.md; ask only when the list is empty.
+        """
+        from sikta.engine.opportunity_peers import with_inputs
+
+        f = with_inputs(self.features())
+        rev12, life = f.revenue_12m.fill_null(0.0), f.revenue_lifetime.fill_null(0.0)
+        current = f.status == "customer"
+        c = self.ws.store.frame(f.aggregate(
+            customers=f.unit_id.count(where=current),
+            ever=f.unit_id.count(where=current | (f.status == "former")),
+            former=f.unit_id.count(where=f.status == "former"),
+            lapsed=f.unit_id.count(where=(f.status != "former") & (life > 0) & (rev12 <= 0)),
+        )).iloc[0].fillna(0).astype(int)
+        when, w = self.date, self.window_months
+        if part == "reactivation":
+            if c.ever == 0:
+                return f"nobody to win back: no {self.grain} has bought anything up to {when}"
+            if c.former + c.lapsed == 0:
+                start = self.data_start()
+                young = (f" (the data start on {start}, less than {w} months earlier)"
+                         if start is not None and start > minus_months(when, w) else "")
+                return (f"no former or lapsed customers at {when}: all {c.ever:,} units that ever bought are current "
+                        f"customers with revenue in the {w} months to {when}{young}")
+            return (f"{_count(c.former + c.lapsed, 'former or lapsed customer')}, but fewer than {MIN_PEERS} "
+                    "active customers (revenue in the window) to compare them with")
+        if c.customers == 0:
+            return f"no current customers at {when}: nobody to list"
+        if part == "outflow":
+            o = _OUTFLOW
+            return (f"none of the {c.customers:,} current customers shows a warning signal at {when} (revenue down "
+                    f"{100 * o['decline_threshold']:.0f} % or more on the previous {w} months, orders stopped against its "
+                    f"usual gap, usage down {100 * o['usage_drop']:.0f} %, MRR contraction, no interaction for "
+                    f"{o['silence_days']} days)")
+        if c.customers < MIN_PEERS:
+            return (f"only {_count(c.customers, 'current customer')}: fewer than {MIN_PEERS} lookalike peers "
+                    "to compare with")
+        if part == "whitespace":
+            lines = self._lines(self.features())
+            n = len(lines) if isinstance(lines, dict) else self.ws.store.count(lines.select("product_line").distinct())
+            if n == 1:
+                return "only one product line in the data: no other line to cross-sell"
+            return (f"no current customer lacks a product line that any of its lookalike peers buys "
+                    f"({c.customers:,} customers, {n:,} lines)")
+        if part == "upsell":
+            return "no current customer spends less than half its lookalike peers' median on a line it buys"
+        raise UsageError(f"part {part!r} is not a list")
 
     def industry_fit(self) -> pd.DataFrame:
         """What the ``industry_fit`` built-in learned: the lift of each industry, size band and region among the
@@ -481,4 +589,7 @@ class Analysis:
                     report.results[part] = getattr(self, part)()
             except DataTooThinError as exc:
                 report.skipped[part] = str(exc)
+        for part in LISTS:
+            if part in report.results and report.results[part].empty:
+                report.nothing_found[part] = self.nothing_found(part)
         return report

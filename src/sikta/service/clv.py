@@ -66,7 +66,8 @@ from sikta.service.clv_settings import ClvSettings
 if TYPE_CHECKING:
     from sikta.service.workspace import Workspace
 
-__all__ = ["REGISTRY", "Clv", "ClvResult", "compute", "stored", "stored_all", "unit_document", "value_tier_frame"]
+__all__ = ["REGISTRY", "Clv", "ClvResult", "compute", "stored", "stored_all", "stored_for_run", "shown_for", "unit_document",
+           "value_tier_frame"]
 
 REGISTRY = "_sikta_clv"
 REGISTRY_SCHEMA = {
@@ -153,8 +154,9 @@ def _dates(ws: Workspace, settings: ClvSettings, calibration_end, as_of) -> tupl
     return cal, end
 
 
-def stored_all(ws: Workspace, grain: str | None = None, key: str | None = None) -> list[ClvResult]:
-    """The stored results made from the current data (of ``grain``, or with ``key``), newest first."""
+def stored_all(ws: Workspace, grain: str | None = None, key: str | None = None, *,
+               as_of: date | None = None) -> list[ClvResult]:
+    """The stored results made from the current data (of ``grain``, with ``key``, as of ``as_of``), newest first."""
     if not ws.store.has(REGISTRY):
         return []
     t = ws.store.table(REGISTRY)
@@ -164,6 +166,12 @@ def stored_all(ws: Workspace, grain: str | None = None, key: str | None = None) 
         q = q.filter(q.grain == grain)
     if key is not None:
         q = q.filter(q.key == key)
+    if as_of is not None:
+        q = q.filter(q.as_of == as_of)
+    return _results(ws, q)
+
+
+def _results(ws: Workspace, q: ir.Table) -> list[ClvResult]:
     out, seen = [], set()
     for row in ws.store.frame(q.order_by(q.created_at.desc())).to_dict("records"):
         if row["table"] not in seen and ws.store.has(row["table"]):
@@ -176,6 +184,60 @@ def stored(ws: Workspace, grain: str | None = None, key: str | None = None) -> C
     """The newest stored result made from the current data (of ``grain``, or with ``key``), if any."""
     found = stored_all(ws, grain, key)
     return found[0] if found else None
+
+
+def stored_for_run(ws: Workspace, meta: dict[str, Any]) -> ClvResult | None:
+    """The stored fit whose values a run's ``clv__*`` columns hold; None when the run used no CLV.
+
+    ``meta`` is the run's record (:func:`sikta.service.runs.get_run`). The newest stored fit is
+    not it: a run reuses the stored fit of its own dates and settings, which may be older than
+    fits made since for other dates. The run's record names the fit's table; the registry row
+    must come from the ingest the run scored too, since a later ingest stores a fit of the same
+    dates and settings (so the same table name) from other data.
+
+    Raises
+    ------
+    DataTooThinError
+        The run used CLV but its fit is no longer stored (pruned after a newer ingest or newer fits).
+    """
+    doc = meta.get("clv")
+    if not isinstance(doc, str) or not doc:
+        return None
+    summary = json.loads(doc)
+    table, ingest = summary.get("table"), meta.get("ingest_id")
+    found = []
+    if table is not None and ws.store.has(REGISTRY):
+        t = ws.store.table(REGISTRY)
+        q = t.filter(t["table"] == table)
+        if isinstance(ingest, str):
+            q = q.filter(q.ingest_id == ingest)
+        found = _results(ws, q)
+    if not found:
+        raise DataTooThinError(
+            f"the CLV fit run {meta['run_id']} used (purchases to {summary.get('calibration_end')}, as of "
+            f"{summary.get('as_of')}) is no longer stored: a newer ingest or newer fits replaced it. The run's "
+            "own values are still in its clv__ columns ('sikta export')")
+    return found[0]
+
+
+def shown_for(ws: Workspace, meta: dict[str, Any] | None, grain: str, day: date) -> tuple[ClvResult | None, bool]:
+    """The stored fit to show beside a run (the report, an account page), and whether it is the run's own.
+
+    The run's own fit first (its ``clv__`` columns hold its values, whatever fits were stored
+    since); for a run without CLV, or no run (``meta`` None), a fit as of ``day``, one fitted on all
+    purchases to it before a holdout fit (whose values stop at its calibration end): a fit of
+    another date would describe other purchases than the run. ``(None, False)`` when there is none.
+
+    Raises
+    ------
+    DataTooThinError
+        The run used CLV but its fit is no longer stored (:func:`stored_for_run`).
+    """
+    fit = stored_for_run(ws, meta) if meta is not None else None
+    if fit is not None:
+        return fit, True
+    found = sorted(stored_all(ws, grain, as_of=day), key=lambda r: r.summary["calibration_end"] != str(day))
+    return (found[0] if found else None), False
 
 
 #: per-unit columns an account document shows (with the result's dates and model)
@@ -305,8 +367,10 @@ def compute(
     if spend_model.correlation_warning_:
         notes.append(spend_model.correlation_warning_)
     if spend_model.n_excluded_:
-        notes.append(f"{spend_model.n_excluded_:,} repeat customers with an average spend <= 0 are left out of "
-                     "the Gamma-Gamma fit (they get the population's mean spend)")
+        n = spend_model.n_excluded_
+        notes.append(f"{n:,} repeat customer{'s' if n != 1 else ''} with an average spend <= 0 "
+                     f"{'are' if n != 1 else 'is'} left out of the Gamma-Gamma fit "
+                     f"({'they get' if n != 1 else 'it gets'} the population's mean spend)")
 
     tick("holdout check" if holdout else "storing", 4, _STEPS)
     hold_doc = None

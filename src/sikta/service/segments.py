@@ -57,7 +57,7 @@ from sikta.engine.contract import CONTRACT, GRAINS, STATUSES
 from sikta.engine.matrix import explain_row
 from sikta.engine.opportunity import outflow
 from sikta.engine.store import DOC_PREFIX
-from sikta.errors import NotFoundError, UsageError
+from sikta.errors import DataTooThinError, NotFoundError, UsageError
 from sikta.service import clv as clv_svc
 from sikta.service import runs as runs_svc
 
@@ -128,7 +128,7 @@ class RunReader:
         self._local = threading.local()
         self._connection = 0  # which connection of ``ws`` the threads' cursors belong to
         self._docs: dict[str, str | None] = {}
-        self._clv: dict[str, Any] = {}  # grain → the newest stored CLV result (sikta.service.clv)
+        self._clv: dict[str, Any] = {}  # run id → the CLV fit shown beside it (sikta.service.clv.shown_for)
 
     # -- plumbing ------------------------------------------------------------
     def _query(self, sql: str, params: list | None = None) -> list[dict[str, Any]]:
@@ -368,7 +368,7 @@ class RunReader:
                 "same": [r for r in self.runs() if r["grain"] == meta["grain"]][:history],
                 "run_doc": self._doc(runs_svc.run_table(meta["run_id"])),
                 "features_doc": None if build is None else self._doc(f"features_{meta['grain']}"),
-                "clv": self._clv_result(meta["grain"])}
+                "clv": self._clv_result(meta)}
 
     def account_read(self, ctx: dict[str, Any], unit_id: str, *, features_json: bool = False) -> dict[str, Any]:
         """One account from a context of :meth:`account_context`: only reads of immutable tables, on
@@ -396,11 +396,15 @@ class RunReader:
             "clv": plain(clv_svc.unit_document(self._query, ctx.get("clv"), unit_id)),
         }
 
-    def _clv_result(self, grain: str) -> Any:
-        """The newest stored CLV result of ``grain`` from the current data, cached until :meth:`refresh`."""
-        if grain not in self._clv:
-            self._clv[grain] = clv_svc.stored(self.ws, grain)
-        return self._clv[grain]
+    def _clv_result(self, meta: dict[str, Any]) -> Any:
+        """The CLV fit shown beside a run (:func:`sikta.service.clv.shown_for`), cached until :meth:`refresh`."""
+        if meta["run_id"] not in self._clv:
+            try:
+                fit, _ = clv_svc.shown_for(self.ws, meta, meta["grain"], pd.Timestamp(meta["as_of"]).date())
+            except DataTooThinError:  # the run's fit was replaced since: its clv__ values are in the run row
+                fit = None
+            self._clv[meta["run_id"]] = fit
+        return self._clv[meta["run_id"]]
 
     def _read_documents(self, ctx: dict[str, Any], unit_id: str) -> tuple[dict | None, str | None, dict[str, str]]:
         """The run row, the features' JSON text and the group in each run, in one statement of index

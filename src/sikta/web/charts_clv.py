@@ -1,9 +1,9 @@
 """CLV charts and the report's CLV section: distribution, value tiers, the holdout check (docs/clv.md).
 
 The figures are pure functions of a stored CLV result's summary (and, for the
-distribution, the per-unit CLV values); :func:`report_section` reads the
-newest stored results of the report's grain through the service. The report
-does not fit models: a workspace without a stored result gets the section
+distribution, the per-unit CLV values); :func:`report_section` draws the
+stored fit the report chose (the one its run scored with, else one as of its
+date). The report does not fit models: without such a fit the section is
 left out with the command that makes one.
 
 Examples
@@ -119,33 +119,25 @@ def tracking_figure(holdout: dict[str, Any]) -> go.Figure:
     return fig
 
 
-def report_section(ws: Any, grain: str, *, top_n: int, to_div: Any, table: Any, section: Any) -> dict[str, Any]:
-    """The report's CLV section from the newest stored results of ``grain``.
+def report_section(ws: Any, fit: Any, which: str, *, top_n: int, to_div: Any, table: Any, section: Any) -> dict[str, Any]:
+    """The report's CLV section for one stored fit (``fit``, a :class:`~sikta.service.clv.ClvResult`).
 
-    ``to_div``, ``table`` and ``section`` are the report's own helpers (so the section looks like
-    the others). The distribution and tiers come from the newest result; the holdout chart from
-    the newest result that has a holdout (it may be another one: its dates are in the text).
-
-    Raises
-    ------
-    DataTooThinError
-        No stored CLV result at this grain (the reason names the command that makes one).
+    ``which`` opens the lead (which fit this is and why: the report chooses it). ``to_div``,
+    ``table`` and ``section`` are the report's own helpers (so the section looks like the others).
+    The holdout chart is the fit's own check, else one of another fit whose data end on the same
+    day: never a check that saw purchases after the fit's date.
     """
-    from sikta.errors import DataTooThinError
     from sikta.service import clv as clv_svc
 
-    results = clv_svc.stored_all(ws, grain)
-    if not results:
-        raise DataTooThinError(f"no CLV computed at {grain} grain from the current data: 'sikta clv' makes one "
-                               "(or a run whose model uses CLV)")
-    main, checked = results[0], next((r for r in results if r.holdout), None)
-    doc = main.to_dict()
-    units = main.units()
+    doc = fit.to_dict()
+    same_day = clv_svc.stored_all(ws, doc["grain"], as_of=pd.Timestamp(doc["as_of"]).date())
+    checked = fit if fit.holdout else next((r for r in same_day if r.holdout), None)
+    units = fit.units()
     values = ws.store.frame(units.select("clv"))["clv"]
     top = ws.store.frame(units.order_by([units.clv.desc(), units.unit_id]).limit(top_n))
     params = ", ".join(f"{k} {v:.4g}" for k, v in doc[doc["model"]].items())
     spend = doc["gamma_gamma"]
-    lead = [f"{'BG/NBD' if doc['model'] == 'bgnbd' else 'Pareto/NBD'} ({params}) and "
+    lead = [which + f"{'BG/NBD' if doc['model'] == 'bgnbd' else 'Pareto/NBD'} ({params}) and "
             + (f"Gamma-Gamma (p {spend['p']:.4g}, q {spend['q']:.4g}, v {spend['v']:.4g})" if spend else "mean spend")
             + f" fitted on {doc['customers']:,} units' purchases to {doc['calibration_end']}; CLV is the discounted "
             f"expected margin over {doc['horizon_months']} months at {doc['discount']:.0%} a year. Total "
@@ -171,8 +163,8 @@ def report_section(ws: Any, grain: str, *, top_n: int, to_div: Any, table: Any, 
                              ("actual_mean", "actual per unit", "num"), ("predicted_mean", "predicted per unit", "num")],
                             table_id="table-clv-holdout", caption="Holdout: repeat purchases after the calibration end"))
     else:
-        notes.append("No holdout check stored: 'sikta clv --calibration-end DATE' with a date before the last "
-                     "data draws predicted against actual here.")
+        notes.append(f"No holdout check stored with data to {doc['as_of']}: 'sikta clv --calibration-end DATE "
+                     f"--as-of {doc['as_of']}' with a date before it draws predicted against actual here.")
     tables.append(table(top, [("unit_id", "unit", "text"), ("frequency", "repeat purchases", "int"),
                               ("p_alive", "P(alive)", "num"), ("expected_purchases", "expected purchases", "num"),
                               ("expected_spend", "spend per purchase", "money"), ("clv", "CLV", "money"),

@@ -15,10 +15,11 @@ what it is; a notice at the top when it is not plainly usable), group
 profiles, the run's segmentation schemes with their verdicts and segment
 profiles, migrations against the previous run, KPIs per group and segment
 (the KPI each group is judged by first), the coverage headcount and touch mix,
-customer lifetime value (the newest stored result: distribution, tiers,
-holdout check), and the top opportunities (outflow, whitespace, reactivation)
-with their group and owner. Without a run the report shows the analysis
-alone. A part without enough data is left out with the reason.
+customer lifetime value (the fit the run scored with, else a stored fit as of
+the run's date: distribution, tiers, holdout check), and the top opportunities
+(outflow, whitespace, reactivation) with their group and owner. Without a run
+the report shows the analysis alone. A part without enough data, or with
+nothing to show (an empty list), is left out with the reason.
 
 Examples
 --------
@@ -31,7 +32,7 @@ from __future__ import annotations
 
 import contextvars
 import math
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,7 @@ import pandas as pd
 
 from sikta import __version__
 from sikta.errors import DataTooThinError, ModelError
+from sikta.service import clv as clv_svc
 from sikta.service import money as money_fmt
 from sikta.service import runs
 from sikta.service.run_views import PROFILE_FEATURES, group_profiles, matrix_rows
@@ -64,9 +66,9 @@ def _fmt(v: Any, kind: str) -> tuple[str, Any]:
         if kind == "int":
             return f"{int(x):,}", x
         if kind == "pct":
-            return f"{100 * x:.1f} %", x
+            return f"{round(100 * x, 1) or 0.0:.1f} %", x  # or 0.0: no "-0.0 %" for a share just below zero
         if kind == "rate":
-            return f"{100 * x:+.0f} %", x
+            return f"{round(100 * x) or 0:+.0f} %", x
         return (f"{x:,.2f}" if abs(x) < 100 and x != int(x) else f"{x:,.0f}"), x
     if kind == "date":
         return str(pd.Timestamp(v).date()), str(pd.Timestamp(v).date())
@@ -277,11 +279,20 @@ def _names(features: Any, store: Any, ids: list[str]) -> pd.DataFrame:
     return store.frame(features.filter(features.unit_id.isin(ids)).select("unit_id", "name"))
 
 
+def _by_unit(left: pd.DataFrame, right: pd.DataFrame) -> pd.DataFrame:
+    """``left`` with ``right``'s columns, matched on ``unit_id`` as text.
+
+    pandas gives an empty frame float64 ids, and a numeric id column (customer numbers) can come
+    back as integers from one side and text from the other: either fails or mismatches a merge.
+    """
+    return left.assign(unit_id=left["unit_id"].astype(str)).merge(
+        right.assign(unit_id=right["unit_id"].astype(str)), on="unit_id", how="left")
+
+
 def _with_owner(analysis: Any, meta: dict | None, features: Any, top: pd.DataFrame) -> pd.DataFrame:
     """``top`` with each unit's group in the run and its owner (report_operate.owners_and_groups)."""
     ids = top["unit_id"].astype(str).unique().tolist()
-    extra = report_operate.owners_and_groups(analysis.ws, meta, features, ids)
-    return top.assign(unit_id=top["unit_id"].astype(str)).merge(extra, on="unit_id", how="left")
+    return _by_unit(top, report_operate.owners_and_groups(analysis.ws, meta, features, ids))
 
 
 def _opportunities(analysis: Any, features: Any, top_n: int, meta: dict | None = None) -> list[dict[str, Any]]:
@@ -289,6 +300,8 @@ def _opportunities(analysis: Any, features: Any, top_n: int, meta: dict | None =
     store = analysis.ws.store
     try:
         o = analysis.outflow()
+        if o.empty:  # the reasons are analyze's own (docs/analysis.md)
+            raise DataTooThinError("nothing to show: " + analysis.nothing_found("outflow"))
         out.append(_section(
             "outflow", "Unwanted outflow",
             lead=[f"{len(o):,} customers whose revenue is falling or whose activity stopped; "
@@ -304,8 +317,10 @@ def _opportunities(analysis: Any, features: Any, top_n: int, meta: dict | None =
         out.append(_section("outflow", "Unwanted outflow", skipped=str(exc)))
     try:
         w = analysis.whitespace()
+        if w.empty:
+            raise DataTooThinError("nothing to show: " + analysis.nothing_found("whitespace"))
         top = w.head(top_n)
-        top = top.merge(_names(features, store, top["unit_id"].astype(str).unique().tolist()), on="unit_id", how="left")
+        top = _by_unit(top, _names(features, store, top["unit_id"].astype(str).unique().tolist()))
         top = _with_owner(analysis, meta, features, top)
         out.append(_section(
             "whitespace", "Cross-sell whitespace",
@@ -321,6 +336,8 @@ def _opportunities(analysis: Any, features: Any, top_n: int, meta: dict | None =
         out.append(_section("whitespace", "Cross-sell whitespace", skipped=str(exc)))
     try:
         a = analysis.reactivation()
+        if a.empty:
+            raise DataTooThinError("nothing to show: " + analysis.nothing_found("reactivation"))
         out.append(_section(
             "reactivation", "Inactive customers with potential",
             lead=[f"{len(a):,} former or lapsed customers; score = √(lifetime revenue × potential). "
@@ -336,6 +353,26 @@ def _opportunities(analysis: Any, features: Any, top_n: int, meta: dict | None =
     except DataTooThinError as exc:
         out.append(_section("reactivation", "Inactive customers with potential", skipped=str(exc)))
     return out
+
+
+def _clv_fit(ws: Any, meta: dict | None, grain: str, day: date) -> tuple[clv_svc.ClvResult, str]:
+    """The stored CLV fit the report shows (:func:`sikta.service.clv.shown_for`), and words that say which."""
+    fit, own = clv_svc.shown_for(ws, meta, grain, day)
+    if fit is not None:
+        if own:
+            return fit, f"The fit run {meta['run_id']} scored with: "
+        return fit, f"Run {meta['run_id']} uses no CLV; shown is a stored fit as of its date: " if meta is not None else ""
+    if meta is not None:
+        raise DataTooThinError(f"no CLV for this run: its model uses none, and no CLV is stored at {grain} grain as "
+                               f"of {day} ('sikta clv --as-of {day}' makes one)")
+    raise DataTooThinError(f"no CLV computed at {grain} grain as of {day} from the current data: 'sikta clv' makes "
+                           "one (or a run whose model uses CLV)")
+
+
+def _clv(ws: Any, meta: dict | None, analysis: Any, top_n: int) -> dict[str, Any]:
+    """The CLV section (docs/clv.md) of the fit :func:`_clv_fit` picks."""
+    fit, which = _clv_fit(ws, meta, analysis.grain, analysis.date)
+    return charts_clv.report_section(ws, fit, which, top_n=top_n, to_div=charts.to_div, table=_table, section=_section)
 
 
 # -- the whole report ---------------------------------------------------------------------------
@@ -393,8 +430,7 @@ def _gather_sections(ws: Any, run_id: str | None, *, max_points: int, top_n: int
         attempt("migrations", "Migrations since the previous run", lambda: _migrations(ws, meta, model, top_n))
         attempt("kpis", "KPIs per group and segment", lambda: report_operate.kpi_section(ws, meta, _section, _table))
         attempt("coverage", "Coverage", lambda: report_operate.coverage_section(ws, meta, _section, _table))
-    attempt("clv", "Customer lifetime value", lambda: charts_clv.report_section(  # docs/clv.md
-        ws, analysis.grain, top_n=top_n, to_div=charts.to_div, table=_table, section=_section))
+    attempt("clv", "Customer lifetime value", lambda: _clv(ws, meta, analysis, top_n))
     sections += _opportunities(analysis, features, top_n, meta)
     run = None
     if meta is not None:
