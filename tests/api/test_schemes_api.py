@@ -18,6 +18,13 @@ def test_diagnostics_are_what_the_run_stored(api):
     assert doc["matrix"]["reasons"] == json.loads(stored_matrix)["reasons"]
     for s in doc["schemes"].values():
         assert s["verdict"] in ("usable", "usable with caveats", "not usable") and isinstance(s["reasons"], list)
+    # every key `sikta diagnose --json` shows, with the stored values (the diagnosis notes were dropped)
+    for name, stored in json.loads(stored_schemes).items():
+        for key in ("verdict", "reasons", "notes", "diagnosis_notes", "stability"):
+            if key in stored:
+                assert doc["schemes"][name][key] == stored[key], (name, key)
+    assert doc["schemes"]["value"]["diagnosis_notes"] == [
+        "rules, not clusters: the same data always give the same segments (stability not assessed)"]
     groups = {g["group"]: g["units"] for g in doc["matrix"]["groups"]}
     (n,) = api.sql(f"select count(*) from run__{run_id.removeprefix('run-').replace('-', '_')} where \"group\" = 'invest'")[0]
     assert groups["invest"] == n

@@ -26,7 +26,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sikta.errors import InputError, ModelError, NotFoundError
+from sikta.errors import InputError, ModelError, NotFoundError, UsageError
 from sikta.service import alerts as alerts_svc
 from sikta.service import runs as runs_svc
 from sikta.service.model import model_from_text
@@ -351,6 +351,9 @@ def test_scheme_labels_are_segments_everywhere(schemed, tmp_path):
     got = doc["alerts"].set_index("unit_id")[["value_from", "value_to", "change"]].to_dict("index")
     assert got == {"A2": {"value_from": "A", "value_to": "B", "change": "downgrade"},
                    "A5": {"value_from": "C", "value_to": "A", "change": "upgrade"}}
+    assert alerts_svc.alerts(ws, first, second, dimension="scheme__tier")["matched"] == 2
+    with pytest.raises(UsageError, match="dimension 'bogus' is not one of group, segment, scheme__tier"):
+        alerts_svc.alerts(ws, first, second, dimension="bogus")  # a typo once read as "no alerts"
     units = ws.operate.actions(second)["actions"]
     assert len(units)  # the rules still run with the scheme columns present
     out = export_layout(ws, "salesforce", second, out_dir=tmp_path)

@@ -102,6 +102,26 @@ def test_api_validates_at_the_boundary(ws, clean_exports):
         ws.ingest()
 
 
+def test_an_as_of_after_today_is_refused_and_stores_nothing(ws, clean_exports):
+    # an as-of of 2199 stored a run of prospects only, and every later run "changed group" against it
+    import datetime as dt
+
+    from sikta.service.model import model_from_text
+
+    ws.ingest(clean_exports)
+    tomorrow = dt.date.today() + dt.timedelta(days=1)
+    before = set(ws.store.tables())
+    model = model_from_text("name: m\npotential: [{name: growth}]\npain: [{name: ticket_load}]\n")
+    for attempt in (lambda: ws.features("account", tomorrow), lambda: ws.run(model, as_of=tomorrow),
+                    lambda: ws.clv("account", as_of=tomorrow)):
+        with pytest.raises(UsageError, match=rf"as-of {tomorrow} is after today \({dt.date.today()}\)"):
+            attempt()
+    assert set(ws.store.tables()) == before and ws.runs().empty
+    r = CliRunner().invoke(app, ["analyze", "pareto", "--as-of", "2150-01-01", "-w", str(ws.path)])
+    assert r.exit_code == 2 and r.stderr.strip().splitlines() == [
+        f"error: as-of 2150-01-01 is after today ({dt.date.today()}): there are no data from the future to score"]
+
+
 def test_summary_counts(ws, clean_exports):
     ws.ingest(clean_exports)
     s = ws.summary()

@@ -518,3 +518,20 @@ def test_a_share_just_below_zero_reads_as_zero_not_minus_zero():
     assert diag_pct(-0.004) == "0 %"
     # a share that is negative when rounded keeps its sign
     assert pct(-0.0016) == "-0.2 %" and _fmt(-0.02, "rate")[0] == "-2 %" and diag_pct(-0.006) == "-1 %"
+
+
+def test_a_scheme_that_could_not_be_computed_renders_on_the_schemes_page(site, tmp_path_factory, web_base):
+    # a run whose scheme failed stores no diagnosis (no stability key): the page answered a JSON 500
+    path = web_base.copy(tmp_path_factory.mktemp("failed_scheme"))
+    with Workspace(path) as ws:
+        run = runs.create_run(ws, model_from_text(
+            "name: rare\npotential: [{name: growth}]\npain: [{name: ticket_load}]\n"
+            "schemes: {rare: {type: opportunity, when: 'employees > 100000'}}\n"))
+        assert run.schemes["rare"]["verdict"] == "not usable" and "stability" not in run.schemes["rare"]
+    with TestClient(create_app(path)) as c:
+        sign_in(c, web_base.tokens["viewer"])
+        r = c.get("/schemes")
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+        page = unescape(r.text)
+        assert 'id="scheme-rare"' in page and "only 0 units with the target" in page and "Stability:" not in page
+        assert "· 0 units" not in page

@@ -67,14 +67,15 @@ def get_clv(
     discount: Annotated[float | None, Query(ge=0, lt=1, description="per year")] = None,
 ) -> dict[str, Any]:
     """CLV summary: the purchase and spend models' parameters, log-likelihood, customers, the holdout
-    check, totals and value tiers. Without settings: the newest stored result of the grain."""
+    check, totals and value tiers. Without settings: the fit of the latest run at the grain (the one it
+    scored with, else one as of its date), else the newest stored result of the grain."""
     st = state(request)
     asked = any(v is not None for v in (calibration_end, as_of, model, time_unit, horizon, discount))
     settings = ClvSettings().with_options(model=model, time_unit=time_unit, horizon=horizon, discount=discount)
 
     def read(ws: Workspace) -> clv_svc.ClvResult | None:
         if not asked:
-            return clv_svc.stored(ws, grain)
+            return clv_svc.current(ws, grain)
         cal, end = clv_svc._dates(ws, settings, calibration_end, as_of)
         return clv_svc.stored(ws, grain, clv_svc._key(grain, cal, end, settings))
 
@@ -92,5 +93,5 @@ def get_clv(
 
         found = st.read_or_write(compute)
         with st.lock:
-            st.reader.refresh()  # account documents show the newest result
+            st.reader.refresh()  # a run without CLV may now have a fit as of its date to show
     return plain(found.to_dict())

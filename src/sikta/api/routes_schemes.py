@@ -41,6 +41,7 @@ class SchemeDiagnosis(_Out):
     placed_share: float | None = None
     stability: float | None = None
     stability_ari: float | None = None
+    diagnosis_notes: list[str] = []
     details: Record | None = None
 
 

@@ -8,6 +8,9 @@ go through the server (:mod:`sikta.service.serving`, :mod:`sikta.cli.remote`).
 from __future__ import annotations
 
 import ipaddress
+import signal
+import sys
+import threading
 from typing import Annotated
 
 import typer
@@ -51,7 +54,7 @@ def serve(
     """Serve the REST API (docs at /docs) and web UI over the workspace, until Ctrl-C."""
     import uvicorn
 
-    from sikta.api import create_app
+    from sikta.api import accesslog, create_app
     from sikta.api.deps import new_local_secret
     from sikta.service import tokens
 
@@ -72,12 +75,36 @@ def serve(
     secret = new_local_secret()
     app_ = create_app(path, threads=threads, local_secret=secret,
                       webhook_options={"period": webhook_retry_hours * 3600})
-    serving.write_server_file(path, url=serving.local_url(host, port), secret=secret)
-    out.print(f"serving {path} on http://{host}:{port} (API docs: http://{host}:{port}/docs)")
+    # uvicorn stops gracefully on SIGTERM, then raises the signal again under the handler it found
+    # when it started; with the default one the process died there, before any finally, and left
+    # its server file behind. Under this handler the signal unwinds to the cleanup instead.
+    terminated = False
+    main_thread = threading.current_thread() is threading.main_thread()  # signal.signal works there only
+    previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
     try:
-        uvicorn.run(app_, host=host, port=port, log_level=log_level)
+        serving.write_server_file(path, url=serving.local_url(host, port), secret=secret)
+        out.print(f"serving {path} on http://{host}:{port} (API docs: http://{host}:{port}/docs)")
+        uvicorn.run(app_, host=host, port=port, log_level=log_level, log_config=accesslog.log_config())
+    except _Terminated:
+        terminated = True
     finally:
-        serving.remove_server_file(path)
+        if main_thread:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+        serving.remove_server_file(path)  # only if it still names this process
+    if terminated:
+        # end as a SIGTERM'd process does (status 143 to a shell, -15 to a supervisor), now under the
+        # previous handler; a death by signal skips Python's own flush of buffered output
+        sys.stdout.flush()
+        sys.stderr.flush()
+        signal.raise_signal(signal.SIGTERM)
+
+
+class _Terminated(BaseException):
+    """SIGTERM reached ``sikta serve``: not an error, so no handler of ``Exception`` may take it."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise _Terminated
 
 
 def _tokens_table(rows: list[dict]) -> Table:

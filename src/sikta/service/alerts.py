@@ -256,6 +256,9 @@ def alerts(ws: Workspace, run_from: str | None = None, run_to: str | None = None
             raise UsageError("the runs have no segment (scheme) columns: use --dimension group")
         dimension = labels[0]
     if dimension is not None:
+        known = ["group", "segment", *labels]
+        if dimension not in known:  # a typo matched nothing and read as "no alerts"
+            raise UsageError(f"dimension {dimension!r} is not one of {', '.join(known)}")
         frame = frame[frame["dimension"] == dimension]
     if change:
         frame = frame[frame["change"].isin(change)]

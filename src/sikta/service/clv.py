@@ -66,7 +66,7 @@ from sikta.service.clv_settings import ClvSettings
 if TYPE_CHECKING:
     from sikta.service.workspace import Workspace
 
-__all__ = ["REGISTRY", "Clv", "ClvResult", "compute", "stored", "stored_all", "stored_for_run", "shown_for", "unit_document",
+__all__ = ["REGISTRY", "Clv", "ClvResult", "compute", "stored", "stored_all", "stored_for_run", "shown_for", "current", "unit_document",
            "value_tier_frame"]
 
 REGISTRY = "_sikta_clv"
@@ -145,9 +145,10 @@ def _key(grain: str, cal: date, as_of: date, settings: ClvSettings) -> str:
 
 
 def _dates(ws: Workspace, settings: ClvSettings, calibration_end, as_of) -> tuple[date, date]:
-    from sikta.service.workspace import parse_date
+    from sikta.service.workspace import not_after_today, parse_date
 
-    end = parse_date(as_of, "--as-of") or ws.default_as_of()
+    given = parse_date(as_of, "--as-of")
+    end = not_after_today(given) if given else ws.default_as_of()
     cal = parse_date(calibration_end, "--calibration-end") or settings.calibration_end or end
     if cal > end:
         raise UsageError(f"the calibration end {cal} is after the as-of date {end}: the holdout period would run backwards")
@@ -238,6 +239,24 @@ def shown_for(ws: Workspace, meta: dict[str, Any] | None, grain: str, day: date)
         return fit, True
     found = sorted(stored_all(ws, grain, as_of=day), key=lambda r: r.summary["calibration_end"] != str(day))
     return (found[0] if found else None), False
+
+
+def current(ws: Workspace, grain: str) -> ClvResult | None:
+    """The fit to show when nobody asked for settings: the latest run's at ``grain`` (:func:`shown_for`),
+    else the newest stored one - not an exploratory fit an analyst made since for another date."""
+    from sikta.service.runs import get_run, list_runs
+
+    runs = list_runs(ws)
+    runs = runs[runs["grain"] == grain] if not runs.empty else runs
+    if not runs.empty:
+        meta = get_run(ws, str(runs.iloc[0]["run_id"]))
+        try:
+            fit, _ = shown_for(ws, meta, grain, pd.Timestamp(meta["as_of"]).date())
+        except DataTooThinError:  # the run's fit was replaced since
+            fit = None
+        if fit is not None:
+            return fit
+    return stored(ws, grain)
 
 
 #: per-unit columns an account document shows (with the result's dates and model)

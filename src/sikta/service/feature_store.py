@@ -111,8 +111,10 @@ def build(
     engine = engines.check_engine(engine)
     if engine != "duckdb":
         ws.store.writable()  # a read-only workspace learns it before a snapshot export and a Spark job
+    from sikta.service.workspace import not_after_today
+
     default_as_of = ws.default_as_of()
-    as_of_d = as_of or default_as_of
+    as_of_d = not_after_today(as_of) if as_of else default_as_of
     span = data_span(ws)
     if span is not None and as_of_d < span[0]:
         raise DataTooThinError(f"as-of {as_of_d} is before the first revenue in the data ({span[0]}): "

@@ -28,7 +28,7 @@ import pandas as pd
 
 from sikta import __version__
 from sikta.engine.matrix import GROUP_SUMMARY, GROUPS
-from sikta.errors import NotFoundError, UsageError
+from sikta.errors import ModelError, NotFoundError, UsageError
 from sikta.service import alerts as alerts_svc
 from sikta.service import ingest as ing
 
@@ -221,10 +221,10 @@ def diff(ws: Workspace, run_a: str, run_b: str, *, limit: int | None = None) -> 
     matrix = ws.store.frame(j.group_by(["group_a", "group_b"]).aggregate(accounts=j.count()).order_by(["group_a", "group_b"]))
     moved = j.filter(j.group_a != j.group_b)
     moved_frame = ws.store.frame(moved.order_by("unit_id"), limit=limit)
-    score_cols = [c for c in common if c.endswith("__score")]
+    shares = _axis_shares(a), _axis_shares(b)
     reasons = []
     for r in moved_frame.to_dict("records"):
-        reasons.append(_why(r, score_cols, a, b))
+        reasons.append(_why(r, shares, a, b))
     moved_frame["why"] = reasons
     total_moved = ws.store.count(moved)
     return {
@@ -241,8 +241,56 @@ def _level(v: Any) -> str:
     return "high" if bool(v) else "low"
 
 
-def _why(r: dict, score_cols: list[str], a: dict, b: dict) -> str:
-    """One line: which axis crossed its threshold, and the parameter that moved most."""
+def _axis_shares(meta: dict) -> dict[str, dict[str, float]]:
+    """Per axis, each parameter's score column and its share of the axis score (weight / axis total)."""
+    from sikta.engine.matrix import AXES, param_column
+    from sikta.service.model import model_from_text
+
+    try:
+        model = model_from_text(meta["model_text"], source=f"run {meta['run_id']}")
+    except ModelError:  # a run of an older model schema: its moves are still listed, without the "mostly" clause
+        return {axis: {} for axis in AXES}
+    shares = {}
+    for axis in AXES:
+        ps = getattr(model, axis)
+        total = sum(p.weight for p in ps)
+        shares[axis] = {param_column(axis, p.name, "score"): p.weight / total for p in ps}
+    return shares
+
+
+def _driver(r: dict, axis: str, up: bool, shares: tuple[dict, dict]) -> str | None:
+    """The clause naming the parameter of ``axis`` that pushed its score hardest the way it crossed.
+
+    Only this axis's parameters count: the axis score is their weighted mean, so a bigger
+    move on the other axis explains nothing about this crossing. Ranking by the weighted
+    contribution (score × share) rather than the raw score keeps a heavy parameter's small
+    move ahead of a light one's big move, and a move against the crossing is never the reason.
+    """
+    wa, wb = shares[0][axis], shares[1][axis]
+    best = None
+    # model order, not a set's: a tie must name the same parameter on every call
+    for c in [c for c in wb if c in wa]:  # a parameter only one model has has no before/after to name
+        va, vb = r.get(f"a__{c}"), r.get(f"b__{c}")
+        if va is None or vb is None or pd.isna(va) or pd.isna(vb):
+            continue
+        push = (vb * wb[c] - va * wa[c]) * (1 if up else -1)
+        # scores are rounded to 12 decimals: anything this small is rounding, not a push
+        if push > 1e-9 and (best is None or push > best[0]):
+            best = (push, c, va, vb)
+    if best is None:  # the score did not move towards the crossing: the threshold did
+        return None
+    _, c, va, vb = best
+    clause = f"mostly {c.removesuffix('__score').split('__', 1)[1].replace('_', ' ')} {va:.2f} → {vb:.2f}"
+    if abs(wa[c] - wb[c]) > 5e-3:  # a re-weighted model can drive the axis with unchanged scores
+        clause += f" (weight {wa[c]:.2f} → {wb[c]:.2f})"
+    return clause
+
+
+def _why(r: dict, shares: tuple[dict, dict], a: dict, b: dict) -> str:
+    """One line: each axis that crossed its threshold, and the parameter of that axis that drove it.
+
+    ``shares`` is :func:`_axis_shares` of run ``a`` and of run ``b``.
+    """
     if r["group_a"] == "(not in run)":
         return "not in the earlier run (new, or came into scope)"
     if r["group_b"] == "(not in run)":
@@ -261,17 +309,9 @@ def _why(r: dict, score_cols: list[str], a: dict, b: dict) -> str:
         line = f"{axis} {_level(ha)} → {_level(hb)} (score {sa:.2f} → {sb:.2f}"
         line += f", threshold {ta:.2f} → {tb:.2f})" if abs((ta or 0) - (tb or 0)) > 5e-3 else f", threshold {tb:.2f})"
         parts.append(line)
-    moves = []
-    for c in score_cols:
-        if not c.endswith("__score"):
-            continue
-        va, vb = r.get(f"a__{c}"), r.get(f"b__{c}")
-        if va is None or vb is None or pd.isna(va) or pd.isna(vb) or abs(vb - va) < 5e-3:
-            continue
-        moves.append((abs(vb - va), c, va, vb))
-    if moves:
-        _, c, va, vb = max(moves)
-        parts.append(f"mostly {c.removesuffix('__score').split('__', 1)[1].replace('_', ' ')} {va:.2f} → {vb:.2f}")
+        driver = _driver(r, axis, bool(hb), shares)
+        if driver:
+            parts.append(driver)
     reason = "; ".join(parts) if parts else "scores unchanged"
     if a["model_sha256"] != b["model_sha256"]:
         reason += " (the model changed)"
