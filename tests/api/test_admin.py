@@ -251,3 +251,11 @@ def test_the_app_holds_the_file_read_only_and_writes_briefly(api):
     r = api.client.post("/api/v1/tokens", headers=api.headers("admin"), json={"role": "viewer"})
     assert r.status_code == 201
     assert st.ws.store.read_only and st.opened == {"read_only": before["read_only"] + 1, "write": before["write"] + 1}
+
+
+def test_deliveries_of_an_unknown_run_are_a_404(api):
+    # an empty list read as "nothing was sent for that run"
+    r = api.client.get("/api/v1/webhooks/deliveries?run=nope", headers=api.headers("admin"))
+    assert r.status_code == 404 and "nope" in r.json()["error"]["message"]
+    ok = api.client.get("/api/v1/webhooks/deliveries?run=latest", headers=api.headers("admin"))
+    assert ok.status_code == 200 and isinstance(ok.json()["deliveries"], list)

@@ -71,12 +71,16 @@ def test_serve_hands_the_app_to_uvicorn(ws_path, monkeypatch):
 
     seen = {}
 
-    def fake_run(app, host, port, log_level):
-        seen.update(host=host, port=port, workspace=app.state.sikta.path)
+    def fake_run(app, host, port, log_level, log_config):
+        seen.update(host=host, port=port, workspace=app.state.sikta.path, log_config=log_config)
         app.state.sikta.close()
 
     monkeypatch.setattr(uvicorn, "run", fake_run)
     r = runner.invoke(app, ["serve", "--port", "8123", "-w", str(ws_path)])
     assert r.exit_code == 0, r.output
     assert seen["host"] == "127.0.0.1" and seen["port"] == 8123 and seen["workspace"] == ws_path
+    from sikta.api.accesslog import RedactTokens
+
+    config = seen["log_config"]  # the access log redacts tokens (tests/cli/test_serve_process.py checks the lines)
+    assert [config["filters"][f]["()"] for f in config["loggers"]["uvicorn.access"]["filters"]] == [RedactTokens]
     assert "no active tokens" in r.stderr  # a fresh workspace: the server would refuse everyone

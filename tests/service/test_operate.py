@@ -242,6 +242,31 @@ def test_kpis_by_group_by_hand(hand):
     assert any("orders begin 2024-03-01" in n and "only 122 days" in n for n in doc["notes"])
 
 
+def test_group_kpis_of_a_run_at_another_date_and_a_partial_previous_year(hand):
+    # a run at another date showed "–" for growth and risk ("rerun the model"), though its dated feature
+    # build was stored; and growth against a previous year holding a few days of data came without a word
+    from sikta.service.segments import RunReader
+
+    _, ws, first = hand
+    march = ws.run(model_from_text(MODEL, source="hand.yaml"), as_of="2025-03-31")
+    reader = RunReader(ws)
+    # the orders start on 2024-03-01: the year before 2025-06-30's window, (2023-06-30, 2024-06-30], holds
+    # 2024-03-01 .. 2024-06-30 of them: 31 + 30 + 31 + 30 = 122 days
+    assert reader.groups(first.run_id)["note"] == (
+        "the data start on 2024-03-01: the previous 12 months hold 122 days of them, so growth compares against "
+        "a partial year")
+    doc = reader.groups(march.run_id)
+    # (2023-03-31, 2024-03-31] holds 2024-03-01 .. 2024-03-31: 31 days
+    assert doc["note"] == ("the data start on 2024-03-01: the previous 12 months hold 31 days of them, so growth "
+                           "compares against a partial year")
+    # the previous year's revenue of the run's units, from the order lines (2024-03-01: A1 100, A2 40, A3 50, A4 10)
+    units = set(ws.run_rows(march.run_id).to_pandas().unit_id)
+    orders = pd.read_csv(io.StringIO(ORDERS.strip()), dtype={"account_id": str})
+    prev = orders[(orders.order_date > "2023-03-31") & (orders.order_date <= "2024-03-31") & orders.account_id.isin(units)]
+    assert sum(g["revenue_prev_12m"] for g in doc["groups"]) == pytest.approx(prev.amount.sum())
+    assert all(g["at_risk"] is not None for g in doc["groups"])
+
+
 def test_alerts_merged_gone_and_history_after_a_new_ingest(hand, tmp_path):
     d, ws, first = hand
     # Delta (A4) becomes a department of Alpha; Gamma (A3) leaves the data

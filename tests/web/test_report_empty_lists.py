@@ -24,22 +24,22 @@ from tests.conftest import write
 from tests.web.test_report import _parse
 
 MODEL = "name: m\npotential: [{name: rev, feature: revenue_12m}]\npain: [{name: rec, feature: recency_days}]\n"
-EARLY, LATE, GONE = dt.date(2025, 6, 30), dt.date(2026, 5, 31), dt.date(2027, 12, 31)
+EARLY, LATE, GONE = dt.date(2023, 6, 30), dt.date(2024, 5, 31), dt.date(2025, 12, 31)
 ORDERS = """
     order_id,account_id,order_date,product_id,quantity,amount,currency
-    O1,A1,2025-02-03,P1,1,100,EUR
-    O2,A1,2025-05-10,P1,1,120,EUR
-    O3,A2,2025-03-01,P1,2,300,EUR
-    O4,A3,2025-04-15,P1,1,80,EUR
-    O5,A4,2025-06-20,P1,1,60,EUR
-    O6,A5,2025-06-01,P1,1,90,EUR
-    O7,A6,2025-05-05,P1,1,70,EUR
-    O8,A1,2026-01-15,P1,1,110,EUR
-    O9,A2,2026-03-01,P1,1,150,EUR
-    O10,A4,2026-02-10,P1,1,65,EUR
-    O11,A5,2026-04-02,P1,1,95,EUR
-    O12,A6,2026-05-20,P1,1,75,EUR
-    O13,A7,2026-05-25,P1,1,40,EUR
+    O1,A1,2023-02-03,P1,1,100,EUR
+    O2,A1,2023-05-10,P1,1,120,EUR
+    O3,A2,2023-03-01,P1,2,300,EUR
+    O4,A3,2023-04-15,P1,1,80,EUR
+    O5,A4,2023-06-20,P1,1,60,EUR
+    O6,A5,2023-06-01,P1,1,90,EUR
+    O7,A6,2023-05-05,P1,1,70,EUR
+    O8,A1,2024-01-15,P1,1,110,EUR
+    O9,A2,2024-03-01,P1,1,150,EUR
+    O10,A4,2024-02-10,P1,1,65,EUR
+    O11,A5,2024-04-02,P1,1,95,EUR
+    O12,A6,2024-05-20,P1,1,75,EUR
+    O13,A7,2024-05-25,P1,1,40,EUR
 """
 
 
@@ -88,7 +88,7 @@ def test_a_run_with_nobody_lapsed_gets_its_report_with_the_reason(world):
     why = doc["skipped"]["reactivation"]
     first = world["orders"].order_date.min().date()
     # the reason is analyze's own (Analysis.nothing_found), the same words as `sikta analyze reactivation`
-    assert why.startswith("nothing to show: no former or lapsed customers at 2025-06-30: all ")
+    assert why.startswith("nothing to show: no former or lapsed customers at 2023-06-30: all ")
     assert f"(the data start on {first}, less than 12 months earlier)" in why
     html = out.read_text(encoding="utf-8")
     section = _section(html, "reactivation")

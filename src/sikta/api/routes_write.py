@@ -169,7 +169,7 @@ def list_webhooks(request: Request, _: Admin) -> dict[str, Any]:
         return {"webhooks": webhooks.list_webhooks(ws)}
 
 
-@router.get("/webhooks/deliveries", response_model=s.DeliveryList, tags=["admin"], responses=responses(401, 403))
+@router.get("/webhooks/deliveries", response_model=s.DeliveryList, tags=["admin"], responses=responses(401, 403, 404))
 def list_deliveries(
     request: Request, _: Admin, run: Annotated[str | None, Query(max_length=100, description="only this run's event")] = None,
 ) -> dict[str, Any]:

@@ -54,11 +54,13 @@ import orjson
 import pandas as pd
 
 from sikta.engine.contract import CONTRACT, GRAINS, STATUSES
+from sikta.engine.features_parts import minus_months
 from sikta.engine.matrix import explain_row
 from sikta.engine.opportunity import outflow
 from sikta.engine.store import DOC_PREFIX
 from sikta.errors import DataTooThinError, NotFoundError, UsageError
 from sikta.service import clv as clv_svc
+from sikta.service import feature_store
 from sikta.service import runs as runs_svc
 
 if TYPE_CHECKING:
@@ -455,19 +457,39 @@ class RunReader:
             self._kpis[run_id] = self._compute_kpis(meta)
         return self._kpis[run_id]
 
+    def _features_of(self, meta: dict[str, Any]) -> str | None:
+        """The stored feature table as of the run's date: the default build, or the dated one a run at
+        another date built (an ingest removes them all, so any that exists is of the current data)."""
+        grain, as_of = meta["grain"], pd.Timestamp(meta["as_of"]).date()
+        build = self._feature_build(grain)
+        if build is not None and str(build["as_of"])[:10] == str(as_of):
+            return f"features_{grain}"
+        dated = feature_store.table_name(grain, as_of, feature_store.DEFAULT_WINDOW, default=False)
+        return dated if self.ws.store.has(dated) else None
+
+    def _partial_year(self, as_of: dt.date) -> str | None:
+        """Why growth compares against less than a year: the data start inside the previous window."""
+        span = feature_store.data_span(self.ws)
+        start = minus_months(as_of, 2 * feature_store.DEFAULT_WINDOW)
+        if span is None or span[0] <= start:
+            return None
+        held = (minus_months(as_of, feature_store.DEFAULT_WINDOW) - span[0]).days + 1
+        return (f"the data start on {span[0]}: the previous {feature_store.DEFAULT_WINDOW} months hold "
+                f"{max(held, 0)} days of them, so growth compares against a partial year")
+
     def _compute_kpis(self, meta: dict[str, Any]) -> dict[str, Any]:
         store, grain, as_of = self.ws.store, meta["grain"], str(meta["as_of"])[:10]
         t = store.table(runs_svc.run_table(meta["run_id"]))
-        build = self._feature_build(grain)
+        table, build = self._features_of(meta), self._feature_build(grain)
         note = None
-        if build is None:
-            note = f"no {grain} feature table: growth, MRR and risk need one"
-        elif str(build["as_of"])[:10] != as_of:
-            note = (f"the {grain} features were rebuilt as of {str(build['as_of'])[:10]}; growth, MRR and risk "
-                    f"need them as of {as_of} (rerun the model to see them)")
+        if table is None:
+            note = (f"no {grain} feature table: growth, MRR and risk need one" if build is None else
+                    f"the {grain} features were rebuilt as of {str(build['as_of'])[:10]}; growth, MRR and risk "
+                    f"need them as of {as_of} ('sikta features --as-of {as_of}' builds them)")
         joined = note is None
         if joined:
-            f = store.table(f"features_{grain}")
+            note = self._partial_year(pd.Timestamp(meta["as_of"]).date())
+            f = store.table(table)
             risk = outflow(f).select("unit_id", "revenue_at_risk", flagged=ibis.literal(1))
             extra = [c for c in ("revenue_prev_12m", "mrr") if c in f.columns]
             t = t.left_join(f.select("unit_id", *extra), "unit_id").drop("unit_id_right")
@@ -516,7 +538,7 @@ class RunReader:
                 "mean_pain_score": plain(r.get("mean_pain_score")),
             })
         return {"run_id": meta["run_id"], "as_of": as_of, "grain": grain, "units": int(meta["units"]),
-                "revenue_12m": round(run_total, 2), "features_as_of": None if build is None else str(build["as_of"])[:10],
+                "revenue_12m": round(run_total, 2), "features_as_of": as_of if table else None if build is None else str(build["as_of"])[:10],
                 "note": note, "groups": out}
 
     # -- contacts ------------------------------------------------------------

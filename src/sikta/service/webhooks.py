@@ -252,7 +252,14 @@ def _delivery(r: dict[str, Any]) -> dict[str, Any]:
 
 
 def deliveries(ws: Workspace, run_id: str | None = None) -> list[dict[str, Any]]:
-    """The outbox, newest first (optionally of one run's event): state, attempts, last status and error."""
+    """The outbox, newest first (optionally of one run's event): state, attempts, last status and error.
+
+    ``run_id`` is any run reference :func:`sikta.service.runs.get_run` takes; an unknown one is an
+    error (an empty list read as "nothing was sent")."""
+    if run_id:
+        from sikta.service.runs import get_run
+
+        run_id = get_run(ws, run_id)["run_id"]
     where, params = ("WHERE run_id = ?", [run_id]) if run_id else ("", [])
     cols = ", ".join(f'"{c}"' for c in OUTBOX_SCHEMA if c != "body")
     rows = _rows(ws, f'SELECT {cols} FROM "{OUTBOX}" {where} ORDER BY created_at DESC, delivery_id', params)

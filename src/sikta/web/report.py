@@ -219,7 +219,8 @@ def _diagnostics(doc: dict[str, Any]) -> dict[str, Any]:
         "diagnostics", f"Is the matrix any good? {m['verdict']}",
         lead=[f"Verdict: {m['verdict']}" + (" - " + "; ".join(m["reasons"]) if m["reasons"] else
                                              ": no axis is constant, no threshold sits at an axis' end, every "
-                                             "parameter has values for most units and every group holds units.")],
+                                             "parameter has values for most units and each of the four matrix "
+                                             "groups holds units (deprioritized holds what the rules set aside).")],
         notes=[a["why"] for a in m["axes"].values()],
         tables=[_table(groups, [("group", "group", "text"), ("units", "units", "int"), ("share", "share of units", "pct"),
                                 ("revenue_share", "share of revenue", "pct")],
