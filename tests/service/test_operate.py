@@ -265,6 +265,9 @@ def test_group_kpis_of_a_run_at_another_date_and_a_partial_previous_year(hand):
     prev = orders[(orders.order_date > "2023-03-31") & (orders.order_date <= "2024-03-31") & orders.account_id.isin(units)]
     assert sum(g["revenue_prev_12m"] for g in doc["groups"]) == pytest.approx(prev.amount.sum())
     assert all(g["at_risk"] is not None for g in doc["groups"])
+    early = ws.run(model_from_text(MODEL, source="hand.yaml"), as_of="2025-02-28")  # (2023-02-28, 2024-02-29]: none
+    assert RunReader(ws).groups(early.run_id)["note"] == (
+        "the data start on 2024-03-01, after the previous 12 months: there is no growth to compare")
 
 
 def test_alerts_merged_gone_and_history_after_a_new_ingest(hand, tmp_path):

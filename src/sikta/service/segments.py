@@ -473,9 +473,12 @@ class RunReader:
         start = minus_months(as_of, 2 * feature_store.DEFAULT_WINDOW)
         if span is None or span[0] <= start:
             return None
-        held = (minus_months(as_of, feature_store.DEFAULT_WINDOW) - span[0]).days + 1
-        return (f"the data start on {span[0]}: the previous {feature_store.DEFAULT_WINDOW} months hold "
-                f"{max(held, 0)} days of them, so growth compares against a partial year")
+        w = feature_store.DEFAULT_WINDOW
+        held = (minus_months(as_of, w) - span[0]).days + 1
+        if held <= 0:
+            return f"the data start on {span[0]}, after the previous {w} months: there is no growth to compare"
+        return (f"the data start on {span[0]}: the previous {w} months hold {held} days of them, so growth "
+                "compares against a partial year")
 
     def _compute_kpis(self, meta: dict[str, Any]) -> dict[str, Any]:
         store, grain, as_of = self.ws.store, meta["grain"], str(meta["as_of"])[:10]
