@@ -18,13 +18,13 @@ import subprocess
 import sys
 import time
 import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from sikta.service import serving
 from sikta.service.workspace import Workspace
+from tests.cli.test_serve_alongside import http
 
 ENV = {**os.environ, "COLUMNS": "200"}
 
@@ -33,14 +33,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def _status(url: str) -> int:
-    try:
-        with urllib.request.urlopen(url, timeout=30) as r:
-            return r.status
-    except urllib.error.HTTPError as exc:
-        return exc.code
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +54,7 @@ def start(path: Path, log_level: str = "warning") -> tuple[subprocess.Popen, str
         if server.poll() is not None:
             pytest.fail(f"the server stopped: {server.communicate()}")
         try:
-            if _status(f"{url}/api/v1/health") == 200:
+            if http(f"{url}/api/v1/health") == 200:
                 return server, url
         except (urllib.error.URLError, ConnectionError):
             pass
@@ -110,10 +102,10 @@ def test_the_access_log_never_holds_a_token(workspace):
     token, local = "sk_" + secrets.token_urlsafe(32), "sk_local_" + secrets.token_urlsafe(32)
     server, url = start(workspace, log_level="info")
     try:
-        assert _status(f"{url}/api/v1/runs?limit=5&token={token}") == 401  # refused, as before
-        assert _status(f"{url}/api/v1/runs?Access_Token={token}&API_KEY=opaque") == 401
-        assert _status(f"{url}/api/v1/runs?q={local}&sort=risk_share") == 401
-        assert _status(f"{url}/api/v1/tokens/{token}") in (401, 404, 405)
+        assert http(f"{url}/api/v1/runs?limit=5&token={token}") == 401  # refused, as before
+        assert http(f"{url}/api/v1/runs?Access_Token={token}&API_KEY=opaque") == 401
+        assert http(f"{url}/api/v1/runs?q={local}&sort=risk_share") == 401
+        assert http(f"{url}/api/v1/tokens/{token}") in (401, 404, 405)
     finally:
         out, err = stop(server, signal.SIGTERM)
     log = out + err

@@ -8,7 +8,6 @@ hand-worked table, and a naive loop over the whole history written here.
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 
 import ibis
 import pandas as pd
@@ -18,30 +17,14 @@ from hypothesis import strategies as st
 
 from sikta.engine.flow import active_before, customer_flow, period_revenue, period_starts
 from sikta.errors import InputError
+from tests.engine.test_flow import _orders, _subs, _table
 
 D = dt.date
-_counter = itertools.count()
 
 
 @pytest.fixture(scope="module")
 def con():
     return ibis.duckdb.connect()
-
-
-def _table(con, rows: list[dict], schema: dict[str, str]) -> ibis.Table:
-    df = pd.DataFrame(rows, columns=list(schema))
-    return con.create_table(f"h{next(_counter)}", ibis.memtable(df).cast(schema), overwrite=True)
-
-
-def _orders(con, rows):
-    rows = [{"account_id": a, "order_date": D.fromisoformat(d), "amount": float(x)} for a, d, x in rows]
-    return _table(con, rows, {"account_id": "string", "order_date": "date", "amount": "float64"})
-
-
-def _subs(con, rows):
-    rows = [{"account_id": a, "start_date": D.fromisoformat(s), "end_date": None if e is None else D.fromisoformat(e),
-             "mrr": float(m)} for a, s, e, m in rows]
-    return _table(con, rows, {"account_id": "string", "start_date": "date", "end_date": "date", "mrr": "float64"})
 
 
 def _units(con, mapping):
