@@ -265,6 +265,11 @@ def test_group_kpis_of_a_run_at_another_date_and_a_partial_previous_year(hand):
     prev = orders[(orders.order_date > "2023-03-31") & (orders.order_date <= "2024-03-31") & orders.account_id.isin(units)]
     assert sum(g["revenue_prev_12m"] for g in doc["groups"]) == pytest.approx(prev.amount.sum())
     assert all(g["at_risk"] is not None for g in doc["groups"])
+    # the account document of that run shows the features of its date, as its scores do: A2's last order is
+    # 2025-03-01, 30 days before 2025-03-31 and 121 days before the default build's 2025-06-30
+    a2 = reader.account("A2", march.run_id)
+    assert a2["features_as_of"] == "2025-03-31" and a2["features"]["recency_days"] == 30
+    assert reader.account("A2", first.run_id)["features"]["recency_days"] == 121
     early = ws.run(model_from_text(MODEL, source="hand.yaml"), as_of="2025-02-28")  # (2023-02-28, 2024-02-29]: none
     assert RunReader(ws).groups(early.run_id)["note"] == (
         "the data start on 2024-03-01, after the previous 12 months: there is no growth to compare")

@@ -365,11 +365,15 @@ class RunReader:
         """What :meth:`account_read` needs from the caches: take it while holding the app's lock."""
         meta = self.resolve(run)
         self.model(meta["run_id"])
-        build = self._feature_build(meta["grain"])
-        return {"meta": meta, "model": self._models[meta["run_id"]], "build": build,
-                "same": [r for r in self.runs() if r["grain"] == meta["grain"]][:history],
+        grain, build = meta["grain"], self._feature_build(meta["grain"])
+        table = f"features_{grain}" if build is not None else None
+        dated = self._features_of(meta)
+        if dated is not None and dated != table:  # the run's own date has a build: its features, not another day's
+            table, build = dated, {"as_of": str(meta["as_of"])[:10]}
+        return {"meta": meta, "model": self._models[meta["run_id"]], "build": build, "features_table": table,
+                "same": [r for r in self.runs() if r["grain"] == grain][:history],
                 "run_doc": self._doc(runs_svc.run_table(meta["run_id"])),
-                "features_doc": None if build is None else self._doc(f"features_{meta['grain']}"),
+                "features_doc": self._doc(table) if table == f"features_{grain}" else None,
                 "clv": self._clv_result(meta)}
 
     def account_read(self, ctx: dict[str, Any], unit_id: str, *, features_json: bool = False) -> dict[str, Any]:
@@ -436,7 +440,8 @@ class RunReader:
         if ctx["features_doc"]:
             found = self._query(f'SELECT doc FROM "{ctx["features_doc"]}" WHERE unit_id = ?', [unit_id])
             return found[0]["doc"] if found else None
-        found = self._query(f'SELECT * FROM "features_{ctx["meta"]["grain"]}" WHERE unit_id = ?', [unit_id])
+        table = ctx.get("features_table") or f"features_{ctx['meta']['grain']}"
+        found = self._query(f'SELECT * FROM "{table}" WHERE unit_id = ?', [unit_id])
         return plain(found[0]) if found else None
 
     def _history(self, unit_id: str, same: list[dict[str, Any]]) -> dict[str, str]:
