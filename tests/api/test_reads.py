@@ -205,3 +205,12 @@ def test_errors_have_one_shape(api):
     assert assert_error(api.get("/api/v1/runs/zzz"), 404)["type"] == "NotFoundError"
     r = api.client.post("/api/v1/tokens", headers=api.headers("admin"), json={"role": "boss"})
     assert "role" in assert_error(r, 422)["message"]
+
+
+def test_an_as_of_after_today_is_a_400_that_says_so(api):
+    import datetime as dt
+
+    r = api.get("/api/v1/analysis/pareto?as_of=2150-01-01", role="analyst")
+    assert_error(r, 400)
+    assert f"as-of 2150-01-01 is after today ({dt.date.today()})" in r.json()["error"]["message"]
+    assert not any(t.startswith("features_account__2150") for (t,) in api.sql("SELECT table_name FROM duckdb_tables()"))
