@@ -50,6 +50,28 @@ def http(url: str, token: str | None = None) -> int:
         return exc.code
 
 
+def start_server(path: Path, log_level: str = "warning") -> tuple[subprocess.Popen, str]:
+    """``sikta serve`` on a free loopback port in a process of its own, once it answers: (process, URL)."""
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-c", "from sikta.cli import main; main()", "serve", "--port", str(port),
+         "--log-level", log_level, "-w", str(path)], env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        if server.poll() is not None:
+            pytest.fail(f"the server stopped: {server.communicate()}")
+        try:
+            if http(f"{url}/api/v1/health") == 200:
+                return server, url
+        except (urllib.error.URLError, ConnectionError):
+            pass  # not listening yet: the deadline below fails the test
+        if time.monotonic() > deadline:
+            server.kill()
+            pytest.fail("the server did not answer within 60 s")
+        time.sleep(0.2)
+
+
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     """A workspace with one run and an admin token, served by ``sikta serve`` in its own process."""
@@ -62,24 +84,7 @@ def served(tmp_path_factory):
         admin, _ = tokens.create_token(ws, "admin", name="admin")
         unit = ws.store.frame(runs.run_rows(ws).select("unit_id").limit(1))["unit_id"].iat[0]
     (d / "model.yaml").write_text(starter_model_text().replace("version: 1", "version: 2"), encoding="utf-8")
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-c", "from sikta.cli import main; main()", "serve", "--port", str(port),
-         "--log-level", "warning", "-w", str(path)], env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        if server.poll() is not None:
-            pytest.fail(f"the server stopped: {server.stderr.read()}")
-        try:
-            if http(f"{url}/api/v1/health") == 200:
-                break
-        except (urllib.error.URLError, ConnectionError):
-            pass
-        if time.monotonic() > deadline:
-            server.kill()
-            pytest.fail("the server did not answer within 60 s")
-        time.sleep(0.2)
+    server, url = start_server(path)
     yield {"path": path, "dir": d, "url": url, "admin": admin, "run_id": run.run_id, "unit": unit, "server": server}
     server.send_signal(signal.SIGINT)
     try:

@@ -13,11 +13,7 @@ import os
 import re
 import secrets
 import signal
-import socket
 import subprocess
-import sys
-import time
-import urllib.error
 from pathlib import Path
 
 import pytest
@@ -25,43 +21,13 @@ import pytest
 from sikta.service import serving
 from sikta.service.workspace import Workspace
 from tests.cli.test_serve_alongside import http
-
-ENV = {**os.environ, "COLUMNS": "200"}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
+from tests.cli.test_serve_alongside import start_server as start
 
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("serve_process") / "ws.duckdb"
     Workspace(path).close()  # an empty workspace is enough to serve
     return path
-
-
-def start(path: Path, log_level: str = "warning") -> tuple[subprocess.Popen, str]:
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-c", "from sikta.cli import main; main()", "serve", "--port", str(port),
-         "--log-level", log_level, "-w", str(path)],
-        env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        if server.poll() is not None:
-            pytest.fail(f"the server stopped: {server.communicate()}")
-        try:
-            if http(f"{url}/api/v1/health") == 200:
-                return server, url
-        except (urllib.error.URLError, ConnectionError):
-            pass
-        if time.monotonic() > deadline:
-            server.kill()
-            pytest.fail("the server did not answer within 60 s")
-        time.sleep(0.2)
 
 
 def stop(server: subprocess.Popen, sig: signal.Signals) -> tuple[str, str]:

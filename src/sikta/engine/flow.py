@@ -208,6 +208,16 @@ def _to_units(acct: ir.Table, units: ir.Table, keys: Sequence[str], value: str) 
     return j.group_by(["unit_id", *keys]).aggregate(**{value: j[value].sum()})
 
 
+def _order_revenue(orders: ir.Table, period: str, lo: ir.DateValue | None, hi: ir.DateValue) -> ir.Table:
+    """``account_id``, ``period_start``, ``revenue``: net order amounts per account and period, dated [lo, hi)."""
+    kept = [orders.account_id.notnull(), orders.amount.notnull(), orders.order_date < hi]
+    if lo is not None:
+        kept.append(orders.order_date >= lo)
+    o = orders.filter(*kept)
+    o = o.select("account_id", period_start=o.order_date.cast("date").truncate(_TRUNC[period]), amount=o.amount)
+    return o.group_by(["account_id", "period_start"]).aggregate(revenue=o.amount.sum().cast("float64"))
+
+
 def period_revenue(
     orders: ir.Table | None,
     subscriptions: ir.Table | None,
@@ -256,16 +266,7 @@ def period_revenue(
     lo, hi = _d(starts[0]), _d(_next_start(starts[-1], period))
     parts = []
     if orders is not None:
-        o = orders.filter(
-            orders.account_id.notnull(),
-            orders.amount.notnull(),
-            orders.order_date >= lo,
-            orders.order_date < hi,
-        )
-        o = o.select("account_id", period_start=o.order_date.cast("date").truncate(_TRUNC[period]), amount=o.amount)
-        parts.append(
-            o.group_by(["account_id", "period_start"]).aggregate(revenue=o.amount.sum().cast("float64"))
-        )
+        parts.append(_order_revenue(orders, period, lo, hi))
     if subscriptions is not None:
         s = subscriptions
         s = s.filter(
@@ -367,10 +368,7 @@ def active_before(
     cut = _d(as_date(before, "before"))
     parts = []
     if orders is not None:
-        o = orders.filter(orders.account_id.notnull(), orders.amount.notnull(), orders.order_date < cut)
-        o = o.select("account_id", period_start=o.order_date.cast("date").truncate(_TRUNC[period]), amount=o.amount)
-        acct = o.group_by(["account_id", "period_start"]).aggregate(revenue=o.amount.sum().cast("float64"))
-        per = _to_units(acct, units, ["period_start"], "revenue")
+        per = _to_units(_order_revenue(orders, period, None, cut), units, ["period_start"], "revenue")
         # rounded like period_revenue, so a purchase credited in full is inactive here too
         per = per.filter(per.revenue.round(MONEY_DECIMALS) > 0)
         parts.append(per.select("unit_id"))

@@ -332,16 +332,9 @@ class Analysis:
 
     def data_start(self) -> date | None:
         """The first revenue date in the data (order date or subscription start), if any."""
-        return self._remember(("data_start",), self._data_start)
+        from sikta.service.feature_store import data_span
 
-    def _data_start(self) -> date | None:
-        days = []
-        for name, col in (("orders", "order_date"), ("subscriptions", "start_date")):
-            t = self._table(name)
-            if t is not None:
-                days.append(self.ws.store.scalar(t[col].min()))
-        days = [pd.Timestamp(d).date() for d in days if d is not None and not pd.isna(d)]
-        return min(days) if days else None
+        return self._remember(("data_start",), lambda: (span := data_span(self.ws)) and span[0])
 
     def notes(self) -> list[str]:
         """What a reader must know about the dates: an as-of after the last data."""

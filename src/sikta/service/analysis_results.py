@@ -4,9 +4,9 @@ The revenue bridge reads every order line (8 s at 1M accounts), the whitespace c
 every unit with its peers (3 s); ``sikta analyze`` computes them, and ``sikta report``
 and the analysis page show them again. A result is stored under a digest of everything
 it depends on: the part, its settings (grain, as-of date, window, period, tolerance),
-the ingest it was computed from and the Sikta version. It lives in ``<workspace>.results/``, a folder beside the workspace file, so
-that a command holding the workspace read-only (many may at once) can store what it
-computed. A new ingest makes every stored result stale; the next store removes the
+the ingest it was computed from and the Sikta version. It lives in
+``<workspace>.results/``, a folder beside the workspace file, so that a command holding
+the workspace read-only (many may at once) can store what it computed. A new ingest makes every stored result stale; the next store removes the
 stale ones. The bridge keeps aggregates only (one row per period); the cross-sell whitespace
 keeps one row per unit and missing line (unit ids and numbers): no names, no contacts, no
 personal data. Frames are Arrow IPC files (every dtype comes back as it was, seconds-resolution

@@ -87,18 +87,17 @@ def _effect_of(effects: pd.DataFrame, feature: str) -> pd.Series | None:
 
 
 def _holdout(best: BestResult) -> tuple[int, int]:
-    """Best customers and others in the holdout (stratified, so in the base rate's proportion)."""
-    pos = int(round(best.base_rate * best.n_holdout))
-    return pos, best.n_holdout - pos
+    """Best customers and others in the holdout the driver search checked on."""
+    return best.n_holdout_best, best.n_holdout - best.n_holdout_best
 
 
 def _potential(best: BestResult, coverage: dict[str, tuple[float, int]], notes: list[str]) -> list[Parameter]:
-    from sikta.core.diagnostics import auc_beats_chance, rate_beats_chance
+    from sikta.core.diagnostics import rate_beats_chance
 
     out: list[Parameter] = []
     drivers = list(best.drivers[:3])
     pos, neg = _holdout(best)
-    if drivers and best.n_holdout and not auc_beats_chance(best.holdout_auc, pos, neg):
+    if drivers and best.n_holdout and not best.beats_chance:  # the driver search's own test (auc_beats_chance)
         notes.append(f"potential: the factors that separate the best customers ({', '.join(drivers)}) do no better "
                      f"than chance on the holdout (AUC {best.holdout_auc:.2f}, {pos} best and {neg} other "
                      "customers): not proposed")
@@ -259,13 +258,8 @@ def _who(by: str) -> str:
 
 
 def _summary(best: BestResult) -> str:
-    """What the best customers have in common - unless it is no better than chance on the holdout."""
-    from sikta.core.diagnostics import auc_beats_chance
-
-    pos, neg = _holdout(best)
-    if best.drivers and best.n_holdout and not auc_beats_chance(best.holdout_auc, pos, neg):
-        return (f"No factor separates the best customers from the rest better than chance on the holdout "
-                f"(the best try, {', '.join(best.drivers)}, has AUC {best.holdout_auc:.2f}).")
+    """What the best customers have in common - or, when no factor beats chance on the holdout, that none does
+    (the explanation of :meth:`sikta.core.drivers.DriverSelector.explain` says either)."""
     return best.explanation
 
 
